@@ -1,0 +1,28 @@
+// JSON encoding of a registry snapshot.
+#pragma once
+
+#include <string>
+
+#include "weft/metrics/snapshot.hpp"
+
+namespace weft::metrics {
+
+/// Encodes `snap` as one compact JSON object (RFC 8259), families and series in snapshot order:
+///
+///     {"families":[{"name":"jobs_total","help":"Jobs","type":"counter",
+///       "series":[{"labels":{"type":"report"},"value":3}]},
+///      {"name":"job_seconds","help":"Job duration","type":"histogram",
+///       "series":[{"labels":{},"count":2,"sum":0.75,"bounds":[0.1,1],"counts":[0,2,0],
+///                  "quantiles":{"0.5":0.55,"0.95":0.955,"0.99":0.991}}]}]}
+///
+/// (shown wrapped; the output is one line ending in "\n"). Histogram `counts` are per bucket, not
+/// cumulative, with one more entry than `bounds` for the +Inf bucket, as in histogram_snapshot.
+/// Strings are escaped (`"`, `\`, control characters). Numbers are formatted as for Prometheus;
+/// JSON has no NaN or infinities, so those are written as the strings "NaN", "+Inf" and "-Inf"
+/// (as Prometheus' own JSON API writes every sample value), for example the quantiles of an empty
+/// histogram.
+///
+/// Thread safety: a pure function of its argument.
+std::string to_json(const registry_snapshot& snap);
+
+}  // namespace weft::metrics

@@ -1,0 +1,13 @@
+#include "weft/metrics/counter.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace weft::metrics::detail {
+
+void throw_negative_increment(long long n) {
+  throw std::invalid_argument("weft::metrics: a counter cannot be increased by a negative amount (" +
+                              std::to_string(n) + "); use a gauge for values that go down");
+}
+
+}  // namespace weft::metrics::detail

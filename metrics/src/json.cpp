@@ -1,0 +1,101 @@
+#include "weft/metrics/json.hpp"
+
+#include <cmath>
+
+#include "text.hpp"
+
+namespace weft::metrics {
+
+namespace {
+
+void append_json_number(std::string& out, double v) {
+  if (std::isfinite(v)) {
+    detail::append_number(out, v);
+  } else {
+    out += '"';
+    detail::append_number(out, v);  // "NaN", "+Inf", "-Inf"
+    out += '"';
+  }
+}
+
+void append_labels(std::string& out, const labels& label_set) {
+  out += '{';
+  bool first = true;
+  for (const auto& [key, value] : label_set) {
+    if (!first)
+      out += ',';
+    first = false;
+    detail::append_json_string(out, key);
+    out += ':';
+    detail::append_json_string(out, value);
+  }
+  out += '}';
+}
+
+void append_histogram(std::string& out, const histogram_snapshot& h) {
+  out += ",\"count\":";
+  out += std::to_string(h.count);
+  out += ",\"sum\":";
+  append_json_number(out, h.sum);
+  out += ",\"bounds\":[";
+  for (std::size_t i = 0; i < h.bounds.size(); ++i) {
+    if (i)
+      out += ',';
+    append_json_number(out, h.bounds[i]);
+  }
+  out += "],\"counts\":[";
+  for (std::size_t i = 0; i < h.counts.size(); ++i) {
+    if (i)
+      out += ',';
+    out += std::to_string(h.counts[i]);
+  }
+  out += "],\"quantiles\":{";
+  static constexpr const char* keys[] = {"0.5", "0.95", "0.99"};
+  static constexpr double qs[] = {0.5, 0.95, 0.99};
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (i)
+      out += ',';
+    out += '"';
+    out += keys[i];
+    out += "\":";
+    append_json_number(out, h.quantile(qs[i]));
+  }
+  out += '}';
+}
+
+}  // namespace
+
+std::string to_json(const registry_snapshot& snap) {
+  std::string out = "{\"families\":[";
+  for (std::size_t f = 0; f < snap.families.size(); ++f) {
+    const family_snapshot& family = snap.families[f];
+    if (f)
+      out += ',';
+    out += "{\"name\":";
+    detail::append_json_string(out, family.name);
+    out += ",\"help\":";
+    detail::append_json_string(out, family.help);
+    out += ",\"type\":\"";
+    out += to_string(family.type);
+    out += "\",\"series\":[";
+    for (std::size_t s = 0; s < family.series.size(); ++s) {
+      const series_snapshot& series = family.series[s];
+      if (s)
+        out += ',';
+      out += "{\"labels\":";
+      append_labels(out, series.labels);
+      if (family.type == metric_type::histogram) {
+        append_histogram(out, series.histogram);
+      } else {
+        out += ",\"value\":";
+        append_json_number(out, series.value);
+      }
+      out += '}';
+    }
+    out += "]}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+}  // namespace weft::metrics

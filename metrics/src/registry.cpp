@@ -1,0 +1,310 @@
+#include "weft/metrics/registry.hpp"
+
+#include <stdexcept>
+#include <utility>
+
+#include "registry_state.hpp"
+#include "text.hpp"
+#include "weft/metrics/detail/name_check.hpp"
+#include "weft/metrics/json.hpp"
+#include "weft/metrics/prometheus.hpp"
+
+namespace weft::metrics {
+
+namespace detail {
+namespace {
+
+// The registry whose collection this thread is running, if any. A callback that calls back into
+// that registry would lock its mutex a second time (undefined behaviour, in practice deadlock);
+// with this we throw std::logic_error instead.
+thread_local const registry_state* collecting_state = nullptr;
+
+void check_not_collecting(const registry_state& state, std::string_view what) {
+  if (collecting_state == &state)
+    throw std::logic_error("weft::metrics: " + std::string(what) +
+                           " was called from a callback of the registry being collected; "
+                           "callbacks must not call into their own registry");
+}
+
+class collecting_scope {
+ public:
+  explicit collecting_scope(const registry_state& state) noexcept : saved_(collecting_state) {
+    collecting_state = &state;
+  }
+  ~collecting_scope() { collecting_state = saved_; }
+  collecting_scope(const collecting_scope&) = delete;
+  collecting_scope& operator=(const collecting_scope&) = delete;
+
+ private:
+  const registry_state* saved_;
+};
+
+std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+std::string list(const std::vector<std::string>& keys) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    s += (i ? ", " : "") + keys[i];
+  return s + "}";
+}
+
+std::string list(const std::vector<double>& bounds) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < bounds.size(); ++i)
+    s += (i ? ", " : "") + format_number(bounds[i]);
+  return s + "}";
+}
+
+std::string describe_series(std::string_view name, const labels& label_set) {
+  std::string s(name);
+  s += '{';
+  for (const auto& [key, value] : label_set) {
+    if (s.back() != '{')
+      s += ',';
+    s += key;
+    s += "=\"";
+    append_label_value(s, value);
+    s += '"';
+  }
+  return s + "}";
+}
+
+// A registration's label keys and values, checked.
+struct checked_labels {
+  std::vector<std::string> keys;  // sorted, because labels keeps its pairs sorted by key
+  series_key values;
+};
+
+checked_labels check_registration(std::string_view name, std::string_view help, const labels& label_set) {
+  check_metric_name(name);
+  check_help(name, help);
+  checked_labels out;
+  for (const auto& [key, value] : label_set) {
+    check_label_name(name, key);
+    check_label_value(name, key, value);
+    if (!out.keys.empty() && out.keys.back() == key)
+      throw std::invalid_argument("weft::metrics: label " + quoted(key) + " appears twice in metric " +
+                                  quoted(name));
+    out.keys.push_back(key);
+    out.values.push_back(value);
+  }
+  return out;
+}
+
+// A histogram `h` also exposes h_bucket, h_sum and h_count; no other family may take those names.
+void check_suffix_clash(const registry_state& state, std::string_view name, metric_type type) {
+  static constexpr std::string_view suffixes[] = {"_bucket", "_sum", "_count"};
+  for (const std::string_view suffix : suffixes) {
+    if (type == metric_type::histogram) {
+      const auto other = state.families.find(std::string(name) + std::string(suffix));
+      if (other != state.families.end())
+        throw std::invalid_argument("weft::metrics: histogram " + quoted(name) + " would expose " +
+                                    quoted(other->first) + ", which is already registered as a " +
+                                    std::string(to_string(other->second.type)));
+    }
+    if (name.ends_with(suffix)) {
+      const auto base = state.families.find(name.substr(0, name.size() - suffix.size()));
+      if (base != state.families.end() && base->second.type == metric_type::histogram)
+        throw std::invalid_argument("weft::metrics: metric " + quoted(name) + " clashes with the " +
+                                    quoted(suffix) + " series of histogram " + quoted(base->first));
+    }
+  }
+}
+
+void check_compatible(const family_node& family, std::string_view help, metric_type type,
+                      const checked_labels& checked, const std::vector<double>* bounds) {
+  const std::string prefix = "weft::metrics: metric " + quoted(family.name) + " is already registered ";
+  if (family.type != type)
+    throw std::invalid_argument(prefix + "as a " + std::string(to_string(family.type)) +
+                                "; it cannot also be registered as a " + std::string(to_string(type)));
+  if (family.label_keys != checked.keys)
+    throw std::invalid_argument(prefix + "with label keys " + list(family.label_keys) +
+                                "; it cannot be registered with label keys " + list(checked.keys));
+  if (family.help != help)
+    throw std::invalid_argument(prefix + "with help text " + quoted(family.help) +
+                                "; it cannot be registered with help text " + quoted(help));
+  if (bounds != nullptr && family.bounds != *bounds)
+    throw std::invalid_argument(prefix + "with buckets " + list(family.bounds) +
+                                "; it cannot be registered with buckets " + list(*bounds));
+}
+
+enum class series_kind { plain, callback };
+
+// Finds the series (name, labels) or creates it with `fill`, under the registry's lock. Leaves
+// the maps unchanged when it throws.
+template <class Fill>
+std::pair<family_node*, series_node*> obtain(registry_state& state, std::string_view name, std::string_view help,
+                                             metric_type type, const labels& label_set,
+                                             const std::vector<double>* bounds, series_kind kind, Fill fill) {
+  const checked_labels checked = check_registration(name, help, label_set);
+  std::lock_guard lock(state.mutex);
+
+  auto family_at = state.families.find(name);
+  const bool new_family = family_at == state.families.end();
+  if (new_family)
+    check_suffix_clash(state, name, type);
+  else
+    check_compatible(family_at->second, help, type, checked, bounds);
+
+  if (!new_family) {
+    family_node& family = family_at->second;
+    if (const auto found = family.series.find(checked.values); found != family.series.end()) {
+      series_node& series = found->second;
+      const bool has_callback = static_cast<bool>(series.sample);
+      if (kind == series_kind::plain && !has_callback)
+        return {&family, &series};
+      const std::string which = "weft::metrics: series " + describe_series(name, label_set);
+      if (kind == series_kind::plain)
+        throw std::invalid_argument(which + " is already registered with a callback; it cannot also be a plain " +
+                                    std::string(to_string(type)));
+      if (!has_callback)
+        throw std::invalid_argument(which + " is already registered as a plain " + std::string(to_string(type)) +
+                                    "; a callback cannot replace it");
+      throw std::invalid_argument(which + " already has a callback; reset its callback_handle first");
+    }
+  }
+
+  if (new_family) {
+    family_node fresh;
+    fresh.name = std::string(name);
+    fresh.help = std::string(help);
+    fresh.type = type;
+    fresh.label_keys = checked.keys;
+    if (bounds != nullptr)
+      fresh.bounds = *bounds;
+    family_at = state.families.emplace(fresh.name, std::move(fresh)).first;
+  }
+  family_node& family = family_at->second;
+  try {
+    const auto series_at = family.series.try_emplace(checked.values).first;
+    try {
+      series_node& series = series_at->second;
+      series.label_set = label_set;
+      series.key = &series_at->first;
+      fill(series);
+      return {&family, &series};
+    } catch (...) {
+      family.series.erase(series_at);
+      throw;
+    }
+  } catch (...) {
+    if (new_family)
+      state.families.erase(family_at);
+    throw;
+  }
+}
+
+}  // namespace
+
+void remove_series(registry_state& state, family_node* family, series_node* series) {
+  check_not_collecting(state, "callback_handle::reset");
+  std::lock_guard lock(state.mutex);
+  family->series.erase(family->series.find(*series->key));
+  if (family->series.empty())
+    state.families.erase(state.families.find(family->name));
+}
+
+}  // namespace detail
+
+registry::registry() : registry(registry_options{}) {}
+
+registry::registry(registry_options options)
+    : state_(std::make_shared<detail::registry_state>(detail::normalize_shard_count(options.shards))) {}
+
+registry::~registry() = default;
+
+std::size_t registry::shard_count() const noexcept { return state_->shards; }
+
+metrics::counter& registry::counter(std::string_view name, std::string_view help, const metrics::labels& label_set) {
+  detail::check_not_collecting(*state_, "registry::counter");
+  const std::size_t shards = state_->shards;
+  auto [family, series] = detail::obtain(*state_, name, help, metric_type::counter, label_set, nullptr,
+                                         detail::series_kind::plain, [shards](detail::series_node& s) {
+                                           s.counter_cell = std::make_unique<metrics::counter>(shards);
+                                         });
+  return *series->counter_cell;
+}
+
+metrics::gauge& registry::gauge(std::string_view name, std::string_view help, const metrics::labels& label_set) {
+  detail::check_not_collecting(*state_, "registry::gauge");
+  auto [family, series] = detail::obtain(*state_, name, help, metric_type::gauge, label_set, nullptr,
+                                         detail::series_kind::plain, [](detail::series_node& s) {
+                                           s.gauge_cell = std::make_unique<metrics::gauge>();
+                                         });
+  return *series->gauge_cell;
+}
+
+metrics::histogram& registry::histogram(std::string_view name, std::string_view help, const bucket_layout& layout,
+                                        const metrics::labels& label_set) {
+  detail::check_not_collecting(*state_, "registry::histogram");
+  const std::size_t shards = state_->shards;
+  auto [family, series] = detail::obtain(*state_, name, help, metric_type::histogram, label_set, &layout.bounds(),
+                                         detail::series_kind::plain, [&layout, shards](detail::series_node& s) {
+                                           s.histogram_cell = std::make_unique<metrics::histogram>(layout, shards);
+                                         });
+  return *series->histogram_cell;
+}
+
+callback_handle registry::add_callback(std::string_view name, std::string_view help, metric_type type,
+                                       const metrics::labels& label_set, std::function<double()> sample) {
+  detail::check_not_collecting(*state_, type == metric_type::gauge ? "registry::gauge_callback"
+                                                                   : "registry::counter_callback");
+  if (!sample)
+    throw std::invalid_argument("weft::metrics: the callback for metric \"" + std::string(name) + "\" is empty");
+  auto [family, series] = detail::obtain(*state_, name, help, type, label_set, nullptr, detail::series_kind::callback,
+                                         [&sample](detail::series_node& s) { s.sample = std::move(sample); });
+  return callback_handle(state_, family, series);
+}
+
+callback_handle registry::gauge_callback(std::string_view name, std::string_view help, const metrics::labels& label_set,
+                                         std::function<double()> sample) {
+  return add_callback(name, help, metric_type::gauge, label_set, std::move(sample));
+}
+
+callback_handle registry::gauge_callback(std::string_view name, std::string_view help, std::function<double()> sample) {
+  return add_callback(name, help, metric_type::gauge, {}, std::move(sample));
+}
+
+callback_handle registry::counter_callback(std::string_view name, std::string_view help,
+                                           const metrics::labels& label_set, std::function<double()> sample) {
+  return add_callback(name, help, metric_type::counter, label_set, std::move(sample));
+}
+
+callback_handle registry::counter_callback(std::string_view name, std::string_view help,
+                                           std::function<double()> sample) {
+  return add_callback(name, help, metric_type::counter, {}, std::move(sample));
+}
+
+registry_snapshot registry::snapshot() const {
+  detail::check_not_collecting(*state_, "registry::snapshot");
+  registry_snapshot snap;
+  std::lock_guard lock(state_->mutex);
+  const detail::collecting_scope scope(*state_);
+  snap.families.reserve(state_->families.size());
+  for (const auto& [name, family] : state_->families) {
+    family_snapshot& out = snap.families.emplace_back();
+    out.name = name;
+    out.help = family.help;
+    out.type = family.type;
+    out.series.reserve(family.series.size());
+    for (const auto& [key, series] : family.series) {
+      series_snapshot& s = out.series.emplace_back();
+      s.labels = series.label_set;
+      if (series.sample)
+        s.value = series.sample();
+      else if (series.counter_cell)
+        s.value = static_cast<double>(series.counter_cell->value());
+      else if (series.gauge_cell)
+        s.value = series.gauge_cell->value();
+      else
+        s.histogram = series.histogram_cell->collect();
+    }
+  }
+  return snap;
+}
+
+std::string registry::to_prometheus() const { return metrics::to_prometheus(snapshot()); }
+
+std::string registry::to_json() const { return metrics::to_json(snapshot()); }
+
+}  // namespace weft::metrics

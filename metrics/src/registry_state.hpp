@@ -1,0 +1,64 @@
+// The registry's private state: families, series and the lock that guards them.
+//
+// Structure: registry_state → families (std::map by name) → series (std::map by label values)
+// → the metric object (counter / gauge / histogram, which own their sharded cells) or a
+// callback. std::map nodes never move, so references to metric objects and the raw pointers a
+// callback_handle keeps stay valid until their node is erased. Only a callback series is ever
+// erased (by its handle); plain series live as long as the state.
+//
+// Locking: `mutex` guards the maps and the callbacks. Registration, collection (which calls the
+// callbacks) and removal hold it; metric updates never touch it. The state is held by a
+// shared_ptr in the registry and a weak_ptr in each callback_handle, so a handle that outlives
+// its registry finds nothing to remove.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "weft/metrics/counter.hpp"
+#include "weft/metrics/gauge.hpp"
+#include "weft/metrics/histogram.hpp"
+#include "weft/metrics/labels.hpp"
+#include "weft/metrics/snapshot.hpp"
+
+namespace weft::metrics::detail {
+
+using series_key = std::vector<std::string>;  // label values, in label-key order
+
+struct series_node {
+  metrics::labels label_set;
+  const series_key* key = nullptr;  // the map key of this node, for erasing it
+  // Exactly one of the four is set, matching the family's type.
+  std::unique_ptr<metrics::counter> counter_cell;
+  std::unique_ptr<metrics::gauge> gauge_cell;
+  std::unique_ptr<metrics::histogram> histogram_cell;
+  std::function<double()> sample;
+};
+
+struct family_node {
+  std::string name;
+  std::string help;
+  metric_type type = metric_type::counter;
+  std::vector<std::string> label_keys;  // sorted
+  std::vector<double> bounds;           // histograms only
+  std::map<series_key, series_node> series;
+};
+
+struct registry_state {
+  explicit registry_state(std::size_t shard_count) : shards(shard_count) {}
+
+  const std::size_t shards;
+  std::mutex mutex;
+  std::map<std::string, family_node, std::less<>> families;  // guarded by mutex
+};
+
+/// Erases a callback series (and its family if it was the last series). Throws std::logic_error
+/// when called from a callback of the same registry.
+void remove_series(registry_state& state, family_node* family, series_node* series);
+
+}  // namespace weft::metrics::detail

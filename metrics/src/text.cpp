@@ -1,0 +1,78 @@
+#include "text.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+
+namespace weft::metrics::detail {
+
+void append_number(std::string& out, double v) {
+  if (std::isnan(v)) {
+    out += "NaN";
+    return;
+  }
+  if (std::isinf(v)) {
+    out += v > 0 ? "+Inf" : "-Inf";
+    return;
+  }
+  char buf[32];
+  std::to_chars_result r;
+  if (std::trunc(v) == v && std::fabs(v) < 0x1p53)
+    r = std::to_chars(buf, buf + sizeof buf, static_cast<std::int64_t>(v));  // -0.0 prints "0"
+  else
+    r = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+  out.append(buf, r.ptr);
+}
+
+std::string format_number(double v) {
+  std::string s;
+  append_number(s, v);
+  return s;
+}
+
+void append_label_value(std::string& out, std::string_view value) {
+  for (const char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      default: out += c;
+    }
+  }
+}
+
+void append_help(std::string& out, std::string_view help) {
+  for (const char c : help) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      default: out += c;
+    }
+  }
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (u < 0x20) {
+          out += "\\u00";
+          out += hex[u >> 4];
+          out += hex[u & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+}  // namespace weft::metrics::detail

@@ -1,0 +1,94 @@
+#pragma once
+// weft::detail::promise<T>: the promise of weft::task<T>.
+//
+// A task frame is either awaited inline (`continuation_` is the awaiting coroutine, resumed by
+// symmetric transfer at the final suspend point) or the root of a spawned task (`record_` is its
+// task record, and completion follows the join protocol in task_record.hpp). Frames come from
+// the worker's recycling allocator (sched/frame_allocator.hpp).
+
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include <weft/detail/task_record.hpp>
+#include <weft/sched/frame_allocator.hpp>
+
+namespace weft {
+template <class T>
+class task;
+}
+
+namespace weft::detail {
+
+/// Completion of a spawned task: the join protocol (task.cpp); returns what runs next.
+std::coroutine_handle<> complete_spawned(task_record* r, bool failed) noexcept;
+
+struct promise_base {
+  std::coroutine_handle<> continuation_;
+  task_record* record_ = nullptr;
+  std::exception_ptr exception_;
+
+  static void* operator new(std::size_t n) { return sched::allocate_frame(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { sched::deallocate_frame(p, n); }
+
+  std::suspend_always initial_suspend() noexcept { return {}; }
+
+  struct final_awaiter {
+    bool await_ready() noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+      promise_base& p = h.promise();
+      if (!p.record_) return p.continuation_;
+      return complete_spawned(p.record_, p.exception_ != nullptr);
+    }
+    void await_resume() noexcept {}
+  };
+  final_awaiter final_suspend() noexcept { return {}; }
+
+  void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+
+  void rethrow_if_failed() {
+    if (exception_) std::rethrow_exception(std::exchange(exception_, nullptr));
+  }
+};
+
+template <class T>
+struct promise final : promise_base {
+  promise() noexcept {}
+  ~promise() {
+    if (has_value_) value_.~T();
+  }
+
+  task<T> get_return_object() noexcept;
+
+  template <class U = T>
+    requires std::is_convertible_v<U&&, T>
+  void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+    ::new (static_cast<void*>(std::addressof(value_))) T(std::forward<U>(v));
+    has_value_ = true;
+  }
+
+  /// Moves the result out, or rethrows the task's exception.
+  T take() {
+    rethrow_if_failed();
+    return std::move(value_);
+  }
+
+ private:
+  union {
+    T value_;
+  };
+  bool has_value_ = false;
+};
+
+template <>
+struct promise<void> final : promise_base {
+  task<void> get_return_object() noexcept;
+  void return_void() noexcept {}
+  void take() { rethrow_if_failed(); }
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,99 @@
+#pragma once
+// weft::detail::runtime_core: the runtime's machinery behind weft::runtime.
+//
+// It outlives the runtime object when a join handle outlives it (the handle still has to free
+// its record): the runtime holds one reference, each record orphaned by shutdown with a live
+// handle holds one more, and the last release deletes the core.
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <source_location>
+#include <string_view>
+#include <vector>
+
+#include <weft/detail/task_record.hpp>
+#include <weft/detail/task_table.hpp>
+#include <weft/detail/worker_context.hpp>
+#include <weft/sched/scheduler.hpp>
+
+namespace weft::detail {
+
+class runtime_core {
+ public:
+  explicit runtime_core(sched::options opts);
+  runtime_core(const runtime_core&) = delete;
+  runtime_core& operator=(const runtime_core&) = delete;
+
+  sched::scheduler sched;
+  task_table table;
+  std::vector<worker_context> contexts;
+
+  std::atomic<bool> stopped{false};
+  std::atomic<std::uint64_t> external_spawned{0};
+  std::atomic<std::uint64_t> external_completed{0};
+  std::atomic<std::uint64_t> external_failed{0};
+
+  /// A steady-clock reading refreshed by the workers now and then: cheap timestamps for task
+  /// states (precision: a few milliseconds).
+  std::int64_t coarse_now() const noexcept { return sched.coarse_now_ns(); }
+
+  /// A record for a task spawned off the workers (locks the table).
+  task_record* external_record(std::coroutine_handle<> h, std::string_view name,
+                               std::source_location site);
+  /// Frees a record from any thread.
+  void free_record(task_record* r) noexcept;
+
+  /// Ends every live task (destroys its frame) after the workers stopped. Returns how many.
+  std::size_t destroy_live_tasks();
+
+  /// Called once by the runtime after shutdown, instead of release(): from now on each record
+  /// freed drops the reference its handle held.
+  void retire() noexcept;
+
+ private:
+  void release() noexcept;
+
+  std::atomic<std::size_t> refs_{1};
+  std::atomic<bool> retired_{false};
+};
+
+/// The job function of every task record: resumes the task where it left off.
+inline void run_record(sched::job* j) noexcept {
+  auto* r = static_cast<task_record*>(j);
+  tls_ctx->current = r;
+  r->set_state(record_state::running, r->rt->coarse_now());
+  r->resume_point.resume();
+}
+
+/// Fills a record for a new task. The id is stored last (release): a dump that sees the id
+/// sees the rest (task_record.hpp).
+inline void init_record(task_record* r, runtime_core* rt, std::coroutine_handle<> h,
+                        std::string_view name, std::source_location site, std::uint64_t id,
+                        std::uint32_t inherited_cancel) noexcept {
+  // release fence: orders the previous owner's "id = 0" (free) before the new field values,
+  // so a dump racing with reuse sees a changed id and discards what it read.
+  std::atomic_thread_fence(std::memory_order_release);
+  r->run_ = &run_record;
+  r->discard_ = nullptr;
+  r->next_ = nullptr;
+  r->enqueued_ns_ = 0;
+  r->resume_point = h;
+  r->root = h;
+  r->rt = rt;
+  r->inline_joiner = nullptr;
+  r->join.store(join_running, std::memory_order_relaxed);
+  r->cancel_bits.store(inherited_cancel, std::memory_order_relaxed);
+  r->hook.store(nullptr, std::memory_order_relaxed);
+  r->site.store(site, std::memory_order_relaxed);
+  if (!name.empty())
+    r->set_name(name);
+  else
+    r->name[0].store(0, std::memory_order_relaxed);
+  r->awaiting.store(await_kind::none, std::memory_order_relaxed);
+  r->set_state(record_state::runnable, rt->coarse_now());
+  r->id.store(id, std::memory_order_release);
+}
+
+}  // namespace weft::detail

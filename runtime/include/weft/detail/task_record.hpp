@@ -1,0 +1,157 @@
+#pragma once
+// weft::detail::task_record: the control block of one spawned task.
+//
+// A record is the scheduler's job for its task (the queues hold task_record*), the meeting point
+// of the task and its join handle, the task's cancellation state, and the task's identity for
+// dumps and stall reports. Records live in the runtime's task table (task_table.hpp): chunks
+// that are never freed while the runtime lives, so a dump or the stall monitor can read any
+// record at any time; a reused record is told apart by its id (ids are never reused).
+//
+// Lifetime: a record and its root frame are released by the last of two parties: the task's
+// completion and its join handle (joined, detached or destroyed). `join` arbitrates:
+//
+//   join value             meaning
+//   join_running (0)       not finished; the handle has not started waiting
+//   join_done              finished; the frame waits at its final suspend point for the handle
+//   join_detached          the handle let go first; completion frees everything
+//   join_orphaned          shutdown destroyed the frame; the handle frees the record
+//   join_cancel_pending    a canceller found no waiter yet; the joiner sees it and gives up
+//   a task_record*         the joining task, resumed by completion
+//   a thread_waiter* | 1   a thread in block_on, woken by completion
+//
+// The common join costs no atomic read-modify-write at all: a joiner that finds its child still
+// at the bottom of its own deque pops it and runs it inline (`inline_joiner`), and the child's
+// completion hands the thread straight back by symmetric transfer.
+//
+// Cancellation: `cancel_bits` is set by a canceller; every weft awaitable checks it. A task that
+// suspends arms `hook` with its awaitable's "unblock me" function. The arm/check pair is
+// asymmetric (sched/barrier.hpp): the task pays plain stores, a canceller pays a membarrier,
+// and `cancel_busy` makes a disarming task wait for a canceller that is running its hook.
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <cstring>
+#include <source_location>
+#include <string_view>
+
+#include <weft/sched/barrier.hpp>
+#include <weft/sched/job.hpp>
+
+namespace weft::detail {
+
+class runtime_core;
+
+enum : std::uintptr_t {
+  join_running = 0,
+  join_done = 1,
+  join_detached = 2,
+  join_orphaned = 3,
+  join_cancel_pending = 4,
+};
+
+/// What a suspended awaitable registers so that a canceller can unblock it.
+struct cancel_hook {
+  void (*fn)(cancel_hook*) noexcept;
+};
+
+enum class record_state : std::uint8_t { runnable, running, suspended, completed };
+
+/// What a suspended task waits for, for dumps.
+enum class await_kind : std::uint8_t { none, join, sleep, other };
+
+struct task_record : sched::job {
+  static constexpr std::size_t name_words = 6;
+  static constexpr std::size_t max_name = name_words * 8 - 1;
+
+  // ---- scheduling (owned by whoever runs the task) ----
+  std::coroutine_handle<> resume_point;  ///< where the task continues when next run
+  std::coroutine_handle<> root;          ///< the spawned coroutine's frame
+  runtime_core* rt = nullptr;
+  task_record* inline_joiner = nullptr;  ///< set by a joiner that runs this task inline
+
+  // ---- join ----
+  std::atomic<std::uintptr_t> join{join_running};
+
+  // ---- cancellation ----
+  std::atomic<std::uint32_t> cancel_bits{0};
+  std::atomic<bool> cancel_busy{false};
+  std::atomic<cancel_hook*> hook{nullptr};
+
+  // ---- identity and state, read racily by dumps and the stall monitor ----
+  std::atomic<std::uint64_t> id{0};  ///< 0 while free; written last on spawn (release)
+  std::atomic<std::source_location> site{};
+  std::atomic<std::uint64_t> name[name_words] = {};
+  std::atomic<record_state> state{record_state::runnable};
+  std::atomic<await_kind> awaiting{await_kind::none};
+  std::atomic<const char*> awaiting_what{nullptr};
+  std::atomic<std::uint64_t> awaiting_arg{0};
+  std::atomic<std::int64_t> since_ns{0};  ///< coarse clock at the last state change
+
+  bool cancelled() const noexcept { return cancel_bits.load(std::memory_order_relaxed) != 0; }
+
+  void set_state(record_state s, std::int64_t now) noexcept {
+    state.store(s, std::memory_order_relaxed);
+    since_ns.store(now, std::memory_order_relaxed);
+  }
+  void set_awaiting(await_kind k, const char* what, std::uint64_t arg, std::int64_t now) noexcept {
+    awaiting.store(k, std::memory_order_relaxed);
+    awaiting_what.store(what, std::memory_order_relaxed);
+    awaiting_arg.store(arg, std::memory_order_relaxed);
+    set_state(record_state::suspended, now);
+  }
+
+  void set_name(std::string_view n) noexcept {
+    char buf[name_words * 8] = {};
+    std::size_t len = n.size() < max_name ? n.size() : max_name;
+    std::memcpy(buf, n.data(), len);
+    for (std::size_t i = 0; i < name_words; ++i) {
+      std::uint64_t w;
+      std::memcpy(&w, buf + 8 * i, 8);
+      name[i].store(w, std::memory_order_relaxed);
+    }
+  }
+  std::size_t copy_name(char (&out)[name_words * 8]) const noexcept {
+    for (std::size_t i = 0; i < name_words; ++i) {
+      std::uint64_t w = name[i].load(std::memory_order_relaxed);
+      std::memcpy(out + 8 * i, &w, 8);
+    }
+    out[max_name] = '\0';
+    return std::strlen(out);
+  }
+
+  // ---- cancel hook protocol ----
+
+  /// Task side: registers `h`, then tells whether cancellation was already requested (in which
+  /// case the caller must not suspend; it disarms and throws).
+  bool arm(cancel_hook* h) noexcept {
+    hook.store(h, std::memory_order_relaxed);
+    sched::light_barrier();  // pairs with heavy_barrier() in request_cancel()
+    return cancelled();
+  }
+  /// Task side: unregisters the hook; waits for a canceller that is running it to finish.
+  void disarm() noexcept {
+    hook.store(nullptr, std::memory_order_relaxed);
+    sched::light_barrier();  // pairs with heavy_barrier() in request_cancel()
+    // acquire: pairs with the canceller's release of cancel_busy, so its last touch of our
+    // awaitable happens-before we go on and destroy it.
+    while (cancel_busy.load(std::memory_order_acquire)) {
+    }
+  }
+  /// Any thread: requests cancellation and unblocks the task if it is suspended at a hook.
+  void request_cancel() noexcept {
+    cancel_bits.fetch_or(1, std::memory_order_seq_cst);
+    bool expected = false;
+    while (!cancel_busy.compare_exchange_weak(expected, true, std::memory_order_acquire)) expected = false;
+    sched::heavy_barrier();
+    if (cancel_hook* h = hook.load(std::memory_order_acquire)) h->fn(h);
+    cancel_busy.store(false, std::memory_order_release);
+  }
+};
+
+/// A thread blocked in runtime::block_on, registered in a record's `join` with the low bit set.
+struct thread_waiter {
+  std::atomic<std::uint32_t> done{0};
+};
+
+}  // namespace weft::detail

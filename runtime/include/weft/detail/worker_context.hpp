@@ -1,0 +1,62 @@
+#pragma once
+// weft::detail::worker_context: the runtime's per-worker state, reached through one
+// initial-exec thread_local pointer: the task running now, the worker's free task records and
+// id block, and its own counters. Everything here is touched by its worker thread only, except
+// the counters (single writer, read by metrics collection).
+
+#include <cstddef>
+#include <cstdint>
+
+#include <weft/detail/task_record.hpp>
+#include <weft/sched/worker.hpp>
+#include <weft/sched/worker_stats.hpp>
+
+namespace weft::detail {
+
+class runtime_core;
+
+struct worker_context {
+  static constexpr std::size_t max_free = 512;
+
+  runtime_core* rt = nullptr;
+  sched::worker* w = nullptr;
+  task_record* current = nullptr;  ///< the task this worker is running (valid during a dispatch)
+
+  task_record* free_ = nullptr;
+  std::size_t free_count_ = 0;
+  std::uint64_t next_id_ = 0;
+  std::uint64_t id_end_ = 0;
+
+  sched::owner_counter spawned;
+  sched::owner_counter completed;
+  sched::owner_counter failed;
+  sched::owner_counter cancelled;
+
+  task_record* alloc_record() {
+    if (task_record* r = free_) [[likely]] {
+      free_ = static_cast<task_record*>(r->next_);
+      --free_count_;
+      return r;
+    }
+    return refill();
+  }
+  void free_record(task_record* r) noexcept {
+    r->next_ = free_;
+    free_ = r;
+    if (++free_count_ > max_free) [[unlikely]] spill();
+  }
+  std::uint64_t next_id() noexcept {
+    if (next_id_ == id_end_) [[unlikely]] refill_ids();
+    return next_id_++;
+  }
+
+  task_record* refill();
+  void spill() noexcept;
+  void refill_ids() noexcept;
+  /// Gives every cached record back to the table (worker exit).
+  void release_all() noexcept;
+};
+
+[[gnu::tls_model("initial-exec")]] extern constinit thread_local worker_context* tls_ctx;
+
+}  // namespace weft::detail

@@ -1,0 +1,117 @@
+#pragma once
+// weft::spawn and weft::join_handle<T>: run a task concurrently and collect its result.
+//
+//   weft::join_handle<int> h = weft::spawn(work(7), {.name = "work"});
+//   ...                                  // runs meanwhile, perhaps stolen by another worker
+//   int v = co_await h;                  // its value, or its exception rethrown
+//
+// weft::spawn pushes the task on the calling worker's own deque (no lock, no allocation beyond
+// the frame in the steady state) and captures the call site for dumps and stall reports.
+
+#include <coroutine>
+#include <cstdint>
+#include <source_location>
+#include <string_view>
+#include <utility>
+
+#include <weft/detail/join.hpp>
+#include <weft/detail/runtime_core.hpp>
+#include <weft/errors.hpp>
+#include <weft/task.hpp>
+
+namespace weft {
+
+/// Options for one spawn. `name` is copied (up to 47 bytes) before spawn returns, so any
+/// string that lives through the call will do.
+struct spawn_options {
+  std::string_view name{};
+};
+
+/// The handle of a spawned task.
+///
+/// `co_await h` suspends until the task finishes and yields its value or rethrows its
+/// exception; it is a cancellation point (the awaiting task's cancellation throws
+/// cancelled_error and leaves the handle joinable). Awaiting consumes the handle: awaiting it
+/// again, or awaiting an empty handle, throws usage_error.
+///
+/// A handle destroyed (or detach()ed) before the task finishes lets the task run on alone and
+/// free itself when done. cancel() requests the task's cancellation: its current or next
+/// cancellation point throws cancelled_error inside it.
+///
+/// Thread safety: a handle is a move-only owner; use one from one thread at a time. It may be
+/// awaited from any worker and destroyed on any thread, including after its runtime shut down.
+template <class T = void>
+class [[nodiscard]] join_handle {
+ public:
+  join_handle() noexcept = default;
+  explicit join_handle(detail::task_record* r) noexcept : r_(r) {}
+  join_handle(join_handle&& o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+  join_handle& operator=(join_handle&& o) noexcept {
+    if (this != &o) {
+      detach();
+      r_ = std::exchange(o.r_, nullptr);
+    }
+    return *this;
+  }
+  join_handle(const join_handle&) = delete;
+  join_handle& operator=(const join_handle&) = delete;
+  ~join_handle() { detach(); }
+
+  /// True while the handle refers to a task (not empty, moved from, detached or joined).
+  bool valid() const noexcept { return r_ != nullptr; }
+  explicit operator bool() const noexcept { return valid(); }
+
+  /// The task's id, as in dumps and stall reports (0 for an empty handle).
+  std::uint64_t id() const noexcept {
+    return r_ ? r_->id.load(std::memory_order_relaxed) : 0;
+  }
+
+  /// Whether the task has finished (its result is ready).
+  bool done() const noexcept {
+    return r_ && r_->join.load(std::memory_order_acquire) == detail::join_done;
+  }
+
+  /// Lets the task run on without a handle; it frees itself when it finishes.
+  void detach() noexcept {
+    if (r_) detail::release_handle(std::exchange(r_, nullptr));
+  }
+
+  /// Requests cancellation of the task. No effect once it has finished.
+  void cancel() noexcept {
+    if (r_ && !done()) r_->request_cancel();
+  }
+
+  auto operator co_await() & { return detail::join_awaiter<T>(checked()); }
+  auto operator co_await() && { return detail::join_awaiter<T>(checked()); }
+
+  /// Gives up the record without detaching (used by the runtime).
+  detail::task_record* release_record() noexcept { return std::exchange(r_, nullptr); }
+
+ private:
+  detail::task_record*& checked() {
+    if (!r_) throw usage_error("weft: co_await on an empty join_handle (default-constructed, moved from, detached, or already joined)");
+    return r_;
+  }
+  detail::task_record* r_ = nullptr;
+};
+
+/// Spawns `t` on the calling worker. Must be called from a task running on a weft runtime
+/// (throws usage_error otherwise: off the workers, use runtime::spawn). The new task inherits
+/// the caller's cancellation.
+template <class T>
+join_handle<T> spawn(task<T> t, spawn_options opts = {},
+                     std::source_location site = std::source_location::current()) {
+  detail::worker_context* ctx = detail::tls_ctx;
+  if (!ctx) [[unlikely]]
+    throw usage_error("weft::spawn called off the runtime's workers: use runtime::spawn from other threads");
+  auto h = t.release();
+  detail::task_record* r = ctx->alloc_record();
+  std::uint32_t inherited = ctx->current ? ctx->current->cancel_bits.load(std::memory_order_relaxed) : 0;
+  detail::init_record(r, ctx->rt, h, opts.name, site, ctx->next_id(), inherited);
+  h.promise().record_ = r;
+  ctx->spawned.inc();
+  ctx->w->push(r);
+  return join_handle<T>(r);
+}
+
+}  // namespace weft

@@ -1,0 +1,9 @@
+#pragma once
+// The whole public API of weft in one include.
+
+#include <weft/errors.hpp>
+#include <weft/runtime.hpp>
+#include <weft/spawn.hpp>
+#include <weft/stall.hpp>
+#include <weft/task.hpp>
+#include <weft/task_info.hpp>

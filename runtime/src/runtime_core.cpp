@@ -1,0 +1,88 @@
+#include <weft/detail/runtime_core.hpp>
+
+#include <weft/sched/futex.hpp>
+
+namespace weft::detail {
+
+runtime_core::runtime_core(sched::options opts) : sched([&] {
+  // Install the per-worker context around the user's thread hooks.
+  auto user_start = std::move(opts.on_thread_start);
+  auto user_stop = std::move(opts.on_thread_stop);
+  opts.on_thread_start = [this, user_start](std::size_t i) {
+    worker_context& ctx = contexts[i];
+    ctx.rt = this;
+    ctx.w = sched::this_worker();
+    tls_ctx = &ctx;
+    if (user_start) user_start(i);
+  };
+  opts.on_thread_stop = [this, user_stop](std::size_t i) {
+    if (user_stop) user_stop(i);
+    contexts[i].release_all();
+    tls_ctx = nullptr;
+  };
+  return opts;
+}()) {
+  contexts = std::vector<worker_context>(sched.size());
+}
+
+task_record* runtime_core::external_record(std::coroutine_handle<> h, std::string_view name,
+                                           std::source_location site) {
+  std::size_t n = 0;
+  task_record* r = table.take(1, n);
+  init_record(r, this, h, name, site, table.take_id(), 0);
+  external_spawned.fetch_add(1, std::memory_order_relaxed);
+  return r;
+}
+
+void runtime_core::free_record(task_record* r) noexcept {
+  // release: a dump that still reads this record sees the id change (task_record.hpp).
+  r->id.store(0, std::memory_order_release);
+  worker_context* ctx = tls_ctx;
+  if (ctx && ctx->rt == this) return ctx->free_record(r);
+  r->next_ = nullptr;
+  table.give(r, 1);
+  if (retired_.load(std::memory_order_acquire)) release();
+}
+
+std::size_t runtime_core::destroy_live_tasks() {
+  std::vector<task_record*> live;
+  table.for_each([&](task_record& r) {
+    if (r.id.load(std::memory_order_acquire) != 0 &&
+        r.state.load(std::memory_order_relaxed) != record_state::completed)
+      live.push_back(&r);
+  });
+  // Destroying a frame runs its locals' destructors: join handles it holds let go of their
+  // children (which are in `live` too, and are destroyed in their turn, in any order).
+  for (task_record* r : live) {
+    r->root.destroy();
+    r->set_state(record_state::completed, coarse_now());
+    std::uintptr_t prev = r->join.exchange(join_orphaned, std::memory_order_acq_rel);
+    if (prev == join_detached) {
+      free_record(r);
+    } else if (prev & 1) {
+      auto* tw = reinterpret_cast<thread_waiter*>(prev & ~std::uintptr_t{1});
+      tw->done.store(2, std::memory_order_release);  // block_on throws runtime_stopped
+      sched::futex_wake(&tw->done);
+    }
+    // Otherwise a handle still refers to the record and frees it when it lets go.
+  }
+  return live.size();
+}
+
+void runtime_core::retire() noexcept {
+  // Records still allocated now belong to handles held outside the runtime (finished tasks not
+  // yet joined, or orphans): each keeps the core alive until its handle lets go.
+  retired_.store(true, std::memory_order_release);
+  std::size_t held = 0;
+  table.for_each([&](task_record& r) {
+    if (r.id.load(std::memory_order_acquire) != 0) ++held;
+  });
+  refs_.fetch_add(held, std::memory_order_relaxed);
+  release();
+}
+
+void runtime_core::release() noexcept {
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+}  // namespace weft::detail

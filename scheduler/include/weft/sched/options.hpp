@@ -1,0 +1,44 @@
+#pragma once
+// weft::sched::options: how a scheduler is shaped. A plain aggregate; every member has a default.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace weft::metrics {
+class histogram;
+}
+
+namespace weft::sched {
+
+struct options {
+  /// Worker threads; 0 means one per hardware thread.
+  std::size_t workers = 0;
+  /// Names the threads ("<name>-w<i>", truncated to the kernel's 15 characters).
+  std::string name = "weft";
+  /// Capacity of each worker's local deque (rounded up to a power of two). A push into a full
+  /// deque overflows to the global injector. Tests shrink it to 4 to reach the edges.
+  std::size_t deque_capacity = 1024;
+  /// Every this many dispatches a worker looks at the global injector and its own yield queue
+  /// before its local deque, so local work cannot starve them (Go and Tokio use 61).
+  std::uint32_t global_queue_interval = 61;
+  /// Cooperative budget: how many weft operations a task may complete without suspending in one
+  /// dispatch before the next one forces it to the back of the line.
+  std::uint32_t budget = 128;
+  /// How many times in a row a worker may run the task in its LIFO slot before the slot's task
+  /// goes to the back of the line instead (stops two tasks waking each other from starving the
+  /// rest of the queue).
+  std::uint32_t max_lifo_polls = 3;
+  /// Thread hooks, called on each worker thread as it starts and as it stops, with its index.
+  std::function<void(std::size_t)> on_thread_start;
+  std::function<void(std::size_t)> on_thread_stop;
+  /// Optional histograms fed by sampled dispatches (one in `sample_every`): how long a dispatch
+  /// ran, and how long a job waited between becoming runnable and starting. Null: not measured.
+  metrics::histogram* poll_duration = nullptr;
+  metrics::histogram* schedule_delay = nullptr;
+  /// Sampling period of the two histograms above, a power of two.
+  std::uint32_t sample_every = 64;
+};
+
+}  // namespace weft::sched

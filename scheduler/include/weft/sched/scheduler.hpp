@@ -1,0 +1,122 @@
+#pragma once
+// weft::sched::scheduler: a fixed set of workers, the global injector, the idle set and the
+// timers. It runs jobs; it knows nothing of what a job computes.
+//
+//            spawn/wake/yield (on a worker)          schedule (off the workers)
+//                     |                                       |
+//   [worker 0: lifo | deque | yield q]  <-steal->  [worker 1: ...]      [injector]
+//                     \______________ park / notify (idle_set) ______________/
+//                                          |
+//                              [timers: wheel under a mutex; one parked worker keeps them]
+//
+// Shutdown (stop()): 1. set the stop flag; 2. wake every worker; 3. each worker finishes the
+// job it is running and leaves its loop; 4. join the threads. Jobs still queued stay where they
+// are until drain() hands them to their owner (the runtime destroys its tasks itself).
+//
+// Thread safety: schedule(), add_timer(), cancel_timer() and the observers may be called from
+// any thread. start(), stop() and drain() from one controlling thread, never from a worker.
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <weft/sched/idle.hpp>
+#include <weft/sched/injector.hpp>
+#include <weft/sched/job.hpp>
+#include <weft/sched/options.hpp>
+#include <weft/sched/timer_wheel.hpp>
+#include <weft/sched/worker.hpp>
+
+namespace weft::sched {
+
+/// Where a job scheduled from a worker of the same scheduler goes.
+enum class hint {
+  spawn,  ///< bottom of the local deque (depth-first)
+  wake,   ///< the LIFO slot: runs as soon as the current task lets go
+  yield,  ///< the back of the line
+};
+
+class scheduler {
+ public:
+  explicit scheduler(options opts);
+  scheduler(const scheduler&) = delete;
+  scheduler& operator=(const scheduler&) = delete;
+  /// Stops (if still running) and joins the workers.
+  ~scheduler();
+
+  /// Starts the worker threads. Called once.
+  void start();
+  /// Stops the workers after the jobs they are running return; joins them. Idempotent.
+  /// Must not be called from a worker (it would join itself).
+  void stop();
+  bool stopping() const noexcept { return stop_.load(std::memory_order_acquire); }
+
+  /// Makes `j` runnable. On one of this scheduler's workers it follows `h`; anywhere else it goes
+  /// to the injector and a sleeping worker is woken.
+  void schedule(job* j, hint h = hint::spawn) noexcept;
+  /// Makes `j` runnable through the injector, whatever the calling thread.
+  void inject(job* j) noexcept;
+
+  /// Arms `e`; if already due, fires it right away on the calling thread.
+  void add_timer(timer_entry* e) noexcept;
+  /// Disarms `e`. Returns false if it was not armed (already fired, firing, or never added).
+  bool cancel_timer(timer_entry* e) noexcept;
+  /// Fires every due timer (called by workers; exposed for tests).
+  std::size_t fire_due_timers(std::int64_t now) noexcept;
+  std::size_t pending_timers() const;
+
+  /// True if the calling thread is one of this scheduler's workers.
+  bool on_worker() const noexcept {
+    worker* w = this_worker();
+    return w && &w->owner() == this;
+  }
+
+  std::size_t size() const noexcept { return workers_.size(); }
+  worker& at(std::size_t i) noexcept { return *workers_[i]; }
+  const worker& at(std::size_t i) const noexcept { return *workers_[i]; }
+  std::size_t injector_depth() const noexcept { return injector_.size(); }
+  const options& opts() const noexcept { return opts_; }
+  std::size_t num_searching() const noexcept { return idle_.num_searching(); }
+  std::size_t num_unparked() const noexcept { return idle_.num_unparked(); }
+
+  /// A steady-clock reading (now_ns()) refreshed by the workers at each maintenance tick and
+  /// wake-up, and by refresh_coarse_now(): a timestamp for bookkeeping that costs one load.
+  std::int64_t coarse_now_ns() const noexcept { return coarse_ns_.load(std::memory_order_relaxed); }
+  void refresh_coarse_now() noexcept { coarse_ns_.store(now_ns(), std::memory_order_relaxed); }
+
+  /// After stop(): hands every job still queued to `f`, emptying the queues.
+  template <class F>
+  void drain(F&& f) {
+    for (auto& w : workers_) {
+      if (job* j = w->lifo_.exchange(nullptr)) f(j);
+      while (job* j = w->local_.pop()) f(j);
+      while (job* j = w->yield_.pop()) f(j);
+    }
+    while (job* j = injector_.pop()) f(j);
+  }
+
+ private:
+  friend class worker;
+
+  void notify_one() noexcept;
+
+  options opts_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  injector injector_;
+  idle_set idle_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> started_{false};
+  std::atomic<std::uint32_t> external_pushes_{0};
+  std::atomic<std::int64_t> coarse_ns_{now_ns()};
+
+  // Timers. next_timer_ns_ mirrors the wheel's next wake-up for lock-free checks (INT64_MAX
+  // when empty); timer_keeper_ is the parked worker sleeping until then (-1: none).
+  mutable std::mutex timer_mu_;
+  timer_wheel wheel_;
+  std::atomic<std::int64_t> next_timer_ns_;
+  std::atomic<int> timer_keeper_{-1};
+};
+
+}  // namespace weft::sched

@@ -1,0 +1,152 @@
+#pragma once
+// weft::sched::worker: one thread, its queues, and its loop.
+//
+//   dispatch order, each tick:
+//     every `global_queue_interval` ticks: timers, the global injector, its own yield queue
+//     1. the LIFO slot      (task woken by the previous one; at most max_lifo_polls in a row)
+//     2. the local deque    (LIFO: spawns, depth-first)
+//     3. the yield queue    (FIFO: yields and budget-exhausted tasks)
+//     4. the injector       (a batch, moved into the local deque)
+//     5. search: steal about half of a random victim's deque, or its yield queue
+//     6. park (futex), with a deadline when it keeps the timers
+//
+// The owner-only members are called from tasks running on this worker (spawn, wake, yield);
+// they take no lock and, apart from the deque's one fence in pop(), no locked instruction.
+//
+// Thread safety: members marked "owner" only from this worker's thread; the rest from any.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <thread>
+
+#include <weft/sched/deque.hpp>
+#include <weft/sched/frame_allocator.hpp>
+#include <weft/sched/job.hpp>
+#include <weft/sched/parker.hpp>
+#include <weft/sched/worker_stats.hpp>
+
+namespace weft::sched {
+
+class scheduler;
+class worker;
+
+namespace detail {
+[[gnu::tls_model("initial-exec")]] extern constinit thread_local worker* tls_worker;
+}  // namespace detail
+
+/// The worker running the calling thread, or null off the workers.
+inline worker* this_worker() noexcept { return detail::tls_worker; }
+
+class worker {
+ public:
+  worker(scheduler& s, std::size_t index);
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  std::size_t index() const noexcept { return index_; }
+  scheduler& owner() const noexcept { return *sched_; }
+
+  /// Owner: pushes a newly spawned job at the bottom of the local deque (runs next, LIFO).
+  void push(job* j) noexcept {
+    stamp(j);
+    stats_.spawned.inc();
+    if (!local_.push(j)) [[unlikely]] overflow(j);
+    notify_if_idle();
+  }
+
+  /// Owner: puts a job woken by the running task in the LIFO slot; the previous occupant moves
+  /// to the deque.
+  void push_wake(job* j) noexcept;
+
+  /// Owner: sends a job to the back of the line (yield, exhausted budget).
+  void push_yield(job* j) noexcept;
+
+  /// Owner: pops the bottom of the local deque if it is `j` (an inline join of a child nobody
+  /// has taken yet). Leaves the deque as it was otherwise.
+  bool take_if_next(job* j) noexcept {
+    job* top = local_.pop();
+    if (top == j) return true;
+    if (top) local_.push(top);  // cannot fail: pop() just freed the slot
+    return false;
+  }
+
+  /// Owner: spends one unit of the running task's budget. False when exhausted: the caller
+  /// should suspend and push_yield() itself.
+  bool consume_budget() noexcept {
+    if (budget_ == 0) return false;
+    --budget_;
+    return true;
+  }
+  void note_budget_yield() noexcept { stats_.budget_yields.inc(); }
+
+  /// Owner: the running task handed the thread to `j` by symmetric transfer (an inline join,
+  /// or a completion resuming its joiner). Keeps the stall sampler's view right.
+  void switch_current(job* j) noexcept { current_.store(j, std::memory_order_release); }
+
+  /// Any thread: the job being run now (null when idle), and a counter bumped at each dispatch.
+  /// The stall sampler reads both: the same non-null job and the same count on two samples
+  /// means one dispatch has been running for at least the time between them.
+  job* current() const noexcept { return current_.load(std::memory_order_acquire); }
+  std::uint64_t dispatch_count() const noexcept { return dispatches_.load(std::memory_order_relaxed); }
+
+  std::size_t local_depth() const noexcept {
+    return local_q_.size_approx() + yield_q_.size_approx() +
+           (lifo_.load(std::memory_order_relaxed) ? 1 : 0);
+  }
+  const worker_stats& stats() const noexcept { return stats_; }
+  std::thread::id thread_id() const noexcept { return thread_id_.load(std::memory_order_acquire); }
+
+ private:
+  friend class scheduler;
+
+  void run();
+  job* find_work();
+  job* take_injector();
+  job* search();
+  void stop_searching();
+  void park();
+  bool work_visible() const noexcept;
+  void execute(job* j) noexcept;
+  void maintenance() noexcept;
+  void overflow(job* j) noexcept;
+  void notify_if_idle() noexcept;
+  void stamp(job* j) noexcept {
+    if ((++pushes_ & sample_mask_) == 0 && sample_delay_) [[unlikely]]
+      j->enqueued_ns_ = now_ns();
+  }
+  std::uint64_t next_random() noexcept;
+
+  scheduler* sched_;
+  std::size_t index_;
+  std::uint32_t sample_mask_;
+  bool sample_delay_;
+
+  // Owner-private state.
+  std::uint32_t tick_ = 0;
+  std::uint32_t budget_ = 0;
+  std::uint32_t lifo_polls_ = 0;
+  std::uint32_t pushes_ = 0;
+  std::uint64_t rng_;
+  bool searching_ = false;
+
+  deque local_q_;
+  deque yield_q_;
+  deque::owner local_{local_q_};
+  deque::owner yield_{yield_q_};
+  // Not stealable in normal operation: a woken task should run right here, next. The slot is an
+  // atomic because the stall detector may rescue its job from a stuck worker (exchange).
+  alignas(64) std::atomic<job*> lifo_{nullptr};
+
+  alignas(64) std::atomic<job*> current_{nullptr};
+  std::atomic<std::uint64_t> dispatches_{0};
+  std::atomic<std::thread::id> thread_id_{};
+
+  parker parker_;
+  frame_cache frames_;
+  worker_stats stats_;
+  std::thread thread_;
+};
+
+}  // namespace weft::sched

@@ -1,0 +1,34 @@
+#include <weft/sched/barrier.hpp>
+
+#include <mutex>
+
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace weft::sched {
+
+std::atomic<bool> detail::asymmetric_fences{false};
+
+namespace {
+long membarrier(int cmd) noexcept { return syscall(SYS_membarrier, cmd, 0, 0); }
+}  // namespace
+
+void init_barriers() noexcept {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    long supported = membarrier(MEMBARRIER_CMD_QUERY);
+    if (supported > 0 && (supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+        membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0)
+      detail::asymmetric_fences.store(true, std::memory_order_relaxed);
+  });
+}
+
+void heavy_barrier() noexcept {
+  if (detail::asymmetric_fences.load(std::memory_order_relaxed) &&
+      membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
+    return;
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+}  // namespace weft::sched

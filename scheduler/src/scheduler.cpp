@@ -1,0 +1,123 @@
+#include <weft/sched/scheduler.hpp>
+
+#include <climits>
+#include <stdexcept>
+
+#include <weft/sched/barrier.hpp>
+
+namespace weft::sched {
+
+scheduler::scheduler(options opts)
+    : opts_(std::move(opts)),
+      idle_(opts_.workers ? opts_.workers : std::max(1u, std::thread::hardware_concurrency())),
+      wheel_(now_ns()),
+      next_timer_ns_(INT64_MAX) {
+  if (opts_.workers == 0) opts_.workers = std::max(1u, std::thread::hardware_concurrency());
+  if (opts_.sample_every == 0 || (opts_.sample_every & (opts_.sample_every - 1)))
+    throw std::invalid_argument("weft: sample_every must be a power of two");
+  init_barriers();
+  workers_.reserve(opts_.workers);
+  for (std::size_t i = 0; i < opts_.workers; ++i)
+    workers_.push_back(std::make_unique<worker>(*this, i));
+}
+
+scheduler::~scheduler() { stop(); }
+
+void scheduler::start() {
+  if (started_.exchange(true)) return;
+  for (auto& w : workers_) {
+    worker* raw = w.get();
+    w->thread_ = std::thread([raw] { raw->run(); });
+  }
+}
+
+void scheduler::stop() {
+  if (on_worker()) std::terminate();  // joining ourselves would deadlock; the runtime checks first
+  stop_.store(true, std::memory_order_release);
+  for (auto& w : workers_) w->parker_.unpark();
+  for (auto& w : workers_)
+    if (w->thread_.joinable()) w->thread_.join();
+}
+
+void scheduler::schedule(job* j, hint h) noexcept {
+  worker* w = this_worker();
+  if (!w || &w->owner() != this) return inject(j);
+  switch (h) {
+    case hint::spawn: w->push(j); break;
+    case hint::wake: w->push_wake(j); break;
+    case hint::yield: w->push_yield(j); break;
+  }
+}
+
+void scheduler::inject(job* j) noexcept {
+  if (opts_.schedule_delay &&
+      (external_pushes_.fetch_add(1, std::memory_order_relaxed) & (opts_.sample_every - 1)) == 0)
+    j->enqueued_ns_ = now_ns();
+  injector_.push(j);
+  light_barrier();
+  notify_one();
+}
+
+void scheduler::notify_one() noexcept {
+  if (auto w = idle_.worker_to_notify()) workers_[*w]->parker_.unpark();
+}
+
+void scheduler::add_timer(timer_entry* e) noexcept {
+  bool armed;
+  bool earlier = false;
+  {
+    std::lock_guard lock(timer_mu_);
+    armed = wheel_.insert(e);
+    if (armed) {
+      std::int64_t next = wheel_.next_wake().value_or(INT64_MAX);
+      // seq_cst: the adder's half of the Dekker pair with a parking worker that claims
+      // timer_keeper_ and then reads next_timer_ns_ (worker::park).
+      earlier = next < next_timer_ns_.exchange(next, std::memory_order_seq_cst);
+    }
+  }
+  if (!armed) {
+    e->fire(e);
+    return;
+  }
+  if (!earlier) return;
+  int keeper = timer_keeper_.load(std::memory_order_seq_cst);
+  if (keeper >= 0)
+    workers_[static_cast<std::size_t>(keeper)]->parker_.unpark();  // re-arm its deadline
+  else
+    notify_one();
+}
+
+bool scheduler::cancel_timer(timer_entry* e) noexcept {
+  std::lock_guard lock(timer_mu_);
+  bool was = wheel_.remove(e);
+  if (was) next_timer_ns_.store(wheel_.next_wake().value_or(INT64_MAX), std::memory_order_seq_cst);
+  return was;
+}
+
+std::size_t scheduler::fire_due_timers(std::int64_t now) noexcept {
+  if (next_timer_ns_.load(std::memory_order_relaxed) > now) return 0;
+  timer_entry* due;
+  {
+    std::lock_guard lock(timer_mu_);
+    due = wheel_.advance(now);
+    next_timer_ns_.store(wheel_.next_wake().value_or(INT64_MAX), std::memory_order_seq_cst);
+  }
+  // Fire outside the lock: a fire function schedules a job, which may take other locks. Once
+  // fired, an entry belongs to its owner again; read `next_` first.
+  std::size_t n = 0;
+  while (due) {
+    timer_entry* next = due->next_;
+    due->next_ = nullptr;
+    due->fire(due);
+    due = next;
+    ++n;
+  }
+  return n;
+}
+
+std::size_t scheduler::pending_timers() const {
+  std::lock_guard lock(timer_mu_);
+  return wheel_.size();
+}
+
+}  // namespace weft::sched

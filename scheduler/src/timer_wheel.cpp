@@ -1,0 +1,144 @@
+#include <weft/sched/timer_wheel.hpp>
+
+#include <bit>
+
+namespace weft::sched {
+namespace {
+
+constexpr std::uint64_t slot_mask = timer_wheel::slots - 1;
+constexpr std::uint64_t max_ticks = (std::uint64_t{1} << (6 * timer_wheel::levels)) - 1;
+
+// The level whose slot width is the largest power of 64 in which `when` and `elapsed` differ:
+// entries due soon live in fine levels, distant ones in coarse levels.
+int level_for(std::uint64_t elapsed, std::uint64_t when) noexcept {
+  std::uint64_t masked = (elapsed ^ when) | slot_mask;
+  if (masked > max_ticks) masked = max_ticks;
+  int significant = 63 - std::countl_zero(masked);
+  return significant / 6;
+}
+
+std::uint64_t slot_range(int level) noexcept { return std::uint64_t{1} << (6 * level); }
+std::uint64_t level_range(int level) noexcept { return slot_range(level) * timer_wheel::slots; }
+
+}  // namespace
+
+std::uint64_t timer_wheel::ticks_ceil(std::int64_t ns) const noexcept {
+  std::int64_t d = ns - start_ns_;
+  if (d <= 0) return 0;
+  return static_cast<std::uint64_t>((d + tick_ns - 1) / tick_ns);
+}
+
+std::uint64_t timer_wheel::ticks_floor(std::int64_t ns) const noexcept {
+  std::int64_t d = ns - start_ns_;
+  return d <= 0 ? 0 : static_cast<std::uint64_t>(d / tick_ns);
+}
+
+void timer_wheel::link(timer_entry* e) noexcept {
+  int level = level_for(elapsed_, e->when_);
+  if (level >= levels) level = levels - 1;
+  int slot = static_cast<int>((e->when_ >> (6 * level)) & slot_mask);
+  auto& l = levels_[level];
+  e->level_ = static_cast<std::uint8_t>(level);
+  e->slot_ = static_cast<std::uint8_t>(slot);
+  e->prev_ = nullptr;
+  e->next_ = l.heads[slot];
+  if (e->next_) e->next_->prev_ = e;
+  l.heads[slot] = e;
+  l.occupied |= std::uint64_t{1} << slot;
+  e->linked_ = true;
+}
+
+bool timer_wheel::insert(timer_entry* e) noexcept {
+  e->when_ = ticks_ceil(e->deadline_ns);
+  if (e->when_ <= elapsed_) return false;
+  // Past the wheel's span: park it in the last level; it cascades down as time advances.
+  if (e->when_ - elapsed_ > max_ticks) e->when_ = elapsed_ + max_ticks;
+  link(e);
+  ++size_;
+  return true;
+}
+
+bool timer_wheel::remove(timer_entry* e) noexcept {
+  if (!e->linked_) return false;
+  auto& l = levels_[e->level_];
+  if (e->prev_) e->prev_->next_ = e->next_; else l.heads[e->slot_] = e->next_;
+  if (e->next_) e->next_->prev_ = e->prev_;
+  if (!l.heads[e->slot_]) l.occupied &= ~(std::uint64_t{1} << e->slot_);
+  e->prev_ = e->next_ = nullptr;
+  e->linked_ = false;
+  --size_;
+  return true;
+}
+
+std::optional<timer_wheel::expiration> timer_wheel::next_expiration() const noexcept {
+  // A lower level always expires before a higher one (an entry sits in the finest level that
+  // distinguishes it from `elapsed_`), so the first occupied level answers.
+  for (int level = 0; level < levels; ++level) {
+    const auto& l = levels_[level];
+    if (!l.occupied) continue;
+    int pos = static_cast<int>((elapsed_ >> (6 * level)) & slot_mask);
+    std::uint64_t rotated = std::rotr(l.occupied, pos);
+    int slot = (std::countr_zero(rotated) + pos) & static_cast<int>(slot_mask);
+    std::uint64_t level_start = elapsed_ & ~(level_range(level) - 1);
+    std::uint64_t deadline = level_start + static_cast<std::uint64_t>(slot) * slot_range(level);
+    if (deadline < (elapsed_ & ~(slot_range(level) - 1))) deadline += level_range(level);
+    return expiration{level, slot, deadline};
+  }
+  return std::nullopt;
+}
+
+timer_entry* timer_wheel::take_slot(int level, int slot) noexcept {
+  auto& l = levels_[level];
+  timer_entry* list = l.heads[slot];
+  l.heads[slot] = nullptr;
+  l.occupied &= ~(std::uint64_t{1} << slot);
+  return list;
+}
+
+timer_entry* timer_wheel::advance(std::int64_t now_ns) noexcept {
+  const std::uint64_t now = ticks_floor(now_ns);
+  timer_entry* due = nullptr;
+  while (auto exp = next_expiration()) {
+    if (exp->deadline > now) break;
+    if (exp->deadline > elapsed_) elapsed_ = exp->deadline;
+    timer_entry* e = take_slot(exp->level, exp->slot);
+    while (e) {
+      timer_entry* next = e->next_;
+      e->linked_ = false;
+      e->prev_ = nullptr;
+      if (e->when_ <= now) {
+        --size_;
+        e->next_ = due;
+        due = e;
+      } else {
+        link(e);  // cascade to a finer level
+      }
+      e = next;
+    }
+  }
+  if (now > elapsed_) elapsed_ = now;
+  return due;
+}
+
+std::optional<std::int64_t> timer_wheel::next_wake() const noexcept {
+  auto exp = next_expiration();
+  if (!exp) return std::nullopt;
+  return start_ns_ + static_cast<std::int64_t>(exp->deadline) * tick_ns;
+}
+
+std::size_t timer_wheel::clear() noexcept {
+  std::size_t n = 0;
+  for (int level = 0; level < levels; ++level)
+    for (int slot = 0; slot < slots; ++slot)
+      for (timer_entry* e = take_slot(level, slot); e;) {
+        timer_entry* next = e->next_;
+        e->prev_ = e->next_ = nullptr;
+        e->linked_ = false;
+        ++n;
+        e = next;
+      }
+  size_ = 0;
+  return n;
+}
+
+}  // namespace weft::sched

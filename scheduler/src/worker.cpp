@@ -1,0 +1,256 @@
+#include <weft/sched/worker.hpp>
+
+#include <climits>
+#include <string>
+
+#include <pthread.h>
+
+#include <weft/metrics/histogram.hpp>
+#include <weft/sched/barrier.hpp>
+#include <weft/sched/scheduler.hpp>
+
+namespace weft::sched {
+
+constinit thread_local worker* detail::tls_worker = nullptr;
+
+worker::worker(scheduler& s, std::size_t index)
+    : sched_(&s),
+      index_(index),
+      sample_mask_(s.opts().sample_every - 1),
+      sample_delay_(s.opts().schedule_delay != nullptr),
+      rng_(0x9E3779B97F4A7C15ull * (index + 1)),
+      local_q_(s.opts().deque_capacity),
+      yield_q_(s.opts().deque_capacity) {}
+
+std::uint64_t worker::next_random() noexcept {
+  // xorshift64*: victim selection only needs to be cheap and spread out.
+  rng_ ^= rng_ >> 12;
+  rng_ ^= rng_ << 25;
+  rng_ ^= rng_ >> 27;
+  return rng_ * 0x2545F4914F6CDD1Dull;
+}
+
+void worker::notify_if_idle() noexcept {
+  light_barrier();
+  if (sched_->idle_.notify_should_wakeup()) [[unlikely]] {
+    stats_.notifies.inc();
+    sched_->notify_one();
+  }
+}
+
+void worker::overflow(job* j) noexcept {
+  stats_.overflows.inc();
+  sched_->injector_.push(j);
+}
+
+void worker::push_wake(job* j) noexcept {
+  stamp(j);
+  // exchange, not a plain store: the stall detector may take the slot from a stuck worker.
+  job* prev = lifo_.exchange(j, std::memory_order_acq_rel);
+  if (prev) {
+    if (!local_.push(prev)) overflow(prev);
+    notify_if_idle();  // the displaced job is stealable now
+  }
+}
+
+void worker::push_yield(job* j) noexcept {
+  stamp(j);
+  if (!yield_.push(j)) overflow(j);
+  notify_if_idle();
+}
+
+void worker::run() {
+  detail::tls_worker = this;
+  install_frame_cache(&frames_);
+  thread_id_.store(std::this_thread::get_id(), std::memory_order_release);
+  std::string name = sched_->opts().name + "-w" + std::to_string(index_);
+  if (name.size() > 15) name.resize(15);
+  pthread_setname_np(pthread_self(), name.c_str());
+  if (sched_->opts().on_thread_start) sched_->opts().on_thread_start(index_);
+
+  while (!sched_->stopping()) {
+    if (job* j = find_work())
+      execute(j);
+    else
+      park();
+  }
+
+  if (sched_->opts().on_thread_stop) sched_->opts().on_thread_stop(index_);
+  install_frame_cache(nullptr);
+  frames_.release_all();
+  detail::tls_worker = nullptr;
+}
+
+void worker::execute(job* j) noexcept {
+  if (searching_) stop_searching();
+  budget_ = sched_->opts().budget;
+  stats_.polls.inc();
+  dispatches_.store(dispatches_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // release: pairs with the stall sampler's acquire load in current().
+  current_.store(j, std::memory_order_release);
+
+  const options& o = sched_->opts();
+  std::int64_t start = 0;
+  if (j->enqueued_ns_) [[unlikely]] {
+    start = now_ns();
+    if (o.schedule_delay) o.schedule_delay->observe(static_cast<double>(start - j->enqueued_ns_) * 1e-9);
+    j->enqueued_ns_ = 0;
+  }
+  const bool timed = o.poll_duration && (stats_.polls.load() & sample_mask_) == 0;
+  if (timed && !start) start = now_ns();
+  stats_.busy.store(true, std::memory_order_relaxed);
+
+  j->run_(j);
+
+  stats_.busy.store(false, std::memory_order_relaxed);
+  current_.store(nullptr, std::memory_order_release);
+  if (timed) o.poll_duration->observe(static_cast<double>(now_ns() - start) * 1e-9);
+}
+
+void worker::maintenance() noexcept {
+  std::int64_t now = now_ns();
+  sched_->coarse_ns_.store(now, std::memory_order_relaxed);
+  stats_.timers_fired.inc(sched_->fire_due_timers(now));
+}
+
+job* worker::find_work() {
+  const options& o = sched_->opts();
+  if (++tick_ % o.global_queue_interval == 0) {
+    // Fairness: the shared queues first, now and then, whatever the local deque holds.
+    maintenance();
+    if (job* j = take_injector()) return j;
+    if (job* j = yield_.pop()) return j;
+  }
+  if (lifo_.load(std::memory_order_relaxed)) {
+    if (job* j = lifo_.exchange(nullptr, std::memory_order_acq_rel)) {
+      if (lifo_polls_ < o.max_lifo_polls) {
+        ++lifo_polls_;
+        stats_.lifo_hits.inc();
+        return j;
+      }
+      push_yield(j);  // the slot has had its turns: back of the line
+    }
+  }
+  lifo_polls_ = 0;
+  if (job* j = local_.pop()) return j;
+  // The yield queue is FIFO: the owner takes from its top, like a thief.
+  if (job* j = deque::stealer(yield_q_).steal()) return j;
+  if (job* j = take_injector()) return j;
+  return search();
+}
+
+job* worker::take_injector() {
+  if (sched_->injector_.empty()) return nullptr;
+  // Take a batch, but leave room in the deque and some for the other workers.
+  std::size_t room = local_q_.capacity() - local_q_.size_approx();
+  std::size_t want = std::min<std::size_t>({room / 2, 32,
+      sched_->injector_.size() / sched_->size() + 1});
+  if (want == 0) want = 1;
+  std::size_t n = 0;
+  job* list = sched_->injector_.pop_batch(want, n);
+  if (!list) return nullptr;
+  stats_.injector_pops.inc(n);
+  job* first = list;
+  job* rest = list->next_;
+  first->next_ = nullptr;
+  bool pushed = false;
+  while (rest) {
+    job* next = rest->next_;
+    rest->next_ = nullptr;
+    if (!local_.push(rest)) overflow(rest);
+    pushed = true;
+    rest = next;
+  }
+  if (pushed) notify_if_idle();
+  return first;
+}
+
+job* worker::search() {
+  if (!searching_) {
+    if (!sched_->idle_.transition_to_searching()) return nullptr;
+    searching_ = true;
+  }
+  const std::size_t n = sched_->size();
+  const std::size_t start = static_cast<std::size_t>(next_random() % n);
+  for (std::size_t k = 0; k < n; ++k) {
+    std::size_t v = (start + k) % n;
+    if (v == index_) continue;
+    worker& victim = *sched_->workers_[v];
+    stats_.steal_attempts.inc();
+    deque::stealer thief(victim.local_q_);
+    if (job* first = thief.steal()) {
+      // Take about half of what is left, into our own deque.
+      std::size_t more = victim.local_q_.size_approx() / 2;
+      std::uint64_t taken = 1;
+      for (; more > 0; --more) {
+        job* j = thief.steal();
+        if (!j || !local_.push(j)) {
+          if (j) overflow(j);
+          break;
+        }
+        ++taken;
+      }
+      stats_.stolen.inc(taken);
+      return first;
+    }
+    if (job* j = deque::stealer(victim.yield_q_).steal()) {
+      stats_.stolen.inc();
+      return j;
+    }
+  }
+  return take_injector();
+}
+
+void worker::stop_searching() {
+  searching_ = false;
+  // The last searcher to find work wakes another, so a burst spreads one worker at a time.
+  if (sched_->idle_.transition_from_searching()) sched_->notify_one();
+}
+
+bool worker::work_visible() const noexcept {
+  if (!sched_->injector_.empty()) return true;
+  if (sched_->next_timer_ns_.load(std::memory_order_relaxed) <= now_ns()) return true;
+  for (auto& w : sched_->workers_)
+    if (w->local_q_.size_approx() || w->yield_q_.size_approx()) return true;
+  return lifo_.load(std::memory_order_relaxed) != nullptr;
+}
+
+void worker::park() {
+  sched_->idle_.transition_to_parked(index_, searching_);
+  searching_ = false;
+  // Pairs with light_barrier() in every push: after this, either the pusher sees us asleep and
+  // wakes someone, or we see its job below.
+  heavy_barrier();
+  if (work_visible() || sched_->stopping()) {
+    if (!sched_->idle_.unpark_self(index_)) searching_ = true;  // a notifier got here first
+    return;
+  }
+  stats_.parks.inc();
+  while (!sched_->stopping()) {
+    std::optional<std::int64_t> deadline;
+    int none = -1;
+    // seq_cst claim, then read the deadline: pairs with add_timer()'s exchange-then-load.
+    bool keeper = sched_->timer_keeper_.compare_exchange_strong(none, static_cast<int>(index_),
+                                                                std::memory_order_seq_cst);
+    if (keeper) {
+      std::int64_t next = sched_->next_timer_ns_.load(std::memory_order_seq_cst);
+      if (next != INT64_MAX) deadline = next;
+    }
+    parker_.park(deadline);
+    sched_->refresh_coarse_now();
+    if (keeper) sched_->timer_keeper_.store(-1, std::memory_order_seq_cst);
+    std::size_t fired = sched_->fire_due_timers(now_ns());
+    stats_.timers_fired.inc(fired);
+    if (!sched_->idle_.is_parked(index_)) {  // a notifier took us out: we search
+      searching_ = true;
+      break;
+    }
+    if (fired || work_visible()) {
+      if (!sched_->idle_.unpark_self(index_)) searching_ = true;
+      break;
+    }
+  }
+  stats_.unparks.inc();
+}
+
+}  // namespace weft::sched
