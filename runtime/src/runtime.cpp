@@ -41,6 +41,7 @@ void runtime::shutdown() {
   shut_down_ = true;
   core_->stopped.store(true, std::memory_order_release);
   core_->sched.stop();
+  core_->sched.clear_timers();  // sleeping tasks are ended below like any other
   core_->sched.drain([](sched::job* j) {
     if (j->discard_) j->discard_(j);  // task records are ended below, from the task table
   });

@@ -45,7 +45,7 @@ void scheduler::schedule(job* j, hint h) noexcept {
   switch (h) {
     case hint::spawn: w->push(j); break;
     case hint::wake: w->push_wake(j); break;
-    case hint::yield: w->push_yield(j); break;
+    case hint::fifo: w->push_yield(j); break;
   }
 }
 
@@ -62,11 +62,12 @@ void scheduler::notify_one() noexcept {
   if (auto w = idle_.worker_to_notify()) workers_[*w]->parker_.unpark();
 }
 
-void scheduler::add_timer(timer_entry* e) noexcept {
+timer_result scheduler::add_timer(timer_entry* e, const std::atomic<std::uint32_t>* cancel_flag) noexcept {
   bool armed;
   bool earlier = false;
   {
     std::lock_guard lock(timer_mu_);
+    if (cancel_flag && cancel_flag->load(std::memory_order_relaxed)) return timer_result::cancelled;
     armed = wheel_.insert(e);
     if (armed) {
       std::int64_t next = wheel_.next_wake().value_or(INT64_MAX);
@@ -75,16 +76,15 @@ void scheduler::add_timer(timer_entry* e) noexcept {
       earlier = next < next_timer_ns_.exchange(next, std::memory_order_seq_cst);
     }
   }
-  if (!armed) {
-    e->fire(e);
-    return;
+  if (!armed) return timer_result::due;
+  if (earlier) {
+    int keeper = timer_keeper_.load(std::memory_order_seq_cst);
+    if (keeper >= 0)
+      workers_[static_cast<std::size_t>(keeper)]->parker_.unpark();  // re-arm its deadline
+    else
+      notify_one();
   }
-  if (!earlier) return;
-  int keeper = timer_keeper_.load(std::memory_order_seq_cst);
-  if (keeper >= 0)
-    workers_[static_cast<std::size_t>(keeper)]->parker_.unpark();  // re-arm its deadline
-  else
-    notify_one();
+  return timer_result::armed;
 }
 
 bool scheduler::cancel_timer(timer_entry* e) noexcept {
@@ -102,6 +102,18 @@ std::size_t scheduler::fire_due_timers(std::int64_t now) noexcept {
     due = wheel_.advance(now);
     next_timer_ns_.store(wheel_.next_wake().value_or(INT64_MAX), std::memory_order_seq_cst);
   }
+  // Deadline order: a worker that comes late to several due timers still wakes their tasks in
+  // the order they were due (insertion sort; due lists are short).
+  timer_entry* sorted = nullptr;
+  while (due) {
+    timer_entry* e = due;
+    due = due->next_;
+    timer_entry** at = &sorted;
+    while (*at && (*at)->deadline_ns <= e->deadline_ns) at = &(*at)->next_;
+    e->next_ = *at;
+    *at = e;
+  }
+  due = sorted;
   // Fire outside the lock: a fire function schedules a job, which may take other locks. Once
   // fired, an entry belongs to its owner again; read `next_` first.
   std::size_t n = 0;
@@ -113,6 +125,12 @@ std::size_t scheduler::fire_due_timers(std::int64_t now) noexcept {
     ++n;
   }
   return n;
+}
+
+std::size_t scheduler::clear_timers() noexcept {
+  std::lock_guard lock(timer_mu_);
+  next_timer_ns_.store(INT64_MAX, std::memory_order_relaxed);
+  return wheel_.clear();
 }
 
 std::size_t scheduler::pending_timers() const {

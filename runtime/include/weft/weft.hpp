@@ -6,4 +6,9 @@
 #include <weft/spawn.hpp>
 #include <weft/stall.hpp>
 #include <weft/task.hpp>
+#include <weft/task_group.hpp>
 #include <weft/task_info.hpp>
+#include <weft/time.hpp>
+#include <weft/when_all.hpp>
+#include <weft/when_any.hpp>
+#include <weft/yield.hpp>

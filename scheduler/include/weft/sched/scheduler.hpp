@@ -31,11 +31,18 @@
 
 namespace weft::sched {
 
+/// What add_timer() did with an entry.
+enum class timer_result {
+  armed,      ///< in the wheel; `fire` will be called once, when due, unless cancelled first
+  due,        ///< already due: not armed, `fire` not called; the caller proceeds at once
+  cancelled,  ///< the cancel flag was set: not armed, `fire` not called
+};
+
 /// Where a job scheduled from a worker of the same scheduler goes.
 enum class hint {
   spawn,  ///< bottom of the local deque (depth-first)
   wake,   ///< the LIFO slot: runs as soon as the current task lets go
-  yield,  ///< the back of the line
+  fifo,   ///< the back of the line (yields, timer wake-ups: first come, first served)
 };
 
 class scheduler {
@@ -59,13 +66,17 @@ class scheduler {
   /// Makes `j` runnable through the injector, whatever the calling thread.
   void inject(job* j) noexcept;
 
-  /// Arms `e`; if already due, fires it right away on the calling thread.
-  void add_timer(timer_entry* e) noexcept;
+  /// Arms `e` unless it is already due or `*cancel_flag` (when given) is non-zero. The flag is
+  /// read under the wheel's lock, the same lock cancel_timer() takes, so a canceller that sets
+  /// the flag and then calls cancel_timer() can never miss an entry armed concurrently.
+  timer_result add_timer(timer_entry* e, const std::atomic<std::uint32_t>* cancel_flag = nullptr) noexcept;
   /// Disarms `e`. Returns false if it was not armed (already fired, firing, or never added).
   bool cancel_timer(timer_entry* e) noexcept;
   /// Fires every due timer (called by workers; exposed for tests).
   std::size_t fire_due_timers(std::int64_t now) noexcept;
   std::size_t pending_timers() const;
+  /// Disarms every timer without firing it (shutdown, after stop()). Returns how many.
+  std::size_t clear_timers() noexcept;
 
   /// True if the calling thread is one of this scheduler's workers.
   bool on_worker() const noexcept {

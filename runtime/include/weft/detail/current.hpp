@@ -1,0 +1,41 @@
+#pragma once
+// Helpers every weft awaitable shares: find the running task, wake a task, spend budget.
+
+#include <coroutine>
+
+#include <weft/detail/runtime_core.hpp>
+#include <weft/detail/task_record.hpp>
+#include <weft/detail/worker_context.hpp>
+#include <weft/errors.hpp>
+
+namespace weft::detail {
+
+[[noreturn]] void throw_not_in_task(const char* what);
+
+/// The task running on this thread. Throws usage_error off the runtime's workers.
+inline task_record* current_task(const char* what) {
+  worker_context* ctx = tls_ctx;
+  if (!ctx || !ctx->current) [[unlikely]] throw_not_in_task(what);
+  return ctx->current;
+}
+
+/// Makes a suspended task runnable again (from any thread). On one of its runtime's workers it
+/// goes to the LIFO slot and runs next (hint::wake), or to the back of the line (hint::fifo).
+inline void wake(task_record* r, sched::hint h = sched::hint::wake) noexcept {
+  r->set_state(record_state::runnable, r->rt->coarse_now());
+  r->rt->sched.schedule(r, h);
+}
+
+/// Spends one unit of the running task's cooperative budget; false when it is exhausted and the
+/// caller should yield (sched/options.hpp, `budget`).
+inline bool consume_budget() noexcept {
+  worker_context* ctx = tls_ctx;
+  return !ctx || ctx->w->consume_budget();
+}
+
+/// Throws cancelled_error if the running task's cancellation was requested.
+inline void throw_if_cancelled(const task_record* me) {
+  if (me->cancelled()) [[unlikely]] throw cancelled_error();
+}
+
+}  // namespace weft::detail

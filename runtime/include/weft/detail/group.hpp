@@ -1,0 +1,124 @@
+#pragma once
+// weft::detail::group_core: the shared state behind task_group, when_all and when_any.
+//
+// Children are spawned as small wrapper tasks that report to the group when they finish. The
+// group counts unfinished children plus one reference held by its joiner (so a group can be
+// joined, reused and joined again); when the count reaches zero it sets `done_`. It keeps its
+// children's join handles to cancel them, and the first failure to rethrow.
+//
+// Structured: join waits for every child, even after a failure or a cancellation (it cancels
+// them and waits for them to unwind), so children never outlive the scope that awaits them.
+//
+// Thread safety: every member may be called from any thread; the handles and the first error
+// sit under a mutex (groups are not on the fork-join hot path: use spawn/join for that).
+
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include <weft/detail/oneshot.hpp>
+#include <weft/spawn.hpp>
+#include <weft/task.hpp>
+
+namespace weft::detail {
+
+class group_core {
+ public:
+  /// Counts a child about to be spawned.
+  void child_starting() noexcept { pending_.fetch_add(1, std::memory_order_relaxed); }
+  /// Called by a child's wrapper as its last act.
+  void child_finished() noexcept {
+    // acq_rel: the last child's release publishes every child's results to the joiner.
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) done_.set();
+  }
+  void adopt(join_handle<void> h) {
+    std::lock_guard lock(mu_);
+    children_.push_back(std::move(h));
+    if (cancelled_) children_.back().cancel();
+  }
+  /// Records a failure (the first one wins) and cancels the other children.
+  void fail(std::exception_ptr e) {
+    {
+      std::lock_guard lock(mu_);
+      if (!error_) error_ = std::move(e);
+    }
+    cancel_all();
+  }
+  void cancel_all() noexcept {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    for (auto& h : children_) h.cancel();
+  }
+  /// Waits for every child: the joiner drops its own reference first. If the waiting task is
+  /// cancelled, the children are cancelled and still awaited. Rethrows the first failure.
+  task<void> join();
+
+  std::size_t unfinished() const noexcept {
+    std::size_t p = pending_.load(std::memory_order_relaxed);
+    return p ? p - 1 : 0;
+  }
+
+ private:
+  std::atomic<std::size_t> pending_{1};  // unfinished children + the joiner's reference
+  oneshot done_;
+  std::mutex mu_;
+  std::vector<join_handle<void>> children_;
+  std::exception_ptr error_;
+  bool cancelled_ = false;
+};
+
+inline task<void> group_core::join() {
+  if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) done_.set();
+  bool ok = co_await done_.wait(true);
+  if (!ok) {
+    cancel_all();
+    co_await done_.wait(false);
+  }
+  // Ready for reuse: the joiner's reference back, the finished children's handles released.
+  std::exception_ptr error;
+  {
+    std::lock_guard lock(mu_);
+    children_.clear();
+    error = std::exchange(error_, nullptr);
+    cancelled_ = false;
+  }
+  done_.reset();
+  pending_.store(1, std::memory_order_relaxed);
+  if (error) std::rethrow_exception(error);
+  if (!ok) throw cancelled_error();
+}
+
+/// The wrapper every group child runs in: awaits the task, hands its value to `sink`, reports.
+template <class T, class Sink>
+task<void> group_child(std::shared_ptr<group_core> g, task<T> t, Sink sink) {
+  try {
+    if constexpr (std::is_void_v<T>) {
+      co_await std::move(t);
+      sink();
+    } else {
+      sink(co_await std::move(t));
+    }
+  } catch (...) {
+    g->fail(std::current_exception());
+  }
+  g->child_finished();
+}
+
+/// Spawns `t` as a child of `g`.
+template <class T, class Sink>
+void spawn_child(const std::shared_ptr<group_core>& g, task<T> t, Sink sink, spawn_options opts,
+                 std::source_location site) {
+  g->child_starting();
+  try {
+    g->adopt(weft::spawn(group_child(g, std::move(t), std::move(sink)), opts, site));
+  } catch (...) {
+    g->child_finished();
+    throw;
+  }
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,114 @@
+#include <weft/runtime.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <latch>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <weft/time.hpp>
+#include <weft/yield.hpp>
+
+#include "../support/lifetime.hpp"
+
+using namespace std::chrono_literals;
+using weft::task;
+
+TEST_CASE("block_on from one of the runtime's own workers throws usage_error", "[runtime][misuse]") {
+  weft::runtime rt({.workers = 1});
+  bool threw = false;
+  rt.block_on([&]() -> task<void> {
+    try {
+      rt.block_on([]() -> task<void> { co_return; }());
+    } catch (const weft::usage_error& e) {
+      threw = std::string(e.what()).find("deadlock") != std::string::npos;
+    }
+    co_return;
+  }());
+  CHECK(threw);
+}
+
+TEST_CASE("a runtime that is shut down refuses new work with runtime_stopped", "[runtime][misuse]") {
+  weft::runtime rt({.workers = 1});
+  rt.shutdown();
+  CHECK_THROWS_AS(rt.spawn([]() -> task<void> { co_return; }()), weft::runtime_stopped);
+  CHECK_THROWS_AS(rt.block_on([]() -> task<int> { co_return 1; }()), weft::runtime_stopped);
+  rt.shutdown();  // idempotent
+}
+
+TEST_CASE("the thread hooks run once on each worker", "[runtime]") {
+  std::atomic<int> started{0}, stopped{0};
+  {
+    weft::runtime rt({.workers = 2,
+                      .on_thread_start = [&](std::size_t) { started.fetch_add(1); },
+                      .on_thread_stop = [&](std::size_t) { stopped.fetch_add(1); }});
+    CHECK(rt.workers() == 2);
+    CHECK(rt.block_on([]() -> task<int> { co_return 5; }()) == 5);
+  }
+  CHECK(started.load() == 2);
+  CHECK(stopped.load() == 2);
+}
+
+TEST_CASE("workers default to one per hardware thread", "[runtime]") {
+  weft::runtime rt;
+  CHECK(rt.workers() == std::max(1u, std::thread::hardware_concurrency()));
+}
+
+TEST_CASE("shutdown ends tasks suspended on timers and joins without waiting for them", "[runtime][lifetime]") {
+  weft::test::lifetime_counter c;
+  std::atomic<int> started{0};
+  {
+    weft::runtime rt({.workers = 2});
+    auto sleeper = [&](weft::test::tracked t) -> task<void> {
+      started.fetch_add(1);
+      co_await weft::sleep_for(1h);
+    };
+    auto joiner = [&](weft::test::tracked t) -> task<void> {
+      started.fetch_add(1);
+      auto h = weft::spawn(sleeper(weft::test::tracked(c)));
+      co_await h;  // never finishes
+    };
+    for (int i = 0; i < 10; ++i) rt.spawn(sleeper(weft::test::tracked(c))).detach();
+    auto kept = rt.spawn(joiner(weft::test::tracked(c)));  // a handle outliving the runtime
+    while (started.load() < 12) std::this_thread::yield();
+    rt.shutdown();
+    CHECK(c.alive() == 0);  // every frame destroyed, its locals with it
+    CHECK_FALSE(kept.done());
+  }  // `kept` is released after the runtime: its record is freed then
+  CHECK(c.alive() == 0);
+}
+
+TEST_CASE("a thread blocked in block_on gets runtime_stopped when the runtime shuts down", "[runtime]") {
+  weft::runtime rt({.workers = 1});
+  std::latch entered(1);
+  std::atomic<bool> got_stopped{false};
+  std::thread t([&] {
+    try {
+      rt.block_on([&]() -> task<void> {
+        entered.count_down();
+        co_await weft::sleep_for(1h);
+      }());
+    } catch (const weft::runtime_stopped&) {
+      got_stopped = true;
+    }
+  });
+  entered.wait();
+  rt.shutdown();
+  t.join();
+  CHECK(got_stopped.load());
+}
+
+TEST_CASE("a finished task's handle may outlive its runtime", "[runtime][lifetime]") {
+  weft::test::lifetime_counter c;
+  weft::join_handle<int> h;
+  {
+    weft::runtime rt({.workers = 1});
+    h = rt.spawn([](weft::test::tracked) -> task<int> { co_return 3; }(weft::test::tracked(c)));
+    while (!h.done()) std::this_thread::yield();
+  }
+  CHECK(h.valid());
+  h.detach();  // frees the frame and the record after the runtime is gone
+  CHECK(c.alive() == 0);
+}

@@ -1,0 +1,149 @@
+#include <weft/spawn.hpp>
+
+#include <atomic>
+#include <stdexcept>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <weft/runtime.hpp>
+#include <weft/yield.hpp>
+
+#include "../support/lifetime.hpp"
+
+using weft::join_handle;
+using weft::task;
+
+namespace {
+
+task<long> fib(int n) {
+  if (n < 2) co_return n;
+  join_handle<long> a = weft::spawn(fib(n - 1));
+  long b = co_await fib(n - 2);
+  co_return co_await a + b;
+}
+
+task<int> fail_with(const char* what) {
+  throw std::runtime_error(what);
+  co_return 0;
+}
+
+task<void> bump(std::atomic<int>& counter) {
+  counter.fetch_add(1, std::memory_order_relaxed);
+  co_return;
+}
+
+}  // namespace
+
+TEST_CASE("fork-join fib gives the right answer on one and two workers", "[spawn]") {
+  for (std::size_t workers : {1, 2}) {
+    weft::runtime rt({.workers = workers});
+    CHECK(rt.block_on(fib(25)) == 75025);
+  }
+}
+
+TEST_CASE("a million spawned tasks each run exactly once", "[spawn][stress]") {
+  weft::runtime rt({.workers = 2});
+  constexpr int n = 1'000'000;
+  std::vector<std::atomic<int>> runs(n);
+  rt.block_on([&]() -> task<void> {
+    std::vector<join_handle<void>> hs;
+    hs.reserve(1000);
+    for (int i = 0; i < n; ++i) {
+      hs.push_back(weft::spawn([](std::atomic<int>& r) -> task<void> {
+        r.fetch_add(1, std::memory_order_relaxed);
+        co_return;
+      }(runs[i])));
+      if (hs.size() == 1000) {
+        for (auto& h : hs) co_await h;
+        hs.clear();
+      }
+    }
+    for (auto& h : hs) co_await h;
+  }());
+  int wrong = 0;
+  for (auto& r : runs) wrong += r.load() != 1;
+  CHECK(wrong == 0);
+}
+
+TEST_CASE("stealing through 4-slot deques loses and repeats nothing", "[spawn][stress]") {
+  weft::runtime rt({.workers = 2, .deque_capacity = 4});
+  std::atomic<int> count{0};
+  CHECK(rt.block_on(fib(22)) == 17711);
+  rt.block_on([&]() -> task<void> {
+    std::vector<join_handle<void>> hs;
+    for (int i = 0; i < 20'000; ++i) hs.push_back(weft::spawn(bump(count)));
+    for (auto& h : hs) co_await h;
+  }());
+  CHECK(count.load() == 20'000);
+}
+
+TEST_CASE("an exception crosses spawn and join", "[spawn]") {
+  weft::runtime rt({.workers = 2});
+  CHECK_THROWS_WITH(rt.block_on([]() -> task<int> { co_return co_await weft::spawn(fail_with("lost")); }()),
+                    "lost");
+}
+
+TEST_CASE("a detached task runs to completion", "[spawn]") {
+  weft::runtime rt({.workers = 2});
+  std::atomic<int> count{0};
+  rt.block_on([&]() -> task<void> {
+    for (int i = 0; i < 100; ++i) weft::spawn(bump(count)).detach();
+    // A handle dropped without a join detaches too.
+    { auto dropped = weft::spawn(bump(count)); }
+    co_return;
+  }());
+  // Join the stragglers through a spawn that waits for them to be counted.
+  rt.block_on([&]() -> task<void> {
+    while (count.load() < 101) co_await weft::yield();
+  }());
+  CHECK(count.load() == 101);
+}
+
+TEST_CASE("join handles are default-constructible and live in vectors", "[spawn]") {
+  weft::runtime rt({.workers = 2});
+  CHECK(rt.block_on([]() -> task<long> {
+          join_handle<long> hs[10];
+          CHECK_FALSE(hs[0].valid());
+          for (int i = 0; i < 10; ++i) hs[i] = weft::spawn(fib(i));
+          long sum = 0;
+          for (auto& h : hs) sum += co_await h;
+          CHECK_FALSE(hs[3].valid());
+          co_return sum;
+        }()) == 88);
+}
+
+TEST_CASE("awaiting a join handle twice throws usage_error", "[spawn][misuse]") {
+  weft::runtime rt({.workers = 1});
+  CHECK_THROWS_WITH(rt.block_on([]() -> task<void> {
+                      auto h = weft::spawn(fib(3));
+                      co_await h;
+                      co_await h;
+                    }()),
+                    Catch::Contains("empty join_handle"));
+}
+
+TEST_CASE("weft::spawn off the workers throws usage_error", "[spawn][misuse]") {
+  CHECK_THROWS_AS(weft::spawn(fib(3)), weft::usage_error);
+}
+
+TEST_CASE("runtime::spawn from another thread and block_on of the handle", "[spawn]") {
+  weft::runtime rt({.workers = 2});
+  auto h = rt.spawn(fib(20), {.name = "outside"});
+  CHECK(h.id() != 0);
+  CHECK(rt.block_on(std::move(h)) == 6765);
+}
+
+TEST_CASE("spawned frames are all destroyed, joined or detached", "[spawn][lifetime]") {
+  weft::test::lifetime_counter c;
+  {
+    weft::runtime rt({.workers = 2});
+    auto keep = [](weft::test::tracked) -> task<int> { co_return 7; };
+    rt.block_on([&]() -> task<void> {
+      auto a = weft::spawn(keep(weft::test::tracked(c)));
+      weft::spawn(keep(weft::test::tracked(c))).detach();
+      CHECK(co_await a == 7);
+    }());
+  }
+  CHECK(c.alive() == 0);
+}

@@ -1,0 +1,132 @@
+#include <weft/sched/scheduler.hpp>
+
+#include <atomic>
+#include <latch>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+using namespace weft::sched;
+
+namespace {
+
+// A job that counts its runs and, optionally, fans out more jobs from the worker it runs on.
+struct counting_job : job {
+  std::atomic<int>* runs = nullptr;
+  std::atomic<int> mine{0};
+  std::latch* done = nullptr;
+  counting_job* children = nullptr;
+  int fanout = 0;
+  scheduler* s = nullptr;
+
+  counting_job() {
+    run_ = [](job* j) noexcept {
+      auto* self = static_cast<counting_job*>(j);
+      self->mine.fetch_add(1);
+      self->runs->fetch_add(1);
+      for (int i = 0; i < self->fanout; ++i) self->s->schedule(&self->children[i], hint::spawn);
+      self->done->count_down();
+    };
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a million jobs scheduled from inside and outside each run exactly once", "[scheduler][stress]") {
+  constexpr int roots = 1000, fanout = 999;  // 1000 + 1000 * 999 = 1,000,000 jobs
+  scheduler s({.workers = 2, .deque_capacity = 64});
+  s.start();
+  std::atomic<int> runs{0};
+  std::latch done(roots * (fanout + 1));
+  std::vector<counting_job> rootjobs(roots);
+  std::vector<counting_job> leaves(static_cast<std::size_t>(roots) * fanout);
+  for (int r = 0; r < roots; ++r) {
+    for (int i = 0; i < fanout; ++i) {
+      auto& l = leaves[static_cast<std::size_t>(r) * fanout + i];
+      l.runs = &runs;
+      l.done = &done;
+    }
+    auto& root = rootjobs[r];
+    root.runs = &runs;
+    root.done = &done;
+    root.children = &leaves[static_cast<std::size_t>(r) * fanout];
+    root.fanout = fanout;
+    root.s = &s;
+  }
+  for (auto& r : rootjobs) s.schedule(&r);  // from outside: the injector
+  done.wait();
+  s.stop();
+  CHECK(runs.load() == roots * (fanout + 1));
+  for (auto& r : rootjobs) REQUIRE(r.mine.load() == 1);
+  for (auto& l : leaves) REQUIRE(l.mine.load() == 1);
+  std::uint64_t overflows = 0, polls = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    overflows += s.at(i).stats().overflows.load();
+    polls += s.at(i).stats().polls.load();
+  }
+  CHECK(polls == static_cast<std::uint64_t>(roots) * (fanout + 1));
+  CHECK(overflows > 0);  // a 64-slot deque must have spilled 999 children into the injector
+}
+
+TEST_CASE("timers added through the scheduler fire on a worker", "[scheduler][timer]") {
+  scheduler s({.workers = 2});
+  s.start();
+  struct fired_entry : timer_entry {
+    std::atomic<std::thread::id> where{};
+    std::latch* done;
+  };
+  std::latch done(3);
+  fired_entry es[3];
+  for (int i = 0; i < 3; ++i) {
+    es[i].done = &done;
+    es[i].deadline_ns = now_ns() + (i + 1) * 2'000'000;
+    es[i].fire = [](timer_entry* e) noexcept {
+      auto* self = static_cast<fired_entry*>(e);
+      self->where.store(std::this_thread::get_id());
+      self->done->count_down();
+    };
+    REQUIRE(s.add_timer(&es[i]) == timer_result::armed);
+  }
+  done.wait();
+  for (auto& e : es) {
+    bool on_a_worker = false;
+    for (std::size_t w = 0; w < s.size(); ++w) on_a_worker |= s.at(w).thread_id() == e.where.load();
+    CHECK(on_a_worker);
+  }
+  CHECK(s.pending_timers() == 0);
+  s.stop();
+}
+
+TEST_CASE("a timer whose cancel flag is set is not armed", "[scheduler][timer]") {
+  scheduler s({.workers = 1});
+  timer_entry e;
+  e.deadline_ns = now_ns() + 1'000'000'000;
+  e.fire = [](timer_entry*) noexcept { FAIL("must not fire"); };
+  std::atomic<std::uint32_t> flag{1};
+  CHECK(s.add_timer(&e, &flag) == timer_result::cancelled);
+  CHECK(s.pending_timers() == 0);
+  timer_entry past;
+  past.deadline_ns = now_ns() - 5'000'000;
+  past.fire = e.fire;
+  CHECK(s.add_timer(&past) == timer_result::due);
+}
+
+TEST_CASE("stop leaves queued jobs for drain and joins every worker", "[scheduler]") {
+  scheduler s({.workers = 2});
+  // Not started: everything scheduled stays queued.
+  std::atomic<int> runs{0};
+  std::latch never(1);
+  std::vector<counting_job> js(10);
+  for (auto& j : js) {
+    j.runs = &runs;
+    j.done = &never;
+    s.schedule(&j);
+  }
+  s.start();
+  s.stop();
+  int drained = 0;
+  s.drain([&](job*) { ++drained; });
+  CHECK(drained + runs.load() == 10);
+  CHECK(s.injector_depth() == 0);
+}
