@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "weft/metrics/metrics.hpp"
 
@@ -52,15 +53,21 @@ void histogram_observe(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+std::string numbered(std::string_view prefix, int i) {
+  std::string s(prefix);
+  s += std::to_string(i);
+  return s;
+}
+
 // 1,000 series: 500 counters and 400 gauges with a label each, and 100 histograms of 24 buckets.
 void fill(metrics::registry& reg) {
   for (int i = 0; i < 500; ++i)
-    reg.counter("bench_requests_total", "Requests", {{"route", "/r" + std::to_string(i)}}).inc(i);
+    reg.counter("bench_requests_total", "Requests", {{"route", numbered("/r", i)}}).inc(i);
   for (int i = 0; i < 400; ++i)
-    reg.gauge("bench_queue_depth", "Depth", {{"queue", "q" + std::to_string(i)}}).set(i * 0.5);
+    reg.gauge("bench_queue_depth", "Depth", {{"queue", numbered("q", i)}}).set(i * 0.5);
   for (int i = 0; i < 100; ++i) {
     auto& h = reg.histogram("bench_latency_seconds", "Latency", metrics::buckets::exponential(1e-6, 2, 24),
-                            {{"op", "op" + std::to_string(i)}});
+                            {{"op", numbered("op", i)}});
     for (int k = 0; k < 50; ++k)
       h.observe(k * 1e-4);
   }

@@ -1,6 +1,7 @@
 #include "weft/metrics/json.hpp"
 
 #include <cmath>
+#include <vector>
 
 #include "text.hpp"
 
@@ -32,22 +33,42 @@ void append_labels(std::string& out, const labels& label_set) {
   out += '}';
 }
 
-void append_histogram(std::string& out, const histogram_snapshot& h) {
+// `[b0,b1,...]` for one bucket layout, formatted once per family rather than once per series.
+class bounds_cache {
+ public:
+  const std::string& get(const std::vector<double>& bounds) {
+    if (!valid_ || bounds != bounds_) {
+      bounds_ = bounds;
+      valid_ = true;
+      text_ = "[";
+      for (std::size_t i = 0; i < bounds.size(); ++i) {
+        if (i)
+          text_ += ',';
+        append_json_number(text_, bounds[i]);
+      }
+      text_ += ']';
+    }
+    return text_;
+  }
+
+ private:
+  bool valid_ = false;
+  std::vector<double> bounds_;
+  std::string text_;
+};
+
+void append_histogram(std::string& out, const histogram_snapshot& h, bounds_cache& bounds) {
   out += ",\"count\":";
-  out += std::to_string(h.count);
+  detail::append_integer(out, h.count);
   out += ",\"sum\":";
   append_json_number(out, h.sum);
-  out += ",\"bounds\":[";
-  for (std::size_t i = 0; i < h.bounds.size(); ++i) {
-    if (i)
-      out += ',';
-    append_json_number(out, h.bounds[i]);
-  }
-  out += "],\"counts\":[";
+  out += ",\"bounds\":";
+  out += bounds.get(h.bounds);
+  out += ",\"counts\":[";
   for (std::size_t i = 0; i < h.counts.size(); ++i) {
     if (i)
       out += ',';
-    out += std::to_string(h.counts[i]);
+    detail::append_integer(out, h.counts[i]);
   }
   out += "],\"quantiles\":{";
   static constexpr const char* keys[] = {"0.5", "0.95", "0.99"};
@@ -67,6 +88,7 @@ void append_histogram(std::string& out, const histogram_snapshot& h) {
 
 std::string to_json(const registry_snapshot& snap) {
   std::string out = "{\"families\":[";
+  bounds_cache bounds;
   for (std::size_t f = 0; f < snap.families.size(); ++f) {
     const family_snapshot& family = snap.families[f];
     if (f)
@@ -85,7 +107,7 @@ std::string to_json(const registry_snapshot& snap) {
       out += "{\"labels\":";
       append_labels(out, series.labels);
       if (family.type == metric_type::histogram) {
-        append_histogram(out, series.histogram);
+        append_histogram(out, series.histogram, bounds);
       } else {
         out += ",\"value\":";
         append_json_number(out, series.value);

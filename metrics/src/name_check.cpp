@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "text.hpp"
+
 namespace weft::metrics::detail {
 
 namespace {
@@ -12,8 +14,6 @@ bool is_alpha_or_underscore(char c) noexcept {
 }
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 }  // namespace
 
@@ -77,37 +77,34 @@ bool is_valid_utf8(std::string_view text) noexcept {
 
 void check_metric_name(std::string_view name) {
   if (!is_valid_metric_name(name))
-    throw std::invalid_argument("weft::metrics: invalid metric name " + quoted(name) +
-                                ": a metric name must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+    throw std::invalid_argument(cat({"weft::metrics: invalid metric name ", quoted(name),
+                                     ": a metric name must match [a-zA-Z_:][a-zA-Z0-9_:]*"}));
 }
 
 void check_label_name(std::string_view metric, std::string_view label) {
   if (is_valid_label_name(label))
     return;
-  std::string why;
+  std::string_view why = "a label name must match [a-zA-Z_][a-zA-Z0-9_]*";
   if (label == "le" || label == "quantile")
     why = "it is reserved for histogram and summary series";
   else if (label.starts_with("__"))
     why = "names starting with \"__\" are reserved for Prometheus' internal use";
-  else
-    why = "a label name must match [a-zA-Z_][a-zA-Z0-9_]*";
-  throw std::invalid_argument("weft::metrics: invalid label name " + quoted(label) + " for metric " +
-                              quoted(metric) + ": " + why);
+  throw std::invalid_argument(
+      cat({"weft::metrics: invalid label name ", quoted(label), " for metric ", quoted(metric), ": ", why}));
 }
 
 void check_label_value(std::string_view metric, std::string_view label, std::string_view value) {
   if (!is_valid_utf8(value))
-    throw std::invalid_argument("weft::metrics: the value of label " + quoted(label) + " of metric " +
-                                quoted(metric) + " is not valid UTF-8");
+    throw std::invalid_argument(
+        cat({"weft::metrics: the value of label ", quoted(label), " of metric ", quoted(metric), " is not valid UTF-8"}));
 }
 
 void check_help(std::string_view metric, std::string_view help) {
   if (help.empty())
-    throw std::invalid_argument("weft::metrics: metric " + quoted(metric) +
-                                " has an empty help text; every metric must say what it measures");
+    throw std::invalid_argument(cat({"weft::metrics: metric ", quoted(metric),
+                                     " has an empty help text; every metric must say what it measures"}));
   if (!is_valid_utf8(help))
-    throw std::invalid_argument("weft::metrics: the help text of metric " + quoted(metric) +
-                                " is not valid UTF-8");
+    throw std::invalid_argument(cat({"weft::metrics: the help text of metric ", quoted(metric), " is not valid UTF-8"}));
 }
 
 }  // namespace weft::metrics::detail

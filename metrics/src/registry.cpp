@@ -21,9 +21,9 @@ thread_local const registry_state* collecting_state = nullptr;
 
 void check_not_collecting(const registry_state& state, std::string_view what) {
   if (collecting_state == &state)
-    throw std::logic_error("weft::metrics: " + std::string(what) +
-                           " was called from a callback of the registry being collected; "
-                           "callbacks must not call into their own registry");
+    throw std::logic_error(cat({"weft::metrics: ", what,
+                                " was called from a callback of the registry being collected; "
+                                "callbacks must not call into their own registry"}));
 }
 
 class collecting_scope {
@@ -39,20 +39,24 @@ class collecting_scope {
   const registry_state* saved_;
 };
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
 std::string list(const std::vector<std::string>& keys) {
   std::string s = "{";
-  for (std::size_t i = 0; i < keys.size(); ++i)
-    s += (i ? ", " : "") + keys[i];
-  return s + "}";
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (i)
+      s += ", ";
+    s += keys[i];
+  }
+  return s += '}';
 }
 
 std::string list(const std::vector<double>& bounds) {
   std::string s = "{";
-  for (std::size_t i = 0; i < bounds.size(); ++i)
-    s += (i ? ", " : "") + format_number(bounds[i]);
-  return s + "}";
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    if (i)
+      s += ", ";
+    append_number(s, bounds[i]);
+  }
+  return s += '}';
 }
 
 std::string describe_series(std::string_view name, const labels& label_set) {
@@ -66,7 +70,7 @@ std::string describe_series(std::string_view name, const labels& label_set) {
     append_label_value(s, value);
     s += '"';
   }
-  return s + "}";
+  return s += '}';
 }
 
 // A registration's label keys and values, checked.
@@ -83,8 +87,8 @@ checked_labels check_registration(std::string_view name, std::string_view help, 
     check_label_name(name, key);
     check_label_value(name, key, value);
     if (!out.keys.empty() && out.keys.back() == key)
-      throw std::invalid_argument("weft::metrics: label " + quoted(key) + " appears twice in metric " +
-                                  quoted(name));
+      throw std::invalid_argument(
+          cat({"weft::metrics: label ", quoted(key), " appears twice in metric ", quoted(name)}));
     out.keys.push_back(key);
     out.values.push_back(value);
   }
@@ -96,36 +100,36 @@ void check_suffix_clash(const registry_state& state, std::string_view name, metr
   static constexpr std::string_view suffixes[] = {"_bucket", "_sum", "_count"};
   for (const std::string_view suffix : suffixes) {
     if (type == metric_type::histogram) {
-      const auto other = state.families.find(std::string(name) + std::string(suffix));
+      const auto other = state.families.find(cat({name, suffix}));
       if (other != state.families.end())
-        throw std::invalid_argument("weft::metrics: histogram " + quoted(name) + " would expose " +
-                                    quoted(other->first) + ", which is already registered as a " +
-                                    std::string(to_string(other->second.type)));
+        throw std::invalid_argument(cat({"weft::metrics: histogram ", quoted(name), " would expose ",
+                                         quoted(other->first), ", which is already registered as a ",
+                                         to_string(other->second.type)}));
     }
     if (name.ends_with(suffix)) {
       const auto base = state.families.find(name.substr(0, name.size() - suffix.size()));
       if (base != state.families.end() && base->second.type == metric_type::histogram)
-        throw std::invalid_argument("weft::metrics: metric " + quoted(name) + " clashes with the " +
-                                    quoted(suffix) + " series of histogram " + quoted(base->first));
+        throw std::invalid_argument(cat({"weft::metrics: metric ", quoted(name), " clashes with the ",
+                                         quoted(suffix), " series of histogram ", quoted(base->first)}));
     }
   }
 }
 
 void check_compatible(const family_node& family, std::string_view help, metric_type type,
                       const checked_labels& checked, const std::vector<double>* bounds) {
-  const std::string prefix = "weft::metrics: metric " + quoted(family.name) + " is already registered ";
+  const std::string prefix = cat({"weft::metrics: metric ", quoted(family.name), " is already registered "});
   if (family.type != type)
-    throw std::invalid_argument(prefix + "as a " + std::string(to_string(family.type)) +
-                                "; it cannot also be registered as a " + std::string(to_string(type)));
+    throw std::invalid_argument(cat({prefix, "as a ", to_string(family.type),
+                                     "; it cannot also be registered as a ", to_string(type)}));
   if (family.label_keys != checked.keys)
-    throw std::invalid_argument(prefix + "with label keys " + list(family.label_keys) +
-                                "; it cannot be registered with label keys " + list(checked.keys));
+    throw std::invalid_argument(cat({prefix, "with label keys ", list(family.label_keys),
+                                     "; it cannot be registered with label keys ", list(checked.keys)}));
   if (family.help != help)
-    throw std::invalid_argument(prefix + "with help text " + quoted(family.help) +
-                                "; it cannot be registered with help text " + quoted(help));
+    throw std::invalid_argument(cat({prefix, "with help text ", quoted(family.help),
+                                     "; it cannot be registered with help text ", quoted(help)}));
   if (bounds != nullptr && family.bounds != *bounds)
-    throw std::invalid_argument(prefix + "with buckets " + list(family.bounds) +
-                                "; it cannot be registered with buckets " + list(*bounds));
+    throw std::invalid_argument(cat({prefix, "with buckets ", list(family.bounds),
+                                     "; it cannot be registered with buckets ", list(*bounds)}));
 }
 
 enum class series_kind { plain, callback };
@@ -153,14 +157,14 @@ std::pair<family_node*, series_node*> obtain(registry_state& state, std::string_
       const bool has_callback = static_cast<bool>(series.sample);
       if (kind == series_kind::plain && !has_callback)
         return {&family, &series};
-      const std::string which = "weft::metrics: series " + describe_series(name, label_set);
+      const std::string which = cat({"weft::metrics: series ", describe_series(name, label_set)});
       if (kind == series_kind::plain)
-        throw std::invalid_argument(which + " is already registered with a callback; it cannot also be a plain " +
-                                    std::string(to_string(type)));
+        throw std::invalid_argument(
+            cat({which, " is already registered with a callback; it cannot also be a plain ", to_string(type)}));
       if (!has_callback)
-        throw std::invalid_argument(which + " is already registered as a plain " + std::string(to_string(type)) +
-                                    "; a callback cannot replace it");
-      throw std::invalid_argument(which + " already has a callback; reset its callback_handle first");
+        throw std::invalid_argument(
+            cat({which, " is already registered as a plain ", to_string(type), "; a callback cannot replace it"}));
+      throw std::invalid_argument(cat({which, " already has a callback; reset its callback_handle first"}));
     }
   }
 
@@ -250,7 +254,7 @@ callback_handle registry::add_callback(std::string_view name, std::string_view h
   detail::check_not_collecting(*state_, type == metric_type::gauge ? "registry::gauge_callback"
                                                                    : "registry::counter_callback");
   if (!sample)
-    throw std::invalid_argument("weft::metrics: the callback for metric \"" + std::string(name) + "\" is empty");
+    throw std::invalid_argument(detail::cat({"weft::metrics: the callback for metric ", detail::quoted(name), " is empty"}));
   auto [family, series] = detail::obtain(*state_, name, help, type, label_set, nullptr, detail::series_kind::callback,
                                          [&sample](detail::series_node& s) { s.sample = std::move(sample); });
   return callback_handle(state_, family, series);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "text.hpp"
+
 namespace weft::metrics {
 
 namespace {
@@ -15,7 +17,10 @@ std::string describe(std::string_view name, const labels& label_set) {
     if (!first)
       s += ',';
     first = false;
-    s += key + "=\"" + value + '"';
+    s += key;
+    s += "=\"";
+    s += value;
+    s += '"';
   }
   s += '}';
   return s;
@@ -52,13 +57,13 @@ const series_snapshot& registry_snapshot::require(std::string_view name, const l
                                                   metric_type type) const {
   const family_snapshot* family = find_family(name);
   if (family == nullptr)
-    throw std::out_of_range("weft::metrics: the snapshot has no metric \"" + std::string(name) + '"');
+    throw std::out_of_range(detail::cat({"weft::metrics: the snapshot has no metric ", detail::quoted(name)}));
   if (family->type != type)
-    throw std::out_of_range("weft::metrics: metric \"" + std::string(name) + "\" is a " +
-                            std::string(to_string(family->type)) + ", not a " + std::string(to_string(type)));
+    throw std::out_of_range(detail::cat({"weft::metrics: metric ", detail::quoted(name), " is a ",
+                                         to_string(family->type), ", not a ", to_string(type)}));
   const series_snapshot* series = find(name, label_set);
   if (series == nullptr)
-    throw std::out_of_range("weft::metrics: the snapshot has no series " + describe(name, label_set));
+    throw std::out_of_range(detail::cat({"weft::metrics: the snapshot has no series ", describe(name, label_set)}));
   return *series;
 }
 

@@ -6,6 +6,19 @@
 
 namespace weft::metrics::detail {
 
+std::string cat(std::initializer_list<std::string_view> parts) {
+  std::size_t size = 0;
+  for (const std::string_view part : parts)
+    size += part.size();
+  std::string out;
+  out.reserve(size);
+  for (const std::string_view part : parts)
+    out += part;
+  return out;
+}
+
+std::string quoted(std::string_view s) { return cat({"\"", s, "\""}); }
+
 void append_number(std::string& out, double v) {
   if (std::isnan(v)) {
     out += "NaN";
@@ -22,6 +35,11 @@ void append_number(std::string& out, double v) {
   else
     r = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
   out.append(buf, r.ptr);
+}
+
+void append_integer(std::string& out, std::uint64_t v) {
+  char buf[24];
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
 }
 
 std::string format_number(double v) {

@@ -30,7 +30,8 @@ TEST_CASE("a label set is looked up by key and grows with add", "[metrics][label
 }
 
 TEST_CASE("a label set can be built from run-time strings", "[metrics][labels]") {
-  const std::string worker = "worker_" + std::to_string(3);
+  std::string worker = "worker_";
+  worker += std::to_string(3);
   const labels from_vector(std::vector<labels::value_type>{{"worker", worker}, {"pool", "io"}});
   REQUIRE(from_vector == labels{{"pool", "io"}, {"worker", "worker_3"}});
   const labels from_views{{"worker", worker}};

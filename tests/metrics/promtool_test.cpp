@@ -23,7 +23,7 @@ struct command_result {
 // combined output.
 command_result promtool_check(const std::string& promtool, const std::string& text) {
   const auto path = std::filesystem::temp_directory_path() /
-                    ("weft_metrics_promtool_" + std::to_string(::getpid()) + ".prom");
+                    (std::to_string(::getpid()) + "_weft_metrics_promtool.prom");
   {
     std::ofstream file(path, std::ios::binary);
     file << text;

@@ -115,7 +115,8 @@ TEST_CASE("threads registering the same series at once all get the same object",
     for (int k = 0; k < 200; ++k) {
       auto& c = reg.counter("jobs_total", "Jobs", {{"type", "report"}});
       c.inc();
-      reg.counter("jobs_total", "Jobs", {{"type", "t" + std::to_string(i)}}).inc();
+      const std::string type = std::to_string(i) + "t";
+      reg.counter("jobs_total", "Jobs", {{"type", type}}).inc();
       std::lock_guard lock(mutex);
       seen.insert(&c);
     }

@@ -9,15 +9,16 @@ namespace weft::metrics {
 
 /// Encodes `snap` as one compact JSON object (RFC 8259), families and series in snapshot order:
 ///
-///     {"families":[{"name":"jobs_total","help":"Jobs","type":"counter",
-///       "series":[{"labels":{"type":"report"},"value":3}]},
-///      {"name":"job_seconds","help":"Job duration","type":"histogram",
-///       "series":[{"labels":{},"count":2,"sum":0.75,"bounds":[0.1,1],"counts":[0,2,0],
-///                  "quantiles":{"0.5":0.55,"0.95":0.955,"0.99":0.991}}]}]}
+///     {"families":[{"name":"job_seconds","help":"Job duration","type":"histogram",
+///       "series":[{"labels":{},"count":2,"sum":1.5,"bounds":[0.5,1],"counts":[0,2,0],
+///                  "quantiles":{"0.5":0.75,"0.95":0.975,"0.99":0.995}}]},
+///      {"name":"jobs_total","help":"Jobs","type":"counter",
+///       "series":[{"labels":{"type":"report"},"value":3}]}]}
 ///
 /// (shown wrapped; the output is one line ending in "\n"). Histogram `counts` are per bucket, not
 /// cumulative, with one more entry than `bounds` for the +Inf bucket, as in histogram_snapshot.
-/// Strings are escaped (`"`, `\`, control characters). Numbers are formatted as for Prometheus;
+/// `quantiles` are histogram_snapshot::quantile(0.5, 0.95, 0.99). Strings are escaped (`"`, `\`,
+/// control characters). Numbers are formatted as for Prometheus;
 /// JSON has no NaN or infinities, so those are written as the strings "NaN", "+Inf" and "-Inf"
 /// (as Prometheus' own JSON API writes every sample value), for example the quantiles of an empty
 /// histogram.

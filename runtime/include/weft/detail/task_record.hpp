@@ -125,7 +125,9 @@ struct task_record : sched::job {
   /// Task side: registers `h`, then tells whether cancellation was already requested (in which
   /// case the caller must not suspend; it disarms and throws).
   bool arm(cancel_hook* h) noexcept {
-    hook.store(h, std::memory_order_relaxed);
+    // release: publishes the hook's fields (its fn, the awaitable) to the canceller's acquire
+    // load in request_cancel(). A plain store on x86.
+    hook.store(h, std::memory_order_release);
     sched::light_barrier();  // pairs with heavy_barrier() in request_cancel()
     return cancelled();
   }
