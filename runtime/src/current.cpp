@@ -1,8 +1,14 @@
 #include <weft/detail/current.hpp>
+#include <weft/task.hpp>
 
 #include <string>
 
 namespace weft::detail {
+
+void throw_bad_task_await(bool has_frame) {
+  if (!has_frame) throw usage_error("weft: co_await on an empty task (moved from, or already spawned)");
+  throw usage_error("weft: this task was already awaited; a task is awaited once");
+}
 
 void throw_not_in_task(const char* what) {
   throw usage_error(std::string(what) +

@@ -15,7 +15,7 @@ std::coroutine_handle<> transfer_to(task_record* joiner, worker_context* ctx) no
     ctx->current = joiner;
     ctx->w->switch_current(joiner);
   }
-  joiner->set_state(record_state::running, joiner->rt->coarse_now());
+  joiner->set_running();
   return joiner->resume_point;
 }
 
@@ -52,7 +52,6 @@ std::coroutine_handle<> complete_spawned(task_record* r, bool failed) noexcept {
     if (failed) rt->external_failed.fetch_add(1, std::memory_order_relaxed);
   }
   r->set_state(record_state::completed, rt->coarse_now());
-  if (task_record* joiner = r->inline_joiner) return transfer_to(joiner, ctx);
 
   // acq_rel: release publishes the result to whoever reads `join_done`; acquire pairs with the
   // joiner's CAS that registered it (its resume_point and state).
@@ -60,7 +59,7 @@ std::coroutine_handle<> complete_spawned(task_record* r, bool failed) noexcept {
   if (prev == join_running || prev == join_cancel_pending) return std::noop_coroutine();
   if (prev == join_detached) {
     r->root.destroy();
-    rt->free_record(r);
+    free_record(r);
     return std::noop_coroutine();
   }
   if (prev & 1) {
@@ -81,8 +80,7 @@ std::coroutine_handle<> join_suspend_slow(join_state& s, std::coroutine_handle<>
     s.woken_by_cancel = true;
     return h;
   }
-  me->set_awaiting(await_kind::join, "join", child->id.load(std::memory_order_relaxed),
-                   me->rt->coarse_now());
+  me->set_awaiting(await_kind::join, child->id.load(std::memory_order_relaxed), me->rt->coarse_now());
   std::uintptr_t expected = join_running;
   // After this CAS succeeds the child's completion (on any thread) may resume us: touch nothing
   // of the awaiter or the frame afterwards.
@@ -92,7 +90,7 @@ std::coroutine_handle<> join_suspend_slow(join_state& s, std::coroutine_handle<>
   if (expected == join_cancel_pending &&
       child->join.compare_exchange_strong(expected, join_running, std::memory_order_acq_rel))
     s.woken_by_cancel = true;
-  me->set_state(record_state::running, me->rt->coarse_now());
+  me->set_running();
   return h;  // finished meanwhile, or cancelled: resume at once
 }
 
@@ -107,15 +105,10 @@ void release_handle(task_record* r) noexcept {
   std::uintptr_t prev = r->join.exchange(join_detached, std::memory_order_acq_rel);
   if (prev == join_done) {
     r->root.destroy();
-    r->rt->free_record(r);
+    free_record(r);
   } else if (prev == join_orphaned) {
-    r->rt->free_record(r);  // shutdown already destroyed the frame
+    free_record(r);  // shutdown already destroyed the frame
   }
-}
-
-void finish_join(task_record* r) noexcept {
-  r->root.destroy();
-  r->rt->free_record(r);
 }
 
 }  // namespace weft::detail

@@ -29,7 +29,7 @@ task_record* runtime_core::external_record(std::coroutine_handle<> h, std::strin
                                            std::source_location site) {
   std::size_t n = 0;
   task_record* r = table.take(1, n);
-  init_record(r, this, h, name, site, table.take_id(), 0);
+  init_record(r, h, name, site, table.take_id(), 0, coarse_now());
   external_spawned.fetch_add(1, std::memory_order_relaxed);
   return r;
 }

@@ -1,5 +1,7 @@
 #include <weft/detail/task_table.hpp>
 
+#include <weft/detail/runtime_core.hpp>
+
 namespace weft::detail {
 
 task_record* task_table::take(std::size_t max, std::size_t& count) {
@@ -7,6 +9,9 @@ task_record* task_table::take(std::size_t max, std::size_t& count) {
   if (!free_) {
     auto chunk = std::make_unique<task_record[]>(chunk_size);
     for (std::size_t i = 0; i < chunk_size; ++i) {
+      // Fixed for the record's whole life; init_record() leaves them alone.
+      chunk[i].run_ = &run_record;
+      chunk[i].rt = owner_;
       chunk[i].next_ = free_;
       free_ = &chunk[i];
     }

@@ -16,8 +16,7 @@ bool sleep_awaiter::await_suspend(std::coroutine_handle<> h) {
   }
   deadline_ns = deadline_;
   fire = &on_fire;
-  me->set_awaiting(await_kind::sleep, "sleep", static_cast<std::uint64_t>(deadline_),
-                   me->rt->coarse_now());
+  me->set_awaiting(await_kind::sleep, static_cast<std::uint64_t>(deadline_), me->rt->coarse_now());
   switch (me->rt->sched.add_timer(this, &me->cancel_bits)) {
     case sched::timer_result::armed:
       return true;  // the timer or a canceller resumes us: touch nothing after this
@@ -25,7 +24,7 @@ bool sleep_awaiter::await_suspend(std::coroutine_handle<> h) {
       cancelled_ = true;
       [[fallthrough]];
     case sched::timer_result::due: {
-      me->set_state(record_state::running, me->rt->coarse_now());
+      me->set_running();
       if (cancelled_) return false;
       // Already due. Timers due before ours may not have been fired yet (a busy worker fires
       // them every few dozen dispatches): fire them now and queue behind them, so sleepers

@@ -30,12 +30,9 @@ std::uint64_t worker::next_random() noexcept {
   return rng_ * 0x2545F4914F6CDD1Dull;
 }
 
-void worker::notify_if_idle() noexcept {
-  light_barrier();
-  if (sched_->idle_.notify_should_wakeup()) [[unlikely]] {
-    stats_.notifies.inc();
-    sched_->notify_one();
-  }
+void worker::notify_slow() noexcept {
+  stats_.notifies.inc();
+  sched_->notify_one();
 }
 
 void worker::overflow(job* j) noexcept {
@@ -109,7 +106,10 @@ void worker::execute(job* j) noexcept {
 
 void worker::maintenance() noexcept {
   std::int64_t now = now_ns();
-  sched_->coarse_ns_.store(now, std::memory_order_relaxed);
+  // Every worker reads the coarse clock on each task state change: write it only when it moved
+  // by a millisecond, or its cache line would bounce between the workers.
+  if (now - sched_->coarse_ns_.load(std::memory_order_relaxed) >= 1'000'000)
+    sched_->coarse_ns_.store(now, std::memory_order_relaxed);
   stats_.timers_fired.inc(sched_->fire_due_timers(now));
 }
 

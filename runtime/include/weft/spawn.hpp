@@ -107,9 +107,8 @@ join_handle<T> spawn(task<T> t, spawn_options opts = {},
   auto h = t.release();
   detail::task_record* r = ctx->alloc_record();
   std::uint32_t inherited = ctx->current ? ctx->current->cancel_bits.load(std::memory_order_relaxed) : 0;
-  detail::init_record(r, ctx->rt, h, opts.name, site, ctx->next_id(), inherited);
+  detail::init_record(r, h, opts.name, site, ctx->next_id(), inherited, ctx->rt->coarse_now());
   h.promise().record_ = r;
-  ctx->spawned.inc();
   ctx->w->push(r);
   return join_handle<T>(r);
 }

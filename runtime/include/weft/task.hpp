@@ -20,6 +20,11 @@
 
 namespace weft {
 
+namespace detail {
+/// Throws the usage_error for awaiting (or spawning) an empty or finished task.
+[[noreturn, gnu::cold]] void throw_bad_task_await(bool has_frame);
+}  // namespace detail
+
 template <class T = void>
 class [[nodiscard]] task {
  public:
@@ -69,8 +74,7 @@ class [[nodiscard]] task {
 
  private:
   handle_type checked() const {
-    if (!h_) throw usage_error("weft: co_await on an empty task (moved from, or already spawned)");
-    if (h_.done()) throw usage_error("weft: this task was already awaited; a task is awaited once");
+    if (!h_ || h_.done()) [[unlikely]] detail::throw_bad_task_await(static_cast<bool>(h_));
     return h_;
   }
 

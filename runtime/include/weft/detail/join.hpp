@@ -29,7 +29,10 @@ void inline_join_hook(cancel_hook* h) noexcept;
 /// Drops a handle's claim on a record (detach / destroy without join).
 void release_handle(task_record* r) noexcept;
 /// Frees a joined child: destroys its frame and returns its record.
-void finish_join(task_record* r) noexcept;
+inline void finish_join(task_record* r) noexcept {
+  r->root.destroy();
+  free_record(r);
+}
 
 inline std::coroutine_handle<> join_suspend(join_state& s, std::coroutine_handle<> h) {
   worker_context* ctx = tls_ctx;
@@ -47,11 +50,11 @@ inline std::coroutine_handle<> join_suspend(join_state& s, std::coroutine_handle
       return h;
     }
     child->inline_joiner = me;
-    me->set_awaiting(await_kind::join, "join", child->id.load(std::memory_order_relaxed),
-                     ctx->rt->coarse_now());
+    std::int64_t now = ctx->rt->coarse_now();
+    me->set_awaiting(await_kind::join, child->id.load(std::memory_order_relaxed), now);
     ctx->current = child;
     ctx->w->switch_current(child);
-    child->set_state(record_state::running, ctx->rt->coarse_now());
+    child->set_running();
     return child->resume_point;
   }
   return join_suspend_slow(s, h);

@@ -47,7 +47,7 @@ class oneshot {
           return false;
         }
       }
-      me->set_awaiting(await_kind::other, "children", 0, me->rt->coarse_now());
+      me->set_awaiting(await_kind::other, 0, me->rt->coarse_now(), "children (task_group, when_all, when_any)");
       std::uintptr_t expected = 0;
       if (o_->state_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(me),
                                              std::memory_order_acq_rel, std::memory_order_acquire))
@@ -55,7 +55,7 @@ class oneshot {
       if (expected == cancel_pending &&
           o_->state_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel))
         cancelled_ = true;
-      me->set_state(record_state::running, me->rt->coarse_now());
+      me->set_running();
       return false;  // already set, or cancelled
     }
     /// Returns false if the wait ended by cancellation rather than set().

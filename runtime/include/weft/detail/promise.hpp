@@ -14,7 +14,9 @@
 #include <utility>
 
 #include <weft/detail/task_record.hpp>
+#include <weft/detail/worker_context.hpp>
 #include <weft/sched/frame_allocator.hpp>
+#include <weft/sched/worker.hpp>
 
 namespace weft {
 template <class T>
@@ -23,8 +25,21 @@ class task;
 
 namespace weft::detail {
 
-/// Completion of a spawned task: the join protocol (task.cpp); returns what runs next.
+/// Completion of a spawned task that nobody joined inline: the join protocol (join.cpp);
+/// returns what runs next.
 std::coroutine_handle<> complete_spawned(task_record* r, bool failed) noexcept;
+
+/// Completion of a spawned task that its joiner ran inline: hand the thread straight back, no
+/// atomic read-modify-write (task_record.hpp). The joiner frees the record and the frame.
+inline std::coroutine_handle<> complete_inline(task_record* joiner, bool failed) noexcept {
+  worker_context* ctx = tls_ctx;
+  ctx->completed.inc();
+  if (failed) [[unlikely]] ctx->failed.inc();
+  ctx->current = joiner;
+  ctx->w->switch_current(joiner);
+  joiner->set_running();
+  return joiner->resume_point;
+}
 
 struct promise_base {
   std::coroutine_handle<> continuation_;
@@ -41,8 +56,10 @@ struct promise_base {
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
       promise_base& p = h.promise();
-      if (!p.record_) return p.continuation_;
-      return complete_spawned(p.record_, p.exception_ != nullptr);
+      task_record* r = p.record_;
+      if (!r) return p.continuation_;  // awaited inline: symmetric transfer to the awaiter
+      if (task_record* joiner = r->inline_joiner) return complete_inline(joiner, p.exception_ != nullptr);
+      return complete_spawned(r, p.exception_ != nullptr);
     }
     void await_resume() noexcept {}
   };

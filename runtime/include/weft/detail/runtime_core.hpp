@@ -27,7 +27,7 @@ class runtime_core {
   runtime_core& operator=(const runtime_core&) = delete;
 
   sched::scheduler sched;
-  task_table table;
+  task_table table{this};
   std::vector<worker_context> contexts;
 
   std::atomic<bool> stopped{false};
@@ -63,37 +63,45 @@ class runtime_core {
 inline void run_record(sched::job* j) noexcept {
   auto* r = static_cast<task_record*>(j);
   tls_ctx->current = r;
-  r->set_state(record_state::running, r->rt->coarse_now());
+  r->set_running();
   r->resume_point.resume();
 }
 
 /// Fills a record for a new task. The id is stored last (release): a dump that sees the id
-/// sees the rest (task_record.hpp).
-inline void init_record(task_record* r, runtime_core* rt, std::coroutine_handle<> h,
-                        std::string_view name, std::source_location site, std::uint64_t id,
-                        std::uint32_t inherited_cancel) noexcept {
+/// sees the rest (task_record.hpp). A free record already holds its fixed fields (`run_`, `rt`,
+/// set by the task table) and a clear `hook` and `enqueued_ns_` (left so by its last use).
+inline void init_record(task_record* r, std::coroutine_handle<> h, std::string_view name,
+                        std::source_location site, std::uint64_t id, std::uint32_t inherited_cancel,
+                        std::int64_t now) noexcept {
   // release fence: orders the previous owner's "id = 0" (free) before the new field values,
   // so a dump racing with reuse sees a changed id and discards what it read.
   std::atomic_thread_fence(std::memory_order_release);
-  r->run_ = &run_record;
-  r->discard_ = nullptr;
-  r->next_ = nullptr;
-  r->enqueued_ns_ = 0;
   r->resume_point = h;
   r->root = h;
-  r->rt = rt;
   r->inline_joiner = nullptr;
   r->join.store(join_running, std::memory_order_relaxed);
   r->cancel_bits.store(inherited_cancel, std::memory_order_relaxed);
-  r->hook.store(nullptr, std::memory_order_relaxed);
   r->site.store(site, std::memory_order_relaxed);
   if (!name.empty())
     r->set_name(name);
   else
     r->name[0].store(0, std::memory_order_relaxed);
   r->awaiting.store(await_kind::none, std::memory_order_relaxed);
-  r->set_state(record_state::runnable, rt->coarse_now());
+  r->set_state(record_state::runnable, now);
   r->id.store(id, std::memory_order_release);
+}
+
+/// Frees a record whose task is finished and joined (or detached): the fast path of
+/// runtime_core::free_record for a worker of the record's own runtime.
+inline void free_record(task_record* r) noexcept {
+  worker_context* ctx = tls_ctx;
+  if (ctx && ctx->rt == r->rt) [[likely]] {
+    // release: a dump still reading this record sees the id change (task_record.hpp).
+    r->id.store(0, std::memory_order_release);
+    ctx->free_record(r);
+  } else {
+    r->rt->free_record(r);
+  }
 }
 
 }  // namespace weft::detail

@@ -90,13 +90,18 @@ struct task_record : sched::job {
 
   bool cancelled() const noexcept { return cancel_bits.load(std::memory_order_relaxed) != 0; }
 
+  /// Runnable, completed: the state and when it began.
   void set_state(record_state s, std::int64_t now) noexcept {
     state.store(s, std::memory_order_relaxed);
     since_ns.store(now, std::memory_order_relaxed);
   }
-  void set_awaiting(await_kind k, const char* what, std::uint64_t arg, std::int64_t now) noexcept {
+  /// Running: the worker's dispatch tells since when (the stall sampler), so only the state.
+  void set_running() noexcept { state.store(record_state::running, std::memory_order_relaxed); }
+  /// Suspended on `k` (a join: `arg` is the task id; a sleep: the deadline); `what` describes
+  /// other waits ("channel results") and must outlive the wait.
+  void set_awaiting(await_kind k, std::uint64_t arg, std::int64_t now, const char* what = nullptr) noexcept {
     awaiting.store(k, std::memory_order_relaxed);
-    awaiting_what.store(what, std::memory_order_relaxed);
+    if (what) awaiting_what.store(what, std::memory_order_relaxed);
     awaiting_arg.store(arg, std::memory_order_relaxed);
     set_state(record_state::suspended, now);
   }

@@ -22,13 +22,18 @@
 #include <weft/detail/task_record.hpp>
 
 namespace weft::detail {
+class runtime_core;
+}
+
+namespace weft::detail {
 
 class task_table {
  public:
   static constexpr std::size_t chunk_size = 256;
   static constexpr std::uint64_t id_block = 1024;
 
-  task_table() = default;
+  /// Records carved here belong to `owner`: their `rt` and `run_` are set once, at carving.
+  explicit task_table(runtime_core* owner) noexcept : owner_(owner) {}
   task_table(const task_table&) = delete;
   task_table& operator=(const task_table&) = delete;
 
@@ -57,6 +62,7 @@ class task_table {
   }
 
  private:
+  runtime_core* owner_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<task_record[]>> chunks_;
   task_record* free_ = nullptr;

@@ -15,7 +15,7 @@ namespace weft::detail {
 
 class runtime_core;
 
-struct worker_context {
+struct alignas(64) worker_context {  // one cache line set per worker: no false sharing
   static constexpr std::size_t max_free = 512;
 
   runtime_core* rt = nullptr;
@@ -27,7 +27,7 @@ struct worker_context {
   std::uint64_t next_id_ = 0;
   std::uint64_t id_end_ = 0;
 
-  sched::owner_counter spawned;
+  // Tasks spawned here are counted by the scheduler worker's `spawned`.
   sched::owner_counter completed;
   sched::owner_counter failed;
   sched::owner_counter cancelled;

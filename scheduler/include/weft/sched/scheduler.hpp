@@ -131,3 +131,7 @@ class scheduler {
 };
 
 }  // namespace weft::sched
+
+namespace weft::sched {
+inline bool worker::idle_should_wakeup() const noexcept { return sched_->idle_.notify_should_wakeup(); }
+}  // namespace weft::sched

@@ -21,6 +21,7 @@
 #include <optional>
 #include <thread>
 
+#include <weft/sched/barrier.hpp>
 #include <weft/sched/deque.hpp>
 #include <weft/sched/frame_allocator.hpp>
 #include <weft/sched/job.hpp>
@@ -111,9 +112,14 @@ class worker {
   void execute(job* j) noexcept;
   void maintenance() noexcept;
   void overflow(job* j) noexcept;
-  void notify_if_idle() noexcept;
+  void notify_if_idle() noexcept {
+    light_barrier();
+    if (idle_should_wakeup()) [[unlikely]] notify_slow();
+  }
+  bool idle_should_wakeup() const noexcept;
+  void notify_slow() noexcept;
   void stamp(job* j) noexcept {
-    if ((++pushes_ & sample_mask_) == 0 && sample_delay_) [[unlikely]]
+    if (sample_delay_ && (++pushes_ & sample_mask_) == 0) [[unlikely]]
       j->enqueued_ns_ = now_ns();
   }
   std::uint64_t next_random() noexcept;
