@@ -19,8 +19,8 @@ worker::worker(scheduler& s, std::size_t index)
       sample_mask_(s.opts().sample_every - 1),
       sample_delay_(s.opts().schedule_delay != nullptr),
       rng_(0x9E3779B97F4A7C15ull * (index + 1)),
-      local_q_(s.opts().deque_capacity),
-      yield_q_(s.opts().deque_capacity) {}
+      local_(s.opts().deque_capacity),
+      yield_(s.opts().deque_capacity) {}
 
 std::uint64_t worker::next_random() noexcept {
   // xorshift64*: victim selection only needs to be cheap and spread out.
@@ -134,7 +134,7 @@ job* worker::find_work() {
   lifo_polls_ = 0;
   if (job* j = local_.pop()) return j;
   // The yield queue is FIFO: the owner takes from its top, like a thief.
-  if (job* j = deque::stealer(yield_q_).steal()) return j;
+  if (job* j = deque::stealer(yield_).steal()) return j;
   if (job* j = take_injector()) return j;
   return search();
 }
@@ -142,7 +142,7 @@ job* worker::find_work() {
 job* worker::take_injector() {
   if (sched_->injector_.empty()) return nullptr;
   // Take a batch, but leave room in the deque and some for the other workers.
-  std::size_t room = local_q_.capacity() - local_q_.size_approx();
+  std::size_t room = local_.capacity() - local_.size_approx();
   std::size_t want = std::min<std::size_t>({room / 2, 32,
       sched_->injector_.size() / sched_->size() + 1});
   if (want == 0) want = 1;
@@ -177,10 +177,10 @@ job* worker::search() {
     if (v == index_) continue;
     worker& victim = *sched_->workers_[v];
     stats_.steal_attempts.inc();
-    deque::stealer thief(victim.local_q_);
+    deque::stealer thief(victim.local_);
     if (job* first = thief.steal()) {
       // Take about half of what is left, into our own deque.
-      std::size_t more = victim.local_q_.size_approx() / 2;
+      std::size_t more = victim.local_.size_approx() / 2;
       std::uint64_t taken = 1;
       for (; more > 0; --more) {
         job* j = thief.steal();
@@ -193,7 +193,7 @@ job* worker::search() {
       stats_.stolen.inc(taken);
       return first;
     }
-    if (job* j = deque::stealer(victim.yield_q_).steal()) {
+    if (job* j = deque::stealer(victim.yield_).steal()) {
       stats_.stolen.inc();
       return j;
     }
@@ -211,7 +211,7 @@ bool worker::work_visible() const noexcept {
   if (!sched_->injector_.empty()) return true;
   if (sched_->next_timer_ns_.load(std::memory_order_relaxed) <= now_ns()) return true;
   for (auto& w : sched_->workers_)
-    if (w->local_q_.size_approx() || w->yield_q_.size_approx()) return true;
+    if (w->local_.size_approx() || w->yield_.size_approx()) return true;
   return lifo_.load(std::memory_order_relaxed) != nullptr;
 }
 

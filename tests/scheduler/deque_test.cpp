@@ -11,7 +11,7 @@ using weft::sched::job;
 
 TEST_CASE("the owner pops in LIFO order and thieves steal in FIFO order", "[deque]") {
   deque d(8);
-  deque::owner o(d);
+  deque& o = d;
   deque::stealer s(d);
   job a, b, c;
   REQUIRE(o.push(&a));
@@ -27,7 +27,7 @@ TEST_CASE("the owner pops in LIFO order and thieves steal in FIFO order", "[dequ
 TEST_CASE("a full deque refuses a push and keeps what it holds", "[deque]") {
   deque d(4);
   REQUIRE(d.capacity() == 4);
-  deque::owner o(d);
+  deque& o = d;
   job j[5];
   for (int i = 0; i < 4; ++i) REQUIRE(o.push(&j[i]));
   CHECK_FALSE(o.push(&j[4]));
@@ -63,7 +63,7 @@ TEST_CASE("owner and thieves racing on a 4-slot deque take every job exactly onc
       }
     });
 
-  deque::owner o(d);
+  deque& o = d;
   long popped = 0;
   for (int i = 0; i < jobs; ++i) {
     while (!o.push(&items[i])) {  // full: help drain from the bottom

@@ -10,7 +10,8 @@
 // Who may call what:
 //   owner  (exactly one thread, the worker):  push() at the bottom, pop() from the bottom (LIFO)
 //   stealer (any thread, including the owner): steal() from the top (FIFO)
-// Ownership is a type: `deque::owner` and `deque::stealer` are the only ways in.
+// Ownership is a type: the deque object itself is the owner's side (a worker keeps its deques
+// private), and thieves get a `deque::stealer`. The owner's operations take no indirection.
 //
 // Invariants: top_ only grows, and only by a successful CAS; bottom_ is written by the owner only.
 // Slots in [top_, bottom_) hold jobs. An item can be claimed by the owner without a CAS unless
@@ -34,12 +35,50 @@ namespace weft::sched {
 class deque {
  public:
   /// `capacity` is rounded up to a power of two, at least 2. Tests shrink it to 4.
+  /// `capacity` is rounded up to a power of two, at least 2. Tests shrink it to 4.
   explicit deque(std::size_t capacity);
   deque(const deque&) = delete;
   deque& operator=(const deque&) = delete;
 
-  class owner;
   class stealer;
+
+  /// Owner only: pushes `j` at the bottom. Returns false, leaving the deque unchanged, when full.
+  bool push(job* j) noexcept {
+    auto b = bottom_.load(std::memory_order_relaxed);
+    // acquire: pairs with the thieves' CAS on top_, so a slot they vacated is not overwritten
+    // before their read of it is done.
+    auto t = top_.load(std::memory_order_acquire);
+    if (b - t > static_cast<std::int64_t>(mask_)) return false;
+    slot(b).store(j, std::memory_order_relaxed);
+    // release: publishes the slot (and everything the pusher wrote to the job) to a thief
+    // that acquires bottom_ in steal().
+    bottom_.store(b + 1, std::memory_order_release);
+    return true;
+  }
+
+  /// Owner only: pops the most recently pushed job, or null when empty or when a thief won the
+  /// last one.
+  job* pop() noexcept {
+    auto b = bottom_.load(std::memory_order_relaxed) - 1;
+    // seq_cst store then seq_cst load of top_: the store must be visible before we read top_,
+    // or a thief and the owner could both take the last item. This is the one fence of the
+    // owner's path (a locked xchg on x86).
+    bottom_.store(b, std::memory_order_seq_cst);
+    auto t = top_.load(std::memory_order_seq_cst);
+    if (t > b) {  // empty: restore
+      bottom_.store(b + 1, std::memory_order_relaxed);
+      return nullptr;
+    }
+    job* j = slot(b).load(std::memory_order_relaxed);
+    if (t == b) {
+      // Last item: race the thieves for it on top_.
+      if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
+                                        std::memory_order_relaxed))
+        j = nullptr;
+      bottom_.store(b + 1, std::memory_order_relaxed);
+    }
+    return j;
+  }
 
   /// Jobs currently held, as seen by a racing observer: exact only when nobody is pushing or
   /// stealing. Used for metrics and for the "is there work anywhere" check before parking.
@@ -62,55 +101,6 @@ class deque {
   }
 
  public:
-  /// The owner's handle. Exactly one thread may use it at a time (the worker that owns the
-  /// deque); it is not thread-safe against itself.
-  class owner {
-   public:
-    explicit owner(deque& d) noexcept : d_(&d) {}
-
-    /// Pushes `j` at the bottom. Returns false, leaving the deque unchanged, when it is full.
-    bool push(job* j) noexcept {
-      auto b = d_->bottom_.load(std::memory_order_relaxed);
-      // acquire: pairs with the thieves' CAS on top_, so a slot they vacated is not overwritten
-      // before their read of it is done.
-      auto t = d_->top_.load(std::memory_order_acquire);
-      if (b - t > static_cast<std::int64_t>(d_->mask_)) return false;
-      d_->slot(b).store(j, std::memory_order_relaxed);
-      // release: publishes the slot (and everything the pusher wrote to the job) to a thief
-      // that acquires bottom_ in steal().
-      d_->bottom_.store(b + 1, std::memory_order_release);
-      return true;
-    }
-
-    /// Pops the most recently pushed job, or null when empty or when a thief won the last one.
-    job* pop() noexcept {
-      auto b = d_->bottom_.load(std::memory_order_relaxed) - 1;
-      // seq_cst store then seq_cst load of top_: the store must be visible before we read top_,
-      // or a thief and the owner could both take the last item. This is the one fence of the
-      // owner's path (a locked xchg on x86).
-      d_->bottom_.store(b, std::memory_order_seq_cst);
-      auto t = d_->top_.load(std::memory_order_seq_cst);
-      if (t > b) {  // empty: restore
-        d_->bottom_.store(b + 1, std::memory_order_relaxed);
-        return nullptr;
-      }
-      job* j = d_->slot(b).load(std::memory_order_relaxed);
-      if (t == b) {
-        // Last item: race the thieves for it on top_.
-        if (!d_->top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
-                                              std::memory_order_relaxed))
-          j = nullptr;
-        d_->bottom_.store(b + 1, std::memory_order_relaxed);
-      }
-      return j;
-    }
-
-    deque& get() const noexcept { return *d_; }
-
-   private:
-    deque* d_;
-  };
-
   /// A thief's handle: any number of threads may steal concurrently.
   class stealer {
    public:

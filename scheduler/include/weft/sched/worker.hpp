@@ -93,7 +93,7 @@ class worker {
   std::uint64_t dispatch_count() const noexcept { return dispatches_.load(std::memory_order_relaxed); }
 
   std::size_t local_depth() const noexcept {
-    return local_q_.size_approx() + yield_q_.size_approx() +
+    return local_.size_approx() + yield_.size_approx() +
            (lifo_.load(std::memory_order_relaxed) ? 1 : 0);
   }
   const worker_stats& stats() const noexcept { return stats_; }
@@ -137,10 +137,8 @@ class worker {
   std::uint64_t rng_;
   bool searching_ = false;
 
-  deque local_q_;
-  deque yield_q_;
-  deque::owner local_{local_q_};
-  deque::owner yield_{yield_q_};
+  deque local_;
+  deque yield_;
   // Not stealable in normal operation: a woken task should run right here, next. The slot is an
   // atomic because the stall detector may rescue its job from a stuck worker (exchange).
   alignas(64) std::atomic<job*> lifo_{nullptr};
