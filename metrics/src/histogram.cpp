@@ -46,7 +46,8 @@ std::vector<std::uint64_t> histogram_snapshot::cumulative() const {
 
 double histogram_snapshot::quantile(double q) const {
   if (!(q >= 0.0 && q <= 1.0))
-    throw std::invalid_argument(detail::cat({"weft::metrics: quantile ", detail::format_number(q), " is outside [0, 1]"}));
+    throw std::invalid_argument(
+        detail::cat({"weft::metrics: quantile ", detail::format_number(q), " is outside [0, 1]"}));
   if (count == 0)
     return std::numeric_limits<double>::quiet_NaN();
   const double rank = q * static_cast<double>(count);

@@ -40,7 +40,8 @@ class bounds_cache {
     if (!valid_ || bounds != bounds_) {
       bounds_ = bounds;
       valid_ = true;
-      text_ = "[";
+      text_.clear();
+      text_ += '[';
       for (std::size_t i = 0; i < bounds.size(); ++i) {
         if (i)
           text_ += ',';

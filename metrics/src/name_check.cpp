@@ -95,8 +95,8 @@ void check_label_name(std::string_view metric, std::string_view label) {
 
 void check_label_value(std::string_view metric, std::string_view label, std::string_view value) {
   if (!is_valid_utf8(value))
-    throw std::invalid_argument(
-        cat({"weft::metrics: the value of label ", quoted(label), " of metric ", quoted(metric), " is not valid UTF-8"}));
+    throw std::invalid_argument(cat({"weft::metrics: the value of label ", quoted(label), " of metric ",
+                                     quoted(metric), " is not valid UTF-8"}));
 }
 
 void check_help(std::string_view metric, std::string_view help) {
@@ -104,7 +104,8 @@ void check_help(std::string_view metric, std::string_view help) {
     throw std::invalid_argument(cat({"weft::metrics: metric ", quoted(metric),
                                      " has an empty help text; every metric must say what it measures"}));
   if (!is_valid_utf8(help))
-    throw std::invalid_argument(cat({"weft::metrics: the help text of metric ", quoted(metric), " is not valid UTF-8"}));
+    throw std::invalid_argument(
+        cat({"weft::metrics: the help text of metric ", quoted(metric), " is not valid UTF-8"}));
 }
 
 }  // namespace weft::metrics::detail

@@ -46,7 +46,8 @@ std::string list(const std::vector<std::string>& keys) {
       s += ", ";
     s += keys[i];
   }
-  return s += '}';
+  s += '}';
+  return s;
 }
 
 std::string list(const std::vector<double>& bounds) {
@@ -56,21 +57,25 @@ std::string list(const std::vector<double>& bounds) {
       s += ", ";
     append_number(s, bounds[i]);
   }
-  return s += '}';
+  s += '}';
+  return s;
 }
 
 std::string describe_series(std::string_view name, const labels& label_set) {
   std::string s(name);
   s += '{';
+  bool first = true;
   for (const auto& [key, value] : label_set) {
-    if (s.back() != '{')
+    if (!first)
       s += ',';
+    first = false;
     s += key;
     s += "=\"";
     append_label_value(s, value);
     s += '"';
   }
-  return s += '}';
+  s += '}';
+  return s;
 }
 
 // A registration's label keys and values, checked.
@@ -176,7 +181,7 @@ std::pair<family_node*, series_node*> obtain(registry_state& state, std::string_
     fresh.label_keys = checked.keys;
     if (bounds != nullptr)
       fresh.bounds = *bounds;
-    family_at = state.families.emplace(fresh.name, std::move(fresh)).first;
+    family_at = state.families.emplace(std::string(name), std::move(fresh)).first;
   }
   family_node& family = family_at->second;
   try {
@@ -254,7 +259,8 @@ callback_handle registry::add_callback(std::string_view name, std::string_view h
   detail::check_not_collecting(*state_, type == metric_type::gauge ? "registry::gauge_callback"
                                                                    : "registry::counter_callback");
   if (!sample)
-    throw std::invalid_argument(detail::cat({"weft::metrics: the callback for metric ", detail::quoted(name), " is empty"}));
+    throw std::invalid_argument(
+        detail::cat({"weft::metrics: the callback for metric ", detail::quoted(name), " is empty"}));
   auto [family, series] = detail::obtain(*state_, name, help, type, label_set, nullptr, detail::series_kind::callback,
                                          [&sample](detail::series_node& s) { s.sample = std::move(sample); });
   return callback_handle(state_, family, series);

@@ -63,7 +63,8 @@ TEST_CASE("promtool accepts the text of a registry holding every kind of metric"
                             metrics::buckets::exponential(1e-6, 2, 24), {{"type", "report"}});
   for (const double v : {4.2e-3, 1e-6, 0.5, 30.0})
     lat.observe(v);
-  reg.histogram("weft_test_empty_duration_seconds", "A histogram never observed", metrics::buckets::linear(0.1, 0.1, 5));
+  reg.histogram("weft_test_empty_duration_seconds", "A histogram never observed",
+                metrics::buckets::linear(0.1, 0.1, 5));
 
   const std::string text = reg.to_prometheus();
   const command_result result = promtool_check(promtool, text);

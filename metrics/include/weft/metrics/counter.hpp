@@ -19,7 +19,8 @@ namespace detail {
 ///
 /// Cost of an update: one TLS load, one relaxed atomic fetch_add on the calling thread's own
 /// cache line. No lock, no allocation, wait-free (fetch_add is a single instruction on x86-64
-/// and on AArch64 with LSE).
+/// and on AArch64 with LSE). The one-time exception: a thread's very first update of any metric
+/// takes its shard id from a process-wide pool (detail/sharded_cell.hpp).
 ///
 /// Lifetime: made and owned by a registry (registry::counter); the reference it hands out stays
 /// valid as long as the registry. A standalone counter also works but is exported nowhere.

@@ -25,8 +25,8 @@ struct registry_state;
 struct registry_options {
   /// Shards per counter and histogram. 0 = the smallest power of two ≥ the hardware threads;
   /// any other value is rounded up to a power of two (at most 4096). Tests set 1 to put every
-  /// thread on one shard; more shards than threads only costs memory (64 bytes per counter per
-  /// shard).
+  /// thread on one shard; more shards than threads only costs memory: per shard, 64 bytes for a
+  /// counter and (buckets + 2) × 8 bytes rounded up to 64 for a histogram.
   std::size_t shards = 0;
 };
 
@@ -52,8 +52,9 @@ struct registry_options {
 /// Thread safety: every member may be called from any number of threads at once. Registration,
 /// collection and callback removal take the registry's mutex; updates through the returned
 /// references never do. A callback runs on the collecting thread with that mutex held: it must
-/// be quick, must not throw (an exception propagates out of the collection), and must not call
-/// into the same registry (that throws std::logic_error rather than deadlocking).
+/// be quick, should not throw (an exception propagates out of the collection, which then yields
+/// nothing), and must not call into the same registry (that throws std::logic_error rather than
+/// deadlocking).
 class registry {
  public:
   registry();

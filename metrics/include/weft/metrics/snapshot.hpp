@@ -18,6 +18,8 @@ enum class metric_type { counter, gauge, histogram };
 std::string_view to_string(metric_type type) noexcept;
 
 /// One series: its labels (sorted by key) and its value.
+///
+/// Thread safety: a plain value type.
 struct series_snapshot {
   metrics::labels labels;
   /// Counter and gauge families: the value. Integer counters are converted to double (exact
@@ -28,6 +30,8 @@ struct series_snapshot {
 };
 
 /// One family: every series registered under one name.
+///
+/// Thread safety: a plain value type.
 struct family_snapshot {
   std::string name;
   std::string help;

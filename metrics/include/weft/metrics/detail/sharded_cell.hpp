@@ -4,8 +4,8 @@
 // of two no smaller than the number of hardware threads. Each shard starts on its own cache line
 // and is padded to a whole number of lines, so two shards never share a line (no false sharing).
 // A thread picks its shard once: the first time it updates any metric it takes the lowest free
-// thread id from a process-wide pool (thread_slot.cpp) and keeps it in a thread_local; it returns
-// the id when it exits. Shard = id & (N - 1). With at most N live updating threads every thread
+// thread id from a process-wide pool (src/sharded_cell.cpp) and keeps it in a thread_local; it
+// returns the id when it exits. Shard = id & (N - 1). With at most N live updating threads every thread
 // has a shard to itself; beyond that, threads share shards, which costs contention, never
 // correctness, because every update is an atomic read-modify-write.
 //
@@ -19,8 +19,10 @@
 // a channel), not from the cell.
 //
 // Invariants. Cells are allocated once at construction and never move or grow, so updates never
-// allocate and never take a lock. The thread-id pool is the only process-wide state, and it holds
-// no metric values: two registries never share a cell.
+// allocate and never take a lock; the one exception is a thread's very first update, which takes
+// its id from the pool (a mutex, and at most one growth of the pool's vector). The thread-id pool
+// is the only process-wide state, and it holds no metric values: two registries never share a
+// cell.
 #pragma once
 
 #include <atomic>
