@@ -41,16 +41,28 @@ void slow_join_hook(cancel_hook* h) noexcept {
 
 }  // namespace
 
-std::coroutine_handle<> complete_spawned(task_record* r, bool failed) noexcept {
+void count_failure(worker_context* ctx, runtime_core* rt, const std::exception_ptr& error) noexcept {
+  bool cancelled = false;
+  try {
+    std::rethrow_exception(error);
+  } catch (const cancelled_error&) {
+    cancelled = true;
+  } catch (...) {
+  }
+  if (ctx && ctx->rt == rt)
+    (cancelled ? ctx->cancelled : ctx->failed).inc();
+  else
+    (cancelled ? rt->external_cancelled : rt->external_failed).fetch_add(1, std::memory_order_relaxed);
+}
+
+std::coroutine_handle<> complete_spawned(task_record* r, const std::exception_ptr& error) noexcept {
   worker_context* ctx = tls_ctx;
   runtime_core* rt = r->rt;
-  if (ctx && ctx->rt == rt) {
+  if (ctx && ctx->rt == rt)
     ctx->completed.inc();
-    if (failed) ctx->failed.inc();
-  } else {
+  else
     rt->external_completed.fetch_add(1, std::memory_order_relaxed);
-    if (failed) rt->external_failed.fetch_add(1, std::memory_order_relaxed);
-  }
+  if (error) count_failure(ctx, rt, error);
   r->set_state(record_state::completed, rt->coarse_now());
 
   // acq_rel: release publishes the result to whoever reads `join_done`; acquire pairs with the

@@ -2,20 +2,26 @@
 
 #include <fmt/format.h>
 
+#include <weft/detail/dump.hpp>
+#include <weft/detail/monitor.hpp>
+#include <weft/detail/runtime_metrics.hpp>
 #include <weft/metrics/registry.hpp>
 #include <weft/sched/futex.hpp>
 
 namespace weft {
 namespace {
 
-sched::options scheduler_options(runtime_options& o) {
+sched::options scheduler_options(runtime_options& o, const detail::runtime_metrics& m) {
   sched::options s;
+  s.poll_duration = m.poll_duration();
+  s.schedule_delay = m.schedule_delay();
   s.workers = o.workers;
   s.name = o.name;
   s.deque_capacity = o.deque_capacity;
   s.budget = o.budget;
   s.on_thread_start = std::move(o.on_thread_start);
   s.on_thread_stop = std::move(o.on_thread_stop);
+  s.max_replacements = o.stall.max_replacements;
   return s;
 }
 
@@ -23,16 +29,36 @@ sched::options scheduler_options(runtime_options& o) {
 
 runtime::runtime(runtime_options opts)
     : name_(opts.name),
-      core_(new detail::runtime_core(scheduler_options(opts))),
       own_registry_(opts.registry ? nullptr : std::make_unique<metrics::registry>()),
-      registry_(opts.registry ? opts.registry : own_registry_.get()) {
+      registry_(opts.registry ? opts.registry : own_registry_.get()),
+      metrics_(std::make_unique<detail::runtime_metrics>(*registry_, name_, opts.timing_metrics)),
+      core_(new detail::runtime_core(scheduler_options(opts, *metrics_))) {
+  try {
+    metrics_->bind(*core_);
+    monitor_ = std::make_unique<detail::monitor>(*core_, opts.stall, *metrics_);
+    metrics_->keep(registry_->gauge_callback(
+        "weft_hung_tasks", "Tasks suspended for longer than stall_options::hang_threshold",
+        {{"runtime", name_}}, [core = core_, t = opts.stall.hang_threshold] {
+          return static_cast<double>(detail::count_hung_tasks(*core, t));
+        }));
+  } catch (...) {
+    metrics_->unbind();
+    monitor_.reset();
+    core_->retire();
+    throw;
+  }
   core_->sched.start();
+  monitor_->start();
 }
 
 runtime::~runtime() {
   shutdown();
+  metrics_->unbind();  // the registry may outlive us: no callback may reach the core after this
+  monitor_.reset();
   core_->retire();
 }
+
+std::size_t runtime::zombie_workers() const { return monitor_->stalls().zombies(); }
 
 void runtime::shutdown() {
   if (core_->sched.on_worker())
@@ -40,6 +66,7 @@ void runtime::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   core_->stopped.store(true, std::memory_order_release);
+  monitor_->stop();  // no more replacements started, no more timers fired from outside
   core_->sched.stop();
   core_->sched.clear_timers();  // sleeping tasks are ended below like any other
   core_->sched.drain([](sched::job* j) {
@@ -65,6 +92,8 @@ std::uint32_t runtime::wait(detail::thread_waiter& tw) noexcept {
   }
 }
 
-std::vector<task_info> runtime::dump_tasks() const { return {}; }
+std::vector<task_info> runtime::dump_tasks() const {
+  return detail::dump_tasks(*core_, &monitor_->stalls());
+}
 
 }  // namespace weft

@@ -22,19 +22,23 @@ runtime_core::runtime_core(sched::options opts) : sched([&] {
   };
   return opts;
 }()) {
-  contexts = std::vector<worker_context>(sched.size());
+  contexts = std::vector<worker_context>(sched.slots());
 }
 
 task_record* runtime_core::external_record(std::coroutine_handle<> h, std::string_view name,
-                                           std::source_location site) {
+                                           std::source_location site, cancel_state* token) {
   std::size_t n = 0;
   task_record* r = table.take(1, n);
-  init_record(r, h, name, site, table.take_id(), 0, coarse_now());
+  init_record(r, h, name, site, table.take_id(), 0, token, coarse_now());
   external_spawned.fetch_add(1, std::memory_order_relaxed);
   return r;
 }
 
 void runtime_core::free_record(task_record* r) noexcept {
+  if (r->token) {
+    r->token->release();
+    r->token = nullptr;
+  }
   // release: a dump that still reads this record sees the id change (task_record.hpp).
   r->id.store(0, std::memory_order_release);
   worker_context* ctx = tls_ctx;

@@ -12,6 +12,7 @@ task_record* task_table::take(std::size_t max, std::size_t& count) {
       // Fixed for the record's whole life; init_record() leaves them alone.
       chunk[i].run_ = &run_record;
       chunk[i].rt = owner_;
+      chunk[i].token_cb.owner = &chunk[i];
       chunk[i].next_ = free_;
       free_ = &chunk[i];
     }

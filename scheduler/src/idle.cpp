@@ -4,9 +4,19 @@
 
 namespace weft::sched {
 
-idle_set::idle_set(std::size_t workers)
-    : workers_(workers), state_(workers * unparked_one), parked_(workers, false) {
-  sleepers_.reserve(workers);
+idle_set::idle_set(std::size_t active, std::size_t slots)
+    : active_(active), state_(active * unparked_one), parked_(slots, false) {
+  sleepers_.reserve(slots);
+}
+
+void idle_set::add_active() noexcept {
+  active_.fetch_add(1, std::memory_order_relaxed);
+  state_.fetch_add(unparked_one, std::memory_order_seq_cst);
+}
+
+void idle_set::remove_active() noexcept {
+  state_.fetch_sub(unparked_one, std::memory_order_seq_cst);
+  active_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 std::optional<std::size_t> idle_set::worker_to_notify() {
@@ -24,7 +34,7 @@ std::optional<std::size_t> idle_set::worker_to_notify() {
 
 bool idle_set::transition_to_searching() noexcept {
   auto s = state_.load(std::memory_order_seq_cst);
-  if (2 * searching(s) >= workers_) return false;
+  if (2 * searching(s) >= active_.load(std::memory_order_relaxed)) return false;
   state_.fetch_add(searching_one, std::memory_order_seq_cst);
   return true;
 }

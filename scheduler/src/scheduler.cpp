@@ -7,27 +7,76 @@
 
 namespace weft::sched {
 
+namespace {
+std::size_t resolve_workers(std::size_t w) { return w ? w : std::max(1u, std::thread::hardware_concurrency()); }
+}  // namespace
+
 scheduler::scheduler(options opts)
     : opts_(std::move(opts)),
-      idle_(opts_.workers ? opts_.workers : std::max(1u, std::thread::hardware_concurrency())),
+      base_workers_(resolve_workers(opts_.workers)),
+      idle_(base_workers_, base_workers_ + opts_.max_replacements),
       wheel_(now_ns()),
       next_timer_ns_(INT64_MAX) {
-  if (opts_.workers == 0) opts_.workers = std::max(1u, std::thread::hardware_concurrency());
+  opts_.workers = base_workers_;
   if (opts_.sample_every == 0 || (opts_.sample_every & (opts_.sample_every - 1)))
     throw std::invalid_argument("weft: sample_every must be a power of two");
   init_barriers();
-  workers_.reserve(opts_.workers);
-  for (std::size_t i = 0; i < opts_.workers; ++i)
+  const std::size_t slots = base_workers_ + opts_.max_replacements;
+  workers_.reserve(slots);
+  for (std::size_t i = 0; i < slots; ++i) {
     workers_.push_back(std::make_unique<worker>(*this, i));
+    workers_.back()->replacement_ = i >= base_workers_;
+  }
+}
+
+std::size_t scheduler::active_workers() const noexcept {
+  std::size_t n = 0;
+  for (auto& w : workers_) n += w->active();
+  return n;
+}
+
+std::optional<std::size_t> scheduler::start_replacement() {
+  if (stopping()) return std::nullopt;
+  for (std::size_t i = base_workers_; i < workers_.size(); ++i) {
+    worker& w = *workers_[i];
+    if (w.active()) continue;
+    if (w.thread_.joinable()) w.thread_.join();  // a retired replacement's old thread
+    w.retire_.store(false, std::memory_order_relaxed);
+    w.active_.store(true, std::memory_order_release);
+    idle_.add_active();
+    worker* raw = &w;
+    w.thread_ = std::thread([raw] { raw->run(); });
+    return i;
+  }
+  return std::nullopt;
+}
+
+bool scheduler::retire_replacement() {
+  for (std::size_t i = workers_.size(); i-- > base_workers_;) {
+    worker& w = *workers_[i];
+    if (!w.active() || w.retire_.load(std::memory_order_relaxed)) continue;
+    w.retire_.store(true, std::memory_order_relaxed);
+    w.parker_.unpark();
+    return true;
+  }
+  return false;
+}
+
+bool scheduler::rescue_lifo(std::size_t i) noexcept {
+  job* j = workers_[i]->lifo_.exchange(nullptr, std::memory_order_acq_rel);
+  if (!j) return false;
+  inject(j);
+  return true;
 }
 
 scheduler::~scheduler() { stop(); }
 
 void scheduler::start() {
   if (started_.exchange(true)) return;
-  for (auto& w : workers_) {
-    worker* raw = w.get();
-    w->thread_ = std::thread([raw] { raw->run(); });
+  for (std::size_t i = 0; i < base_workers_; ++i) {
+    worker* raw = workers_[i].get();
+    raw->active_.store(true, std::memory_order_release);
+    raw->thread_ = std::thread([raw] { raw->run(); });
   }
 }
 

@@ -60,22 +60,36 @@ void worker::run() {
   detail::tls_worker = this;
   install_frame_cache(&frames_);
   thread_id_.store(std::this_thread::get_id(), std::memory_order_release);
+  native_.store(static_cast<unsigned long>(pthread_self()), std::memory_order_release);
   std::string name = sched_->opts().name + "-w" + std::to_string(index_);
   if (name.size() > 15) name.resize(15);
   pthread_setname_np(pthread_self(), name.c_str());
   if (sched_->opts().on_thread_start) sched_->opts().on_thread_start(index_);
 
-  while (!sched_->stopping()) {
+  while (!sched_->stopping() && !retire_.load(std::memory_order_relaxed)) {
     if (job* j = find_work())
       execute(j);
     else
       park();
   }
+  if (retire_.load(std::memory_order_relaxed) && !sched_->stopping()) leave_for_retirement();
 
   if (sched_->opts().on_thread_stop) sched_->opts().on_thread_stop(index_);
   install_frame_cache(nullptr);
   frames_.release_all();
   detail::tls_worker = nullptr;
+  active_.store(false, std::memory_order_release);
+}
+
+void worker::leave_for_retirement() noexcept {
+  // A replacement that is no longer needed: hand everything queued here to the others.
+  if (sched_->idle_.is_parked(index_)) sched_->idle_.unpark_self(index_);
+  if (searching_) stop_searching();
+  if (job* j = lifo_.exchange(nullptr, std::memory_order_acq_rel)) sched_->injector_.push(j);
+  while (job* j = local_.pop()) sched_->injector_.push(j);
+  while (job* j = yield_.pop()) sched_->injector_.push(j);
+  sched_->idle_.remove_active();
+  sched_->notify_one();
 }
 
 void worker::execute(job* j) noexcept {
@@ -170,7 +184,7 @@ job* worker::search() {
     if (!sched_->idle_.transition_to_searching()) return nullptr;
     searching_ = true;
   }
-  const std::size_t n = sched_->size();
+  const std::size_t n = sched_->slots();
   const std::size_t start = static_cast<std::size_t>(next_random() % n);
   for (std::size_t k = 0; k < n; ++k) {
     std::size_t v = (start + k) % n;
@@ -221,12 +235,12 @@ void worker::park() {
   // Pairs with light_barrier() in every push: after this, either the pusher sees us asleep and
   // wakes someone, or we see its job below.
   heavy_barrier();
-  if (work_visible() || sched_->stopping()) {
+  if (work_visible() || sched_->stopping() || retire_.load(std::memory_order_relaxed)) {
     if (!sched_->idle_.unpark_self(index_)) searching_ = true;  // a notifier got here first
     return;
   }
   stats_.parks.inc();
-  while (!sched_->stopping()) {
+  while (!sched_->stopping() && !retire_.load(std::memory_order_relaxed)) {
     std::optional<std::int64_t> deadline;
     int none = -1;
     // seq_cst claim, then read the deadline: pairs with add_timer()'s exchange-then-load.

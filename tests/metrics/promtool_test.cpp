@@ -1,8 +1,8 @@
 #include "weft/metrics/metrics.hpp"
 
+#include "../support/promtool.hpp"
+
 #include <catch2/catch.hpp>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -12,36 +12,7 @@
 
 namespace metrics = weft::metrics;
 
-namespace {
-
-struct command_result {
-  int exit_status = -1;
-  std::string output;
-};
-
-// Runs `promtool check metrics` with `text` on stdin (from a temporary file) and captures its
-// combined output.
-command_result promtool_check(const std::string& promtool, const std::string& text) {
-  const auto path = std::filesystem::temp_directory_path() /
-                    (std::to_string(::getpid()) + "_weft_metrics_promtool.prom");
-  {
-    std::ofstream file(path, std::ios::binary);
-    file << text;
-  }
-  const std::string command = "'" + promtool + "' check metrics < '" + path.string() + "' 2>&1";
-  command_result result;
-  if (FILE* pipe = ::popen(command.c_str(), "r")) {
-    char buf[4096];
-    while (const std::size_t n = std::fread(buf, 1, sizeof buf, pipe))
-      result.output.append(buf, n);
-    const int status = ::pclose(pipe);
-    result.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  std::filesystem::remove(path);
-  return result;
-}
-
-}  // namespace
+using weft::test::promtool_check;
 
 TEST_CASE("promtool accepts the text of a registry holding every kind of metric", "[metrics][promtool]") {
   const char* promtool = std::getenv("WEFT_PROMTOOL");
@@ -67,7 +38,7 @@ TEST_CASE("promtool accepts the text of a registry holding every kind of metric"
                 metrics::buckets::linear(0.1, 0.1, 5));
 
   const std::string text = reg.to_prometheus();
-  const command_result result = promtool_check(promtool, text);
+  const weft::test::command_result result = promtool_check(promtool, text);
   INFO("promtool output:\n" << result.output << "\ntext checked:\n" << text);
   REQUIRE(result.exit_status == 0);
   // promtool prints lint findings even when it exits 0 in some versions: require none.

@@ -37,6 +37,10 @@
 namespace weft::metrics {
 class registry;
 }
+namespace weft::detail {
+class monitor;
+class runtime_metrics;
+}
 
 namespace weft {
 
@@ -73,11 +77,11 @@ class runtime {
   /// or rethrows its exception. Throws usage_error on one of this runtime's workers, and
   /// runtime_stopped if the runtime is (or gets) shut down.
   template <class T>
-  T block_on(task<T> t, spawn_options opts = {},
+  T block_on(task<T> t, const spawn_options& opts = {},
              std::source_location site = std::source_location::current()) {
     check_block_on();
     auto h = t.release();
-    detail::task_record* r = core_->external_record(h, opts.name, site);
+    detail::task_record* r = core_->external_record(h, opts.name, site, detail::token_for_spawn(opts, nullptr));
     h.promise().record_ = r;
     detail::thread_waiter tw;
     r->join.store(reinterpret_cast<std::uintptr_t>(&tw) | 1, std::memory_order_relaxed);
@@ -102,12 +106,12 @@ class runtime {
   /// Spawns `t` from any thread. On one of this runtime's workers it behaves as weft::spawn;
   /// elsewhere the task goes to the global queue. Throws runtime_stopped after shutdown.
   template <class T>
-  join_handle<T> spawn(task<T> t, spawn_options opts = {},
+  join_handle<T> spawn(task<T> t, const spawn_options& opts = {},
                        std::source_location site = std::source_location::current()) {
     if (core_->sched.on_worker()) return weft::spawn(std::move(t), opts, site);
     if (core_->stopped.load(std::memory_order_acquire)) throw runtime_stopped();
     auto h = t.release();
-    detail::task_record* r = core_->external_record(h, opts.name, site);
+    detail::task_record* r = core_->external_record(h, opts.name, site, detail::token_for_spawn(opts, nullptr));
     h.promise().record_ = r;
     core_->sched.inject(r);
     return join_handle<T>(r);
@@ -126,6 +130,8 @@ class runtime {
 
   /// The scheduler underneath (for tests and tools).
   sched::scheduler& scheduler() noexcept { return core_->sched; }
+  /// Zombie workers right now (stuck past stall_options::replace_after).
+  std::size_t zombie_workers() const;
 
  private:
   void check_block_on() const;
@@ -151,9 +157,11 @@ class runtime {
   static std::uint32_t wait(detail::thread_waiter& tw) noexcept;
 
   std::string name_;
-  detail::runtime_core* core_;
   std::unique_ptr<metrics::registry> own_registry_;
   metrics::registry* registry_;
+  std::unique_ptr<detail::runtime_metrics> metrics_;
+  detail::runtime_core* core_;
+  std::unique_ptr<detail::monitor> monitor_;
   bool shut_down_ = false;
 };
 

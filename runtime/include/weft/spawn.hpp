@@ -14,6 +14,7 @@
 #include <string_view>
 #include <utility>
 
+#include <weft/cancel.hpp>
 #include <weft/detail/join.hpp>
 #include <weft/detail/runtime_core.hpp>
 #include <weft/errors.hpp>
@@ -21,11 +22,24 @@
 
 namespace weft {
 
-/// Options for one spawn. `name` is copied (up to 47 bytes) before spawn returns, so any
-/// string that lives through the call will do.
+/// Options for one spawn.
 struct spawn_options {
+  /// Names the task in dumps, stall reports and traces. Copied (up to 47 bytes) before spawn
+  /// returns, so any string that lives through the call will do.
   std::string_view name{};
+  /// The task's cancellation token. Empty (the default): it inherits the spawning task's.
+  cancel_token token{};
 };
+
+namespace detail {
+/// The token a new task gets: the one given, else its spawner's (one reference, or null).
+inline cancel_state* token_for_spawn(const spawn_options& opts, const task_record* parent) noexcept {
+  cancel_state* s = opts.token.state();
+  if (!s && parent) s = parent->token;
+  if (s) s->add_ref();
+  return s;
+}
+}  // namespace detail
 
 /// The handle of a spawned task.
 ///
@@ -99,15 +113,18 @@ class [[nodiscard]] join_handle {
 /// (throws usage_error otherwise: off the workers, use runtime::spawn). The new task inherits
 /// the caller's cancellation.
 template <class T>
-join_handle<T> spawn(task<T> t, spawn_options opts = {},
+join_handle<T> spawn(task<T> t, const spawn_options& opts = {},
                      std::source_location site = std::source_location::current()) {
   detail::worker_context* ctx = detail::tls_ctx;
   if (!ctx) [[unlikely]]
     throw usage_error("weft::spawn called off the runtime's workers: use runtime::spawn from other threads");
   auto h = t.release();
   detail::task_record* r = ctx->alloc_record();
-  std::uint32_t inherited = ctx->current ? ctx->current->cancel_bits.load(std::memory_order_relaxed) : 0;
-  detail::init_record(r, h, opts.name, site, ctx->next_id(), inherited, ctx->rt->coarse_now());
+  detail::task_record* parent = ctx->current;
+  // A task spawned by a cancelled task starts cancelled.
+  std::uint32_t inherited = parent ? parent->cancel_bits.load(std::memory_order_relaxed) : 0;
+  detail::init_record(r, h, opts.name, site, ctx->next_id(), inherited,
+                      detail::token_for_spawn(opts, parent), ctx->rt->coarse_now());
   h.promise().record_ = r;
   ctx->w->push(r);
   return join_handle<T>(r);

@@ -30,6 +30,12 @@ struct stall_options {
   bool capture_backtrace = true;                   ///< capture the stuck thread's stack
   /// Receives each report; the default prints it to stderr.
   std::function<void(const stall_report&)> on_stall;
+  /// The clock stalls are measured with (default: std::chrono::steady_clock::now). A test seam:
+  /// tests advance a fake clock instead of waiting out real thresholds.
+  std::function<std::chrono::steady_clock::time_point()> clock;
+  /// At most this many reports are delivered per second; stalls past it are still counted
+  /// (weft_stalls_total) but not reported.
+  std::size_t max_reports_per_second = 10;
 };
 
 }  // namespace weft

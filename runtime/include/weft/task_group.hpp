@@ -24,7 +24,8 @@ namespace weft {
 
 class task_group {
  public:
-  task_group() : core_(std::make_shared<detail::group_core>()) {}
+  /// A group whose children inherit the creating task's cancellation (if any).
+  task_group() : core_(detail::make_group()) {}
   task_group(const task_group&) = delete;
   task_group& operator=(const task_group&) = delete;
   ~task_group() {
@@ -32,20 +33,21 @@ class task_group {
   }
 
   /// Spawns `t` as a child (its value, if any, is discarded). Same rules as weft::spawn.
+  /// (The group's token replaces any token in `opts`.)
   template <class T>
-  void spawn(task<T> t, spawn_options opts = {},
+  void spawn(task<T> t, const spawn_options& opts = {},
              std::source_location site = std::source_location::current()) {
     if constexpr (std::is_void_v<T>)
-      detail::spawn_child(core_, std::move(t), [] {}, opts, site);
+      detail::spawn_child(core_, std::move(t), [] {}, opts.name, site);
     else
-      detail::spawn_child(core_, std::move(t), [](T&&) {}, opts, site);
+      detail::spawn_child(core_, std::move(t), [](T&&) {}, opts.name, site);
   }
 
   /// Waits for every child. A cancellation point (see above). Rethrows the first failure.
   [[nodiscard]] task<void> join() { return core_->join(); }
 
-  /// Cancels every child.
-  void cancel() noexcept { core_->cancel_all(); }
+  /// Cancels every child (and what they spawned).
+  void cancel() { core_->cancel_all(); }
 
   /// Children not finished yet.
   std::size_t size() const noexcept { return core_->unfinished(); }

@@ -1,6 +1,7 @@
 #pragma once
 // The whole public API of weft in one include.
 
+#include <weft/cancel.hpp>
 #include <weft/errors.hpp>
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
@@ -8,7 +9,9 @@
 #include <weft/task.hpp>
 #include <weft/task_group.hpp>
 #include <weft/task_info.hpp>
+#include <weft/this_task.hpp>
 #include <weft/time.hpp>
+#include <weft/timeout.hpp>
 #include <weft/when_all.hpp>
 #include <weft/when_any.hpp>
 #include <weft/yield.hpp>

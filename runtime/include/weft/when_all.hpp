@@ -38,7 +38,7 @@ auto sink_into(std::optional<value_or_monostate<T>>& slot) {
 
 template <class... T, std::size_t... I>
 task<std::tuple<value_or_monostate<T>...>> when_all_impl(std::index_sequence<I...>, task<T>... ts) {
-  auto g = std::make_shared<group_core>();
+  auto g = make_group();
   std::tuple<std::optional<value_or_monostate<T>>...> slots;
   (spawn_child(g, std::move(ts), sink_into<T>(std::get<I>(slots)), {}, std::source_location::current()), ...);
   co_await g->join();
@@ -55,7 +55,7 @@ task<std::tuple<detail::value_or_monostate<T>...>> when_all(task<T>... ts) {
 /// Awaits every task of the vector; yields their values in order.
 template <class T>
 task<std::vector<T>> when_all(std::vector<task<T>> ts) {
-  auto g = std::make_shared<detail::group_core>();
+  auto g = detail::make_group();
   std::vector<std::optional<T>> slots(ts.size());
   for (std::size_t i = 0; i < ts.size(); ++i)
     detail::spawn_child(g, std::move(ts[i]), detail::sink_into<T>(slots[i]), {}, std::source_location::current());
@@ -68,7 +68,7 @@ task<std::vector<T>> when_all(std::vector<task<T>> ts) {
 
 /// Awaits every task of the vector.
 inline task<void> when_all(std::vector<task<void>> ts) {
-  auto g = std::make_shared<detail::group_core>();
+  auto g = detail::make_group();
   for (auto& t : ts) detail::spawn_child(g, std::move(t), [] {}, {}, std::source_location::current());
   co_await g->join();
 }

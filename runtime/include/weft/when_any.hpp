@@ -92,10 +92,10 @@ using any_value_t = std::conditional_t<all_same<T...>,
 
 template <class V, class... T, std::size_t... I>
 task<when_any_result<V>> when_any_impl(std::index_sequence<I...>, task<T>... ts) {
-  auto g = std::make_shared<group_core>();
+  auto g = make_group();
   auto st = std::make_shared<any_state<V>>();
   for (std::size_t k = 0; k < sizeof...(T); ++k) g->child_starting();
-  (g->adopt(weft::spawn(any_child<I, !all_same<T...>, V>(g, std::move(ts), I, st))), ...);
+  (weft::spawn(any_child<I, !all_same<T...>, V>(g, std::move(ts), I, st), {.token = g->token()}).detach(), ...);
   co_return co_await finish_any(std::move(g), std::move(st));
 }
 
@@ -115,11 +115,11 @@ task<when_any_result<detail::value_or_monostate<T>>> when_any(std::vector<task<T
   using V = detail::value_or_monostate<T>;
   if (ts.empty()) throw std::invalid_argument("weft::when_any: no tasks to wait for");
   // (a coroutine: nothing starts until the result is awaited)
-  auto g = std::make_shared<detail::group_core>();
+  auto g = detail::make_group();
   auto st = std::make_shared<detail::any_state<V>>();
   for (std::size_t i = 0; i < ts.size(); ++i) {
     g->child_starting();
-    g->adopt(weft::spawn(detail::any_child<0, false, V>(g, std::move(ts[i]), i, st)));
+    weft::spawn(detail::any_child<0, false, V>(g, std::move(ts[i]), i, st), {.token = g->token()}).detach();
   }
   co_return co_await detail::finish_any(std::move(g), std::move(st));
 }

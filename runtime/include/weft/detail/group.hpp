@@ -3,14 +3,15 @@
 //
 // Children are spawned as small wrapper tasks that report to the group when they finish. The
 // group counts unfinished children plus one reference held by its joiner (so a group can be
-// joined, reused and joined again); when the count reaches zero it sets `done_`. It keeps its
-// children's join handles to cancel them, and the first failure to rethrow.
+// joined, reused and joined again); when the count reaches zero it sets `done_`. Children run
+// under the group's own cancellation token (linked to the creating task's), so cancelling the
+// group reaches them and everything they spawn. It keeps the first failure to rethrow.
 //
 // Structured: join waits for every child, even after a failure or a cancellation (it cancels
 // them and waits for them to unwind), so children never outlive the scope that awaits them.
 //
-// Thread safety: every member may be called from any thread; the handles and the first error
-// sit under a mutex (groups are not on the fork-join hot path: use spawn/join for that).
+// Thread safety: every member may be called from any thread; the token and the first error sit
+// under a mutex (groups are not on the fork-join hot path: use spawn/join for that).
 
 #include <atomic>
 #include <cstddef>
@@ -20,7 +21,9 @@
 #include <utility>
 #include <vector>
 
+#include <weft/cancel.hpp>
 #include <weft/detail/oneshot.hpp>
+#include <weft/this_task.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
 
@@ -28,6 +31,9 @@ namespace weft::detail {
 
 class group_core {
  public:
+  /// A group whose children are cancelled with `parent` (the creating task's token).
+  explicit group_core(const cancel_token& parent) : parent_(parent), source_(parent) {}
+
   /// Counts a child about to be spawned.
   void child_starting() noexcept { pending_.fetch_add(1, std::memory_order_relaxed); }
   /// Called by a child's wrapper as its last act.
@@ -35,10 +41,11 @@ class group_core {
     // acq_rel: the last child's release publishes every child's results to the joiner.
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) done_.set();
   }
-  void adopt(join_handle<void> h) {
+  /// The token children are spawned with: cancelled by cancel_all(), by a failure, and by the
+  /// creating task's token.
+  cancel_token token() const {
     std::lock_guard lock(mu_);
-    children_.push_back(std::move(h));
-    if (cancelled_) children_.back().cancel();
+    return source_.token();
   }
   /// Records a failure (the first one wins) and cancels the other children.
   void fail(std::exception_ptr e) {
@@ -48,10 +55,9 @@ class group_core {
     }
     cancel_all();
   }
-  void cancel_all() noexcept {
+  void cancel_all() {
     std::lock_guard lock(mu_);
-    cancelled_ = true;
-    for (auto& h : children_) h.cancel();
+    source_.cancel();
   }
   /// Waits for every child: the joiner drops its own reference first. If the waiting task is
   /// cancelled, the children are cancelled and still awaited. Rethrows the first failure.
@@ -65,10 +71,10 @@ class group_core {
  private:
   std::atomic<std::size_t> pending_{1};  // unfinished children + the joiner's reference
   oneshot done_;
-  std::mutex mu_;
-  std::vector<join_handle<void>> children_;
+  mutable std::mutex mu_;
+  cancel_token parent_;
+  cancel_source source_;
   std::exception_ptr error_;
-  bool cancelled_ = false;
 };
 
 inline task<void> group_core::join() {
@@ -78,13 +84,12 @@ inline task<void> group_core::join() {
     cancel_all();
     co_await done_.wait(false);
   }
-  // Ready for reuse: the joiner's reference back, the finished children's handles released.
+  // Ready for reuse: the joiner's reference back, a fresh token if this one was cancelled.
   std::exception_ptr error;
   {
     std::lock_guard lock(mu_);
-    children_.clear();
     error = std::exchange(error_, nullptr);
-    cancelled_ = false;
+    if (source_.cancelled()) source_ = cancel_source(parent_);
   }
   done_.reset();
   pending_.store(1, std::memory_order_relaxed);
@@ -108,17 +113,24 @@ task<void> group_child(std::shared_ptr<group_core> g, task<T> t, Sink sink) {
   g->child_finished();
 }
 
-/// Spawns `t` as a child of `g`.
+/// Spawns `t` as a child of `g`, under the group's token. The child's record frees itself when
+/// it finishes: the group waits for children through its count, not through join handles.
 template <class T, class Sink>
-void spawn_child(const std::shared_ptr<group_core>& g, task<T> t, Sink sink, spawn_options opts,
+void spawn_child(const std::shared_ptr<group_core>& g, task<T> t, Sink sink, std::string_view name,
                  std::source_location site) {
   g->child_starting();
   try {
-    g->adopt(weft::spawn(group_child(g, std::move(t), std::move(sink)), opts, site));
+    weft::spawn(group_child(g, std::move(t), std::move(sink)), {.name = name, .token = g->token()}, site)
+        .detach();
   } catch (...) {
     g->child_finished();
     throw;
   }
+}
+
+/// A group for a child scope of the running task (its token is the parent of the group's).
+inline std::shared_ptr<group_core> make_group() {
+  return std::make_shared<group_core>(this_task::token());
 }
 
 }  // namespace weft::detail

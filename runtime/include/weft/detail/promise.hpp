@@ -27,14 +27,19 @@ namespace weft::detail {
 
 /// Completion of a spawned task that nobody joined inline: the join protocol (join.cpp);
 /// returns what runs next.
-std::coroutine_handle<> complete_spawned(task_record* r, bool failed) noexcept;
+std::coroutine_handle<> complete_spawned(task_record* r, const std::exception_ptr& error) noexcept;
+
+/// Counts a task that finished by an exception: cancelled (a cancelled_error, timeout_error
+/// included) or failed. Off the hot path: only failures get here.
+void count_failure(worker_context* ctx, runtime_core* rt, const std::exception_ptr& error) noexcept;
 
 /// Completion of a spawned task that its joiner ran inline: hand the thread straight back, no
 /// atomic read-modify-write (task_record.hpp). The joiner frees the record and the frame.
-inline std::coroutine_handle<> complete_inline(task_record* joiner, bool failed) noexcept {
+inline std::coroutine_handle<> complete_inline(task_record* r, task_record* joiner,
+                                               const std::exception_ptr& error) noexcept {
   worker_context* ctx = tls_ctx;
   ctx->completed.inc();
-  if (failed) [[unlikely]] ctx->failed.inc();
+  if (error) [[unlikely]] count_failure(ctx, r->rt, error);
   ctx->current = joiner;
   ctx->w->switch_current(joiner);
   joiner->set_running();
@@ -58,8 +63,8 @@ struct promise_base {
       promise_base& p = h.promise();
       task_record* r = p.record_;
       if (!r) return p.continuation_;  // awaited inline: symmetric transfer to the awaiter
-      if (task_record* joiner = r->inline_joiner) return complete_inline(joiner, p.exception_ != nullptr);
-      return complete_spawned(r, p.exception_ != nullptr);
+      if (task_record* joiner = r->inline_joiner) return complete_inline(r, joiner, p.exception_);
+      return complete_spawned(r, p.exception_);
     }
     void await_resume() noexcept {}
   };

@@ -34,14 +34,17 @@ class runtime_core {
   std::atomic<std::uint64_t> external_spawned{0};
   std::atomic<std::uint64_t> external_completed{0};
   std::atomic<std::uint64_t> external_failed{0};
+  std::atomic<std::uint64_t> external_cancelled{0};
+  std::atomic<std::uint64_t> timed_out{0};
 
   /// A steady-clock reading refreshed by the workers now and then: cheap timestamps for task
   /// states (precision: a few milliseconds).
   std::int64_t coarse_now() const noexcept { return sched.coarse_now_ns(); }
 
   /// A record for a task spawned off the workers (locks the table).
+  /// `token`: a reference the record adopts, or null.
   task_record* external_record(std::coroutine_handle<> h, std::string_view name,
-                               std::source_location site);
+                               std::source_location site, cancel_state* token = nullptr);
   /// Frees a record from any thread.
   void free_record(task_record* r) noexcept;
 
@@ -70,9 +73,10 @@ inline void run_record(sched::job* j) noexcept {
 /// Fills a record for a new task. The id is stored last (release): a dump that sees the id
 /// sees the rest (task_record.hpp). A free record already holds its fixed fields (`run_`, `rt`,
 /// set by the task table) and a clear `hook` and `enqueued_ns_` (left so by its last use).
+/// `token` is adopted (the caller gives the record one reference), or null.
 inline void init_record(task_record* r, std::coroutine_handle<> h, std::string_view name,
                         std::source_location site, std::uint64_t id, std::uint32_t inherited_cancel,
-                        std::int64_t now) noexcept {
+                        cancel_state* token, std::int64_t now) noexcept {
   // release fence: orders the previous owner's "id = 0" (free) before the new field values,
   // so a dump racing with reuse sees a changed id and discards what it read.
   std::atomic_thread_fence(std::memory_order_release);
@@ -81,6 +85,7 @@ inline void init_record(task_record* r, std::coroutine_handle<> h, std::string_v
   r->inline_joiner = nullptr;
   r->join.store(join_running, std::memory_order_relaxed);
   r->cancel_bits.store(inherited_cancel, std::memory_order_relaxed);
+  r->token = token;
   r->site.store(site, std::memory_order_relaxed);
   if (!name.empty())
     r->set_name(name);
@@ -96,6 +101,10 @@ inline void init_record(task_record* r, std::coroutine_handle<> h, std::string_v
 inline void free_record(task_record* r) noexcept {
   worker_context* ctx = tls_ctx;
   if (ctx && ctx->rt == r->rt) [[likely]] {
+    if (r->token) [[unlikely]] {
+      r->token->release();
+      r->token = nullptr;
+    }
     // release: a dump still reading this record sees the id change (task_record.hpp).
     r->id.store(0, std::memory_order_release);
     ctx->free_record(r);

@@ -35,6 +35,7 @@
 #include <source_location>
 #include <string_view>
 
+#include <weft/detail/cancel_state.hpp>
 #include <weft/sched/barrier.hpp>
 #include <weft/sched/job.hpp>
 
@@ -74,9 +75,19 @@ struct task_record : sched::job {
   std::atomic<std::uintptr_t> join{join_running};
 
   // ---- cancellation ----
+  /// cancel_handle: join_handle::cancel() (or inherited at spawn); cancel_token_bit: delivered
+  /// by the task's token while the task was suspended (cleared when a with_timeout scope ends).
+  static constexpr std::uint32_t cancel_handle = 1, cancel_token_bit = 2;
   std::atomic<std::uint32_t> cancel_bits{0};
   std::atomic<bool> cancel_busy{false};
   std::atomic<cancel_hook*> hook{nullptr};
+  /// The task's token (one reference owned), or null: never cancelled by a token. Read and
+  /// replaced only by the task itself (with_timeout scopes swap it while they run).
+  cancel_state* token = nullptr;
+  /// Registered on `token` while the task is suspended at a cancellation point.
+  struct token_callback : cancel_callback {
+    task_record* owner = nullptr;  ///< set once, when the task table carves the record
+  } token_cb;
 
   // ---- identity and state, read racily by dumps and the stall monitor ----
   std::atomic<std::uint64_t> id{0};  ///< 0 while free; written last on spawn (release)
@@ -88,7 +99,9 @@ struct task_record : sched::job {
   std::atomic<std::uint64_t> awaiting_arg{0};
   std::atomic<std::int64_t> since_ns{0};  ///< coarse clock at the last state change
 
-  bool cancelled() const noexcept { return cancel_bits.load(std::memory_order_relaxed) != 0; }
+  bool cancelled() const noexcept {
+    return cancel_bits.load(std::memory_order_relaxed) != 0 || (token && token->requested());
+  }
 
   /// Runnable, completed: the state and when it began.
   void set_state(record_state s, std::int64_t now) noexcept {
@@ -134,7 +147,14 @@ struct task_record : sched::job {
     // load in request_cancel(). A plain store on x86.
     hook.store(h, std::memory_order_release);
     sched::light_barrier();  // pairs with heavy_barrier() in request_cancel()
-    return cancelled();
+    if (cancelled()) return true;
+    if (token) {
+      // A token's cancellation reaches a suspended task through this callback. add() refuses
+      // once the token is cancelled: we are cancelled then.
+      token_cb.fn = &on_token_cancelled;
+      if (!token->add(&token_cb)) return true;
+    }
+    return false;
   }
   /// Task side: unregisters the hook; waits for a canceller that is running it to finish.
   void disarm() noexcept {
@@ -144,10 +164,14 @@ struct task_record : sched::job {
     // awaitable happens-before we go on and destroy it.
     while (cancel_busy.load(std::memory_order_acquire)) {
     }
+    if (token) token->remove(&token_cb);
+  }
+  static void on_token_cancelled(cancel_callback* cb) noexcept {
+    static_cast<token_callback*>(cb)->owner->request_cancel(cancel_token_bit);
   }
   /// Any thread: requests cancellation and unblocks the task if it is suspended at a hook.
-  void request_cancel() noexcept {
-    cancel_bits.fetch_or(1, std::memory_order_seq_cst);
+  void request_cancel(std::uint32_t bit = cancel_handle) noexcept {
+    cancel_bits.fetch_or(bit, std::memory_order_seq_cst);
     bool expected = false;
     while (!cancel_busy.compare_exchange_weak(expected, true, std::memory_order_acquire)) expected = false;
     sched::heavy_barrier();

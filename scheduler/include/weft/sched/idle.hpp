@@ -27,12 +27,13 @@ namespace weft::sched {
 
 class idle_set {
  public:
-  explicit idle_set(std::size_t workers);
+  /// `active` workers start unparked; `slots` is the most there can ever be (replacements).
+  idle_set(std::size_t active, std::size_t slots);
 
   /// Whether a push should wake a sleeper. Cheap: one load. Pairs with transition_to_parked().
   bool notify_should_wakeup() const noexcept {
     auto s = state_.load(std::memory_order_seq_cst);
-    return searching(s) == 0 && unparked(s) < workers_;
+    return searching(s) == 0 && unparked(s) < active_.load(std::memory_order_relaxed);
   }
 
   /// Picks a sleeper to wake and counts it as unparked and searching, or returns nothing.
@@ -52,6 +53,10 @@ class idle_set {
   bool is_parked(std::size_t index);
   /// Sleeping worker indices (for waking everyone on shutdown).
   std::vector<std::size_t> sleepers();
+  /// A replacement worker starts (counted active and unparked) or retires (neither). A retiring
+  /// worker must be unparked (not among the sleepers).
+  void add_active() noexcept;
+  void remove_active() noexcept;
 
   std::size_t num_searching() const noexcept { return searching(state_.load(std::memory_order_relaxed)); }
   std::size_t num_unparked() const noexcept { return unparked(state_.load(std::memory_order_relaxed)); }
@@ -62,7 +67,7 @@ class idle_set {
   static std::size_t searching(std::uint64_t s) noexcept { return s & 0xffffffffu; }
   static std::size_t unparked(std::uint64_t s) noexcept { return s >> 32; }
 
-  const std::size_t workers_;
+  std::atomic<std::size_t> active_;
   alignas(64) std::atomic<std::uint64_t> state_;
   std::mutex mu_;
   std::vector<std::size_t> sleepers_;

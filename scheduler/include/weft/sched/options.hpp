@@ -39,6 +39,8 @@ struct options {
   metrics::histogram* schedule_delay = nullptr;
   /// Sampling period of the two histograms above, a power of two.
   std::uint32_t sample_every = 64;
+  /// Extra worker slots that start_replacement() may bring up while workers are stuck.
+  std::size_t max_replacements = 0;
 };
 
 }  // namespace weft::sched

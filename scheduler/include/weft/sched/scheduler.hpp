@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include <weft/sched/idle.hpp>
@@ -75,6 +76,11 @@ class scheduler {
   /// Fires every due timer (called by workers; exposed for tests).
   std::size_t fire_due_timers(std::int64_t now) noexcept;
   std::size_t pending_timers() const;
+  /// Steady-clock nanoseconds of the next armed timer (INT64_MAX: none).
+  std::int64_t next_timer_ns() const noexcept { return next_timer_ns_.load(std::memory_order_relaxed); }
+  /// Whether a parked worker is sleeping until the next timer. When none is (every worker busy),
+  /// someone else must fire due timers: the runtime's monitor does.
+  bool has_timer_keeper() const noexcept { return timer_keeper_.load(std::memory_order_relaxed) >= 0; }
   /// Disarms every timer without firing it (shutdown, after stop()). Returns how many.
   std::size_t clear_timers() noexcept;
 
@@ -84,7 +90,23 @@ class scheduler {
     return w && &w->owner() == this;
   }
 
-  std::size_t size() const noexcept { return workers_.size(); }
+  /// The configured number of workers.
+  std::size_t size() const noexcept { return base_workers_; }
+  /// Worker slots, replacement slots included (at() accepts any index below this).
+  std::size_t slots() const noexcept { return workers_.size(); }
+  /// Workers with a running thread (replacements included).
+  std::size_t active_workers() const noexcept;
+
+  /// Starts a worker in a free replacement slot (capacity for a worker that is stuck). Returns
+  /// its index, or nothing when every replacement slot is in use or the scheduler is stopping.
+  /// Call from one controlling thread (the runtime's monitor).
+  std::optional<std::size_t> start_replacement();
+  /// Asks one running replacement to retire: it hands its queued jobs to the injector and its
+  /// thread ends. Returns false if none runs.
+  bool retire_replacement();
+  /// Moves the job in worker `i`'s LIFO slot to the injector, so that other workers can run it
+  /// while `i` is stuck. Returns whether there was one.
+  bool rescue_lifo(std::size_t i) noexcept;
   worker& at(std::size_t i) noexcept { return *workers_[i]; }
   const worker& at(std::size_t i) const noexcept { return *workers_[i]; }
   std::size_t injector_depth() const noexcept { return injector_.size(); }
@@ -114,6 +136,7 @@ class scheduler {
   void notify_one() noexcept;
 
   options opts_;
+  std::size_t base_workers_;
   std::vector<std::unique_ptr<worker>> workers_;
   injector injector_;
   idle_set idle_;

@@ -98,11 +98,19 @@ class worker {
   }
   const worker_stats& stats() const noexcept { return stats_; }
   std::thread::id thread_id() const noexcept { return thread_id_.load(std::memory_order_acquire); }
+  /// The worker thread's pthread handle (0 before it started), e.g. to signal it for a
+  /// backtrace.
+  unsigned long native_thread() const noexcept { return native_.load(std::memory_order_acquire); }
+  /// True for a replacement slot's worker.
+  bool is_replacement() const noexcept { return replacement_; }
+  /// True while its thread runs the loop.
+  bool active() const noexcept { return active_.load(std::memory_order_acquire); }
 
  private:
   friend class scheduler;
 
   void run();
+  void leave_for_retirement() noexcept;
   job* find_work();
   job* take_injector();
   job* search();
@@ -146,6 +154,10 @@ class worker {
   alignas(64) std::atomic<job*> current_{nullptr};
   std::atomic<std::uint64_t> dispatches_{0};
   std::atomic<std::thread::id> thread_id_{};
+  std::atomic<unsigned long> native_{0};
+  std::atomic<bool> active_{false};
+  std::atomic<bool> retire_{false};  // set by retire_replacement(); the worker leaves its loop
+  bool replacement_ = false;
 
   parker parker_;
   frame_cache frames_;

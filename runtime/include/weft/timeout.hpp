@@ -1,0 +1,99 @@
+#pragma once
+// weft::with_timeout / weft::with_deadline: give a task a deadline.
+//
+//   int v = co_await weft::with_timeout(50ms, fetch());   // timeout_error after 50 ms
+//
+// The task runs inline (on the caller's task) under a new cancellation token linked to the
+// caller's; tasks it spawns inherit that token. At the deadline the token is cancelled: every
+// cancellation point in the task (and its children) throws cancelled_error, and with_timeout
+// turns that into timeout_error (a cancelled_error). A task that reaches a cancellation point is
+// stopped within about a millisecond of the deadline (the timer wheel's tick); one that never
+// reaches one runs on (the stall detector reports it), and if it then finishes normally its
+// value is returned. If the caller itself is cancelled, cancelled_error propagates as usual.
+//
+// with_timeout with a negative duration throws std::invalid_argument; a deadline already passed
+// cancels the task before it starts.
+
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include <weft/cancel.hpp>
+#include <weft/detail/current.hpp>
+#include <weft/errors.hpp>
+#include <weft/sched/timer_wheel.hpp>
+#include <weft/task.hpp>
+
+namespace weft {
+
+namespace detail {
+
+/// While alive, the running task's token is a child token that a timer cancels at the deadline.
+class deadline_scope : sched::timer_entry {
+ public:
+  explicit deadline_scope(std::int64_t deadline_ns);
+  deadline_scope(const deadline_scope&) = delete;
+  ~deadline_scope() { end(); }
+  /// Disarms the timer (waiting for it if it is firing) and gives the task its token back.
+  /// Returns whether the deadline fired. Idempotent.
+  bool end() noexcept;
+
+ private:
+  static void on_fire(sched::timer_entry* e) noexcept;
+
+  task_record* me_;
+  cancel_state* outer_;  // the task's token before the scope (the scope holds its reference)
+  cancel_source source_;
+  std::atomic<int> fire_{0};  // 0 armed, 1 firing, 2 fired
+  bool ended_ = false;
+  bool fired_ = false;
+};
+
+}  // namespace detail
+
+/// Runs `t` with a deadline at `deadline` (steady clock); see above.
+template <class T, class Duration>
+task<T> with_deadline(std::chrono::time_point<std::chrono::steady_clock, Duration> deadline, task<T> t) {
+  detail::deadline_scope scope(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count());
+  std::exception_ptr error;
+  std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
+  try {
+    if constexpr (std::is_void_v<T>) {
+      co_await std::move(t);
+      value.emplace(true);
+    } else {
+      value.emplace(co_await std::move(t));
+    }
+  } catch (...) {
+    error = std::current_exception();
+  }
+  const bool fired = scope.end();
+  if (error) {
+    if (fired) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const cancelled_error&) {
+        throw timeout_error();
+      }
+    }
+    std::rethrow_exception(error);
+  }
+  if constexpr (!std::is_void_v<T>) co_return std::move(*value);
+}
+
+/// Runs `t` with a deadline `d` from now; see above. Throws std::invalid_argument if `d` < 0.
+template <class T, class Rep, class Period>
+task<T> with_timeout(std::chrono::duration<Rep, Period> d, task<T> t) {
+  if (d < d.zero())
+    throw std::invalid_argument("weft::with_timeout: negative duration; use with_deadline for deadlines that may have passed");
+  return with_deadline(std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::nanoseconds>(d),
+                       std::move(t));
+}
+
+}  // namespace weft

@@ -1,0 +1,54 @@
+#include <weft/detail/monitor.hpp>
+
+#include <climits>
+
+#include <pthread.h>
+
+#include <weft/detail/runtime_core.hpp>
+
+namespace weft::detail {
+
+monitor::monitor(runtime_core& core, const stall_options& opts, runtime_metrics& m)
+    : core_(core), opts_(opts), stalls_(core, opts, m) {}
+
+void monitor::start() {
+  if (opts_.sample_interval <= std::chrono::milliseconds::zero() || thread_.joinable()) return;
+  thread_ = std::thread([this] { run(); });
+}
+
+void monitor::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void monitor::tick() {
+  core_.sched.refresh_coarse_now();
+  const std::int64_t now = sched::now_ns();
+  if (!core_.sched.has_timer_keeper() && core_.sched.next_timer_ns() <= now)
+    core_.sched.fire_due_timers(now);
+  stalls_.sample(stall_now());
+}
+
+void monitor::run() {
+  pthread_setname_np(pthread_self(), "weft-monitor");
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    tick();
+    lock.lock();
+    auto wake = std::chrono::steady_clock::now() + opts_.sample_interval;
+    // Sooner if a timer is due before then and no worker keeps the timers.
+    std::int64_t next = core_.sched.next_timer_ns();
+    if (next != INT64_MAX && !core_.sched.has_timer_keeper()) {
+      auto at = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(next));
+      if (at < wake) wake = at;
+    }
+    cv_.wait_until(lock, wake, [&] { return stop_; });
+  }
+}
+
+}  // namespace weft::detail
