@@ -1,0 +1,193 @@
+#include <weft/stall.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <weft/metrics/registry.hpp>
+#include <weft/runtime.hpp>
+#include <weft/spawn.hpp>
+#include <weft/time.hpp>
+
+using namespace std::chrono_literals;
+using weft::task;
+
+// Spins until told to stop. Out of line and external, so that it shows by name in backtraces.
+[[gnu::noinline]] void weft_test_spin_until(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_acquire)) {
+  }
+}
+
+namespace {
+
+// A clock the test moves by hand: stall durations are measured with it, so no test waits out a
+// real threshold.
+struct fake_clock {
+  std::atomic<std::int64_t> ns{1'000'000'000};
+  std::chrono::steady_clock::time_point now() const {
+    return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns.load()));
+  }
+  void advance(std::chrono::nanoseconds d) { ns.fetch_add(d.count()); }
+};
+
+struct report_box {
+  std::mutex mu;
+  std::vector<weft::stall_report> reports;
+  void add(const weft::stall_report& r) {
+    std::lock_guard lock(mu);
+    reports.push_back(r);
+  }
+  std::size_t size() {
+    std::lock_guard lock(mu);
+    return reports.size();
+  }
+};
+
+task<void> spinner(std::atomic<bool>& started, const std::atomic<bool>& stop) {
+  started.store(true);
+  weft_test_spin_until(stop);
+  co_return;
+}
+
+// Moves the fake clock on, a millisecond at a time, until `done()` holds.
+template <class Done>
+void advance_until(fake_clock& clock, Done done) {
+  while (!done()) {
+    clock.advance(1ms);
+    std::this_thread::yield();
+  }
+}
+
+double metric(weft::runtime& rt, const char* name) {
+  auto snap = rt.metrics().snapshot();
+  if (auto* s = snap.find(name, {{"runtime", rt.name()}})) return s->value;
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("a spinning task is reported once with its name, spawn site and stack", "[stall]") {
+  fake_clock clock;
+  report_box box;
+  weft::runtime rt({.workers = 2,
+                    .name = "stalls",
+                    .stall = {.threshold = 100ms,
+                              .sample_interval = 1ms,
+                              .replace_after = 1h,
+                              .on_stall = [&](const weft::stall_report& r) { box.add(r); },
+                              .clock = [&] { return clock.now(); }}});
+  std::atomic<bool> started{false}, stop{false};
+  const int spawn_line = __LINE__ + 1;
+  auto h = rt.spawn(spinner(started, stop), {.name = "spinner"});
+  const std::uint64_t spinner_id = h.id();
+  while (!started.load()) std::this_thread::yield();
+  advance_until(clock, [&] { return box.size() > 0; });
+  // More samples while it still spins: still one report.
+  clock.advance(500ms);
+  double stalls = 0;
+  advance_until(clock, [&] { return (stalls = metric(rt, "weft_stalls_total")) >= 1; });
+  stop.store(true, std::memory_order_release);
+  rt.block_on(std::move(h));
+
+  REQUIRE(box.size() == 1);
+  const auto& r = box.reports[0];
+  CHECK(r.task_name == "spinner");
+  CHECK(r.task_id == spinner_id);
+  CHECK(std::string(r.spawn_site.file_name()).find("stall_test.cpp") != std::string::npos);
+  CHECK(r.spawn_site.line() == spawn_line);
+  CHECK(r.duration >= 100ms);
+  CHECK(r.worker < rt.workers());
+  INFO(r.backtrace);
+  CHECK(r.backtrace.find("weft_test_spin_until") != std::string::npos);
+  CHECK(stalls == 1);
+}
+
+TEST_CASE("a stuck worker becomes a zombie and a replacement keeps the capacity", "[stall][zombie]") {
+  fake_clock clock;
+  weft::runtime rt({.workers = 1,
+                    .name = "zombies",
+                    .stall = {.threshold = 100ms,
+                              .sample_interval = 1ms,
+                              .replace_after = 200ms,
+                              .max_replacements = 1,
+                              .capture_backtrace = false,
+                              .on_stall = [](const weft::stall_report&) {},
+                              .clock = [&] { return clock.now(); }}});
+  std::atomic<bool> started{false}, stop{false};
+  auto stuck = rt.spawn(spinner(started, stop), {.name = "toxic"});
+  while (!started.load()) std::this_thread::yield();
+  advance_until(clock, [&] { return rt.zombie_workers() == 1; });
+  CHECK(metric(rt, "weft_zombie_workers") == 1);
+  CHECK(metric(rt, "weft_worker_replacements_total") == 1);
+  CHECK(metric(rt, "weft_workers") == 2);
+  // The only configured worker is stuck, yet new work still runs: on the replacement.
+  CHECK(rt.block_on([]() -> task<int> { co_return 42; }()) == 42);
+
+  stop.store(true, std::memory_order_release);
+  rt.block_on(std::move(stuck));
+  // The zombie came back: the replacement retires.
+  advance_until(clock, [&] { return rt.zombie_workers() == 0 && metric(rt, "weft_workers") == 1; });
+  CHECK(metric(rt, "weft_zombie_workers") == 0);
+  CHECK(rt.block_on([]() -> task<int> { co_return 7; }()) == 7);
+}
+
+TEST_CASE("dump_tasks lists running, suspended and joining tasks with what they wait for", "[stall][dump]") {
+  weft::runtime rt({.workers = 2, .stall = {.sample_interval = 1ms, .on_stall = [](const weft::stall_report&) {}}});
+  std::atomic<bool> started{false}, stop{false};
+  auto spin = rt.spawn(spinner(started, stop), {.name = "busy"});
+  std::atomic<std::uint64_t> sleeper_id{0};
+  auto joiner = rt.spawn(
+      [](std::atomic<std::uint64_t>& id) -> task<void> {
+        auto s = weft::spawn([]() -> task<void> { co_await weft::sleep_for(1h); }(), {.name = "sleeper"});
+        id.store(s.id());
+        co_await s;
+      }(sleeper_id),
+      {.name = "joiner"});
+  while (!started.load() || sleeper_id.load() == 0) std::this_thread::yield();
+
+  std::vector<weft::task_info> tasks;
+  auto find = [&](const char* name) -> const weft::task_info* {
+    for (auto& t : tasks)
+      if (t.name == name) return &t;
+    return nullptr;
+  };
+  // Wait until the sleeper has reached its sleep and the joiner its join.
+  for (;;) {
+    tasks = rt.dump_tasks();
+    auto* s = find("sleeper");
+    auto* j = find("joiner");
+    if (s && j && s->state == weft::task_state::suspended && j->state == weft::task_state::suspended) break;
+    std::this_thread::yield();
+  }
+  auto* busy = find("busy");
+  REQUIRE(busy);
+  CHECK(busy->state == weft::task_state::running);
+  CHECK(busy->worker < rt.workers());
+  auto* s = find("sleeper");
+  CHECK(s->awaiting.find("sleep until") == 0);
+  CHECK(s->id == sleeper_id.load());
+  auto* j = find("joiner");
+  CHECK(j->awaiting == "join of task " + std::to_string(sleeper_id.load()));
+  CHECK(std::string(j->spawn_site.file_name()).find("stall_test.cpp") != std::string::npos);
+
+  stop.store(true);
+  rt.block_on(std::move(spin));
+  joiner.cancel();
+  CHECK_THROWS_AS(rt.block_on(std::move(joiner)), weft::cancelled_error);
+}
+
+TEST_CASE("a task suspended past the hang threshold counts as hung", "[stall][dump]") {
+  weft::runtime rt({.workers = 1, .name = "hangs", .stall = {.hang_threshold = 0s}});
+  auto h = rt.spawn([]() -> task<void> { co_await weft::sleep_for(1h); }());
+  // Poll the gauge until the sleeper is suspended (and thereby past a zero threshold).
+  double hung = 0;
+  while ((hung = metric(rt, "weft_hung_tasks")) < 1) std::this_thread::yield();
+  CHECK(hung == 1);
+  h.cancel();
+  CHECK_THROWS_AS(rt.block_on(std::move(h)), weft::cancelled_error);
+}
