@@ -33,6 +33,7 @@ runtime::runtime(runtime_options opts)
       registry_(opts.registry ? opts.registry : own_registry_.get()),
       metrics_(std::make_unique<detail::runtime_metrics>(*registry_, name_, opts.timing_metrics)),
       core_(new detail::runtime_core(scheduler_options(opts, *metrics_))) {
+  core_->registry = registry_;
   try {
     metrics_->bind(*core_);
     monitor_ = std::make_unique<detail::monitor>(*core_, opts.stall, *metrics_);

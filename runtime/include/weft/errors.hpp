@@ -36,4 +36,11 @@ class timeout_error : public cancelled_error {
   using cancelled_error::cancelled_error;
 };
 
+/// Thrown by channel<T>::send and try_send on a closed channel.
+class channel_closed : public std::runtime_error {
+ public:
+  channel_closed() : std::runtime_error("weft: send on a closed channel") {}
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace weft

@@ -6,6 +6,11 @@
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
 #include <weft/stall.hpp>
+#include <weft/sync/channel.hpp>
+#include <weft/sync/event.hpp>
+#include <weft/sync/latch.hpp>
+#include <weft/sync/mutex.hpp>
+#include <weft/sync/semaphore.hpp>
 #include <weft/task.hpp>
 #include <weft/task_group.hpp>
 #include <weft/task_info.hpp>

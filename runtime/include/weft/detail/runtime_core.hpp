@@ -18,6 +18,10 @@
 #include <weft/detail/worker_context.hpp>
 #include <weft/sched/scheduler.hpp>
 
+namespace weft::metrics {
+class registry;
+}
+
 namespace weft::detail {
 
 class runtime_core {
@@ -31,6 +35,8 @@ class runtime_core {
   std::vector<worker_context> contexts;
 
   std::atomic<bool> stopped{false};
+  /// The runtime's registry (its own or the user's), for metrics created by tasks (channels).
+  metrics::registry* registry = nullptr;
   std::atomic<std::uint64_t> external_spawned{0};
   std::atomic<std::uint64_t> external_completed{0};
   std::atomic<std::uint64_t> external_failed{0};

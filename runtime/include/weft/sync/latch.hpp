@@ -1,0 +1,76 @@
+#pragma once
+// weft::latch: a countdown that tasks can wait for.
+//
+//   weft::latch done(3);
+//   ... each of three tasks: done.count_down();
+//   co_await done.wait();     // resumes when the count reaches zero
+//
+// count_down() below zero throws std::invalid_argument. wait() is a cancellation point.
+//
+// Thread safety: every member may be called from any thread. Lifetime: must outlive its waiters.
+
+#include <coroutine>
+#include <cstddef>
+#include <mutex>
+#include <stdexcept>
+
+#include <weft/detail/waiter.hpp>
+
+namespace weft {
+
+class latch {
+ public:
+  explicit latch(std::size_t count) noexcept : count_(count) {}
+  latch(const latch&) = delete;
+  latch& operator=(const latch&) = delete;
+
+  /// Decrements the count by `n`; at zero, wakes every waiter.
+  void count_down(std::size_t n = 1) {
+    detail::waiter* woken = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      if (n > count_) throw std::invalid_argument("weft::latch::count_down below zero");
+      count_ -= n;
+      if (count_ != 0) return;
+      woken = detail::take_all(waiters_);
+    }
+    detail::resume_all(woken);
+  }
+  bool try_wait() const noexcept {
+    std::lock_guard lock(mu_);
+    return count_ == 0;
+  }
+  std::size_t count() const noexcept {
+    std::lock_guard lock(mu_);
+    return count_;
+  }
+
+  class awaiter : detail::waiter {
+   public:
+    explicit awaiter(latch& l) noexcept : l_(&l) { fn = &on_cancel; }
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+      return detail::suspend_on(
+          l_->mu_, *this, h, "latch", [&] { return l_->count_ == 0; },
+          [&](detail::waiter* w) { l_->waiters_.push_back(w); }, [] {});
+    }
+    void await_resume() { detail::finish_wait(*this); }
+
+   private:
+    static void on_cancel(detail::cancel_hook* h) noexcept {
+      auto* self = static_cast<awaiter*>(h);
+      detail::cancel_waiter(self->l_->mu_, self->l_->waiters_, *self);
+    }
+    latch* l_;
+  };
+
+  /// Suspends until the count reaches zero.
+  awaiter wait() noexcept { return awaiter(*this); }
+
+ private:
+  mutable std::mutex mu_;
+  std::size_t count_;
+  detail::waiter_queue waiters_;
+};
+
+}  // namespace weft

@@ -1,0 +1,280 @@
+#include <weft/sync/channel.hpp>
+#include <weft/sync/event.hpp>
+#include <weft/sync/latch.hpp>
+#include <weft/sync/mutex.hpp>
+#include <weft/sync/semaphore.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <numeric>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <weft/metrics/registry.hpp>
+#include <weft/runtime.hpp>
+#include <weft/spawn.hpp>
+#include <weft/timeout.hpp>
+#include <weft/time.hpp>
+#include <weft/yield.hpp>
+
+using namespace std::chrono_literals;
+using weft::task;
+
+TEST_CASE("an event wakes every waiter when set, and lets later waits pass", "[sync][event]") {
+  weft::runtime rt({.workers = 2});
+  weft::event ev;
+  std::atomic<int> woke{0};
+  rt.block_on([&]() -> task<void> {
+    std::vector<weft::join_handle<void>> hs;
+    for (int i = 0; i < 10; ++i)
+      hs.push_back(weft::spawn([](weft::event& e, std::atomic<int>& n) -> task<void> {
+        co_await e.wait();
+        n.fetch_add(1);
+      }(ev, woke)));
+    co_await weft::yield();
+    ev.set();
+    for (auto& h : hs) co_await h;
+    co_await ev.wait();  // already set: passes
+    ev.reset();
+    CHECK_FALSE(ev.is_set());
+  }());
+  CHECK(woke.load() == 10);
+}
+
+TEST_CASE("a task waiting on an event that is never set is woken by its cancellation", "[sync][event][cancel]") {
+  weft::runtime rt({.workers = 2});
+  weft::event never;
+  CHECK_THROWS_AS(rt.block_on(weft::with_timeout(5ms, [&]() -> task<void> { co_await never.wait(); }())),
+                  weft::timeout_error);
+  never.set();  // nobody is left waiting: must not touch a dead frame
+}
+
+TEST_CASE("a semaphore admits at most its permits at once", "[sync][semaphore]") {
+  weft::runtime rt({.workers = 2});
+  weft::semaphore slots(3);
+  std::atomic<int> inside{0}, most{0};
+  rt.block_on([&]() -> task<void> {
+    // A capturing lambda's closure must outlive the tasks it makes: keep it in this frame.
+    auto body = [&]() -> task<void> {
+        co_await slots.acquire();
+        int now = inside.fetch_add(1) + 1;
+        int seen = most.load();
+        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+        }
+        co_await weft::yield();
+        inside.fetch_sub(1);
+        slots.release();
+    };
+    std::vector<weft::join_handle<void>> hs;
+    for (int i = 0; i < 50; ++i) hs.push_back(weft::spawn(body()));
+    for (auto& h : hs) co_await h;
+  }());
+  CHECK(most.load() <= 3);
+  CHECK(most.load() >= 1);
+  CHECK(slots.available() == 3);
+}
+
+TEST_CASE("a cancelled acquire does not lose a permit", "[sync][semaphore][cancel]") {
+  weft::runtime rt({.workers = 2});
+  weft::semaphore s(0);
+  CHECK_THROWS_AS(rt.block_on(weft::with_timeout(2ms, [&]() -> task<void> { co_await s.acquire(); }())),
+                  weft::timeout_error);
+  s.release();
+  CHECK(s.available() == 1);
+  CHECK(s.waiting() == 0);
+}
+
+TEST_CASE("an async_mutex excludes, and hands the lock to waiters in order", "[sync][mutex]") {
+  weft::runtime rt({.workers = 2});
+  weft::async_mutex m;
+  long counter = 0;  // guarded by m, not atomic: TSan checks the exclusion
+  rt.block_on([&]() -> task<void> {
+    auto body = [&]() -> task<void> {
+      for (int k = 0; k < 1000; ++k) {
+        auto guard = co_await m.lock();
+        ++counter;
+        if (k % 100 == 0) co_await weft::yield();  // hold it across a suspension sometimes
+      }
+    };
+    std::vector<weft::join_handle<void>> hs;
+    for (int i = 0; i < 8; ++i) hs.push_back(weft::spawn(body()));
+    for (auto& h : hs) co_await h;
+  }());
+  CHECK(counter == 8000);
+  CHECK_FALSE(m.is_locked());
+}
+
+TEST_CASE("a latch releases its waiters at zero and refuses to go below", "[sync][latch]") {
+  weft::runtime rt({.workers = 2});
+  weft::latch done(3);
+  std::atomic<int> passed{0};
+  rt.block_on([&]() -> task<void> {
+    auto wait_body = [&]() -> task<void> {
+      co_await done.wait();
+      passed.fetch_add(1);
+    };
+    auto count_body = [&]() -> task<void> {
+      done.count_down();
+      co_return;
+    };
+    auto waiter = weft::spawn(wait_body());
+    std::vector<weft::join_handle<void>> counters;
+    for (int i = 0; i < 3; ++i) counters.push_back(weft::spawn(count_body()));
+    co_await waiter;
+    for (auto& h : counters) co_await h;
+  }());
+  CHECK(passed.load() == 1);
+  CHECK(done.try_wait());
+  CHECK_THROWS_AS(done.count_down(), std::invalid_argument);
+}
+
+TEST_CASE("a channel delivers in order and refuses try_send when full", "[sync][channel]") {
+  weft::runtime rt({.workers = 1});
+  weft::channel<int> ch(2);
+  CHECK(ch.try_send(1));
+  CHECK(ch.try_send(2));
+  CHECK_FALSE(ch.try_send(3));
+  CHECK(ch.size() == 2);
+  CHECK(ch.try_recv() == 1);
+  rt.block_on([&]() -> task<void> {
+    co_await ch.send(3);
+    auto a = co_await ch.recv();
+    auto b = co_await ch.recv();
+    CHECK(a == 2);
+    CHECK(b == 3);
+  }());
+  CHECK(ch.try_recv() == std::nullopt);
+}
+
+TEST_CASE("a closed channel drains, then yields nullopt; sending to it throws", "[sync][channel]") {
+  weft::runtime rt({.workers = 1});
+  weft::channel<std::string> ch(4);
+  ch.try_send("a");
+  ch.close();
+  CHECK_THROWS_AS(ch.try_send("b"), weft::channel_closed);
+  rt.block_on([&]() -> task<void> {
+    auto a = co_await ch.recv();
+    auto end = co_await ch.recv();
+    CHECK(a == std::optional<std::string>("a"));
+    CHECK(end == std::nullopt);
+    bool threw = false;
+    try {
+      co_await ch.send("c");
+    } catch (const weft::channel_closed&) {
+      threw = true;
+    }
+    CHECK(threw);
+  }());
+}
+
+TEST_CASE("close wakes blocked receivers with nullopt and blocked senders with channel_closed", "[sync][channel]") {
+  weft::runtime rt({.workers = 2});
+  weft::channel<int> empty(1), full(1);
+  full.try_send(0);
+  rt.block_on([&]() -> task<void> {
+    auto recv_body = [&]() -> task<bool> {
+      auto v = co_await empty.recv();
+      co_return !v.has_value();
+    };
+    auto send_body = [&]() -> task<bool> {
+      try {
+        co_await full.send(1);
+      } catch (const weft::channel_closed&) {
+        co_return true;
+      }
+      co_return false;
+    };
+    auto r = weft::spawn(recv_body());
+    auto s = weft::spawn(send_body());
+    // Wait until both are really blocked (the dump says what each task waits for).
+    auto blocked = [&] {
+      int n = 0;
+      for (auto& t : rt.dump_tasks())
+        n += t.state == weft::task_state::suspended && (t.awaiting == "channel recv" || t.awaiting == "channel send");
+      return n;
+    };
+    while (blocked() < 2) co_await weft::yield();
+    empty.close();
+    full.close();
+    bool receiver_saw_close = co_await r;
+    bool sender_saw_close = co_await s;
+    CHECK(receiver_saw_close);
+    CHECK(sender_saw_close);
+  }());
+}
+
+TEST_CASE("a rendezvous channel hands each value from sender to receiver", "[sync][channel]") {
+  weft::runtime rt({.workers = 2});
+  weft::channel<int> ch(0);
+  long sum = rt.block_on([&]() -> task<long> {
+    auto produce = [&]() -> task<void> {
+      for (int i = 1; i <= 1000; ++i) co_await ch.send(i);
+      ch.close();
+    };
+    auto producer = weft::spawn(produce());
+    long total = 0;
+    while (auto v = co_await ch.recv()) total += *v;
+    co_await producer;
+    co_return total;
+  }());
+  CHECK(sum == 500500);
+}
+
+TEST_CASE("many producers and consumers on small channels deliver every value exactly once", "[sync][channel][stress]") {
+  for (std::size_t capacity : {0, 1, 4, 64}) {
+    weft::runtime rt({.workers = 2});
+    constexpr int producers = 4, consumers = 4, per_producer = 5000;
+    weft::channel<int> ch(capacity);
+    std::vector<std::atomic<int>> seen(producers * per_producer);
+    rt.block_on([&]() -> task<void> {
+      auto produce = [&](int p) -> task<void> {
+        for (int i = 0; i < per_producer; ++i) co_await ch.send(p * per_producer + i);
+      };
+      auto consume = [&]() -> task<void> {
+        while (auto v = co_await ch.recv()) seen[static_cast<std::size_t>(*v)].fetch_add(1);
+      };
+      std::vector<weft::join_handle<void>> ps, cs;
+      for (int p = 0; p < producers; ++p) ps.push_back(weft::spawn(produce(p)));
+      for (int c = 0; c < consumers; ++c) cs.push_back(weft::spawn(consume()));
+      for (auto& h : ps) co_await h;
+      ch.close();
+      for (auto& h : cs) co_await h;
+    }());
+    int wrong = 0;
+    for (auto& s : seen) wrong += s.load() != 1;
+    INFO("capacity " << capacity);
+    CHECK(wrong == 0);
+  }
+}
+
+TEST_CASE("a blocked send is cancelled without delivering its value", "[sync][channel][cancel]") {
+  weft::runtime rt({.workers = 2});
+  weft::channel<int> ch(0);
+  CHECK_THROWS_AS(rt.block_on(weft::with_timeout(2ms, [&]() -> task<void> { co_await ch.send(1); }())),
+                  weft::timeout_error);
+  CHECK(ch.try_recv() == std::nullopt);
+}
+
+TEST_CASE("a named channel reports how long senders were blocked", "[sync][channel][metrics]") {
+  weft::runtime rt({.workers = 2, .name = "chan"});
+  rt.block_on([&]() -> task<void> {
+    weft::channel<int> results(1, {.name = "results"});
+    auto consume = [&]() -> task<void> {
+      for (int i = 0; i < 20; ++i) {
+        co_await weft::sleep_for(1ms);  // a slow consumer
+        co_await results.recv();
+      }
+    };
+    auto consumer = weft::spawn(consume());
+    for (int i = 0; i < 20; ++i) co_await results.send(i);
+    co_await consumer;
+    auto snap = rt.metrics().snapshot();
+    auto blocked = snap.histogram("weft_channel_send_blocked_seconds", {{"channel", "results"}});
+    CHECK(blocked.count >= 1);
+    CHECK(blocked.sum > 0);
+    CHECK(snap.gauge_value("weft_channel_depth", {{"channel", "results"}}) >= 0);
+  }());
+  // The channel is gone: its depth series too.
+  CHECK(rt.metrics().snapshot().find("weft_channel_depth", {{"channel", "results"}}) == nullptr);
+}
