@@ -44,6 +44,8 @@ class runtime_metrics;
 
 namespace weft {
 
+class executor;  // <weft/asio/executor.hpp>
+
 /// How a runtime is built. A plain aggregate: `weft::runtime rt({.workers = 2});`
 struct runtime_options {
   /// Worker threads; 0 means one per hardware thread.
@@ -127,11 +129,17 @@ class runtime {
   metrics::registry& metrics() noexcept { return *registry_; }
   /// Every live task: running, queued or suspended. See task_info.
   std::vector<task_info> dump_tasks() const;
+  /// The runtime as a Boost.Asio executor: include <weft/asio/executor.hpp> (or <weft/asio.hpp>)
+  /// to call it. The first call starts the runtime's reactor thread. Throws runtime_stopped
+  /// after shutdown.
+  executor get_executor() const;
 
   /// The scheduler underneath (for tests and tools).
   sched::scheduler& scheduler() noexcept { return core_->sched; }
   /// Zombie workers right now (stuck past stall_options::replace_after).
   std::size_t zombie_workers() const;
+  /// Stalls detected since the runtime started (weft_stalls_total).
+  std::uint64_t stalls_detected() const;
 
  private:
   void check_block_on() const;

@@ -3,6 +3,8 @@
 
 #include <weft/cancel.hpp>
 #include <weft/errors.hpp>
+#include <weft/fiber.hpp>
+#include <weft/pool/pool.hpp>
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
 #include <weft/stall.hpp>

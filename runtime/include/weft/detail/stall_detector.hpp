@@ -41,6 +41,8 @@ class stall_detector {
   /// Since when (stall clock) worker `i` has run the job it runs now, if it runs one.
   std::optional<std::chrono::steady_clock::time_point> running_since(std::size_t i) const;
   std::size_t zombies() const;
+  /// Stalls detected so far.
+  std::uint64_t stalls() const noexcept { return stalls_.value(); }
   const stall_options& options() const noexcept { return opts_; }
 
  private:

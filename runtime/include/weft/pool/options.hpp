@@ -1,0 +1,92 @@
+#pragma once
+// The options and plain results of weft::job_pool (pool.hpp).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace weft {
+
+/// Retry with exponential backoff and jitter, for errors the processor marks retryable (by
+/// throwing weft::retryable_error) and for attempts that overran the job deadline.
+struct retry_options {
+  std::size_t max_attempts = 1;                   ///< 1: no retry
+  std::chrono::milliseconds initial_backoff{10};  ///< wait before the 2nd attempt
+  double multiplier = 2.0;                        ///< each further wait is this much longer...
+  std::chrono::milliseconds max_backoff{1000};    ///< ...up to this cap
+  double jitter = 0.2;                            ///< each wait is drawn within ±jitter of itself
+};
+
+/// A circuit breaker per job type (closed -> open -> half-open -> closed).
+struct breaker_options {
+  bool enabled = false;
+  std::size_t failure_threshold = 5;             ///< consecutive failures that open a circuit
+  std::chrono::milliseconds reset_timeout{30'000};  ///< open this long, then half-open
+  std::size_t half_open_probes = 1;              ///< jobs let through while half-open
+};
+
+/// How a job_pool is built. Members in this order so that designated initializers work.
+struct pool_options {
+  std::string name = "pool";               ///< the `pool` label of its metrics
+  std::size_t concurrency = 0;             ///< jobs processed at once; 0: the runtime's workers
+  std::size_t queue_capacity = 1024;       ///< jobs waiting at most; then try_submit sheds
+  std::chrono::milliseconds job_timeout{0};  ///< deadline of one attempt; 0: none
+  retry_options retry{};
+  breaker_options breaker{};
+  std::size_t dead_letter_capacity = 1024;  ///< failed jobs kept; the oldest go first
+  double degraded_queue_fill = 0.8;        ///< health: queue fuller than this is degraded
+};
+
+/// What try_submit / submit did with a job.
+enum class submit_status { accepted, queue_full, stopping, circuit_open };
+
+constexpr std::string_view to_string(submit_status s) noexcept {
+  switch (s) {
+    case submit_status::accepted: return "accepted";
+    case submit_status::queue_full: return "rejected: the queue is full";
+    case submit_status::stopping: return "rejected: the pool is stopping";
+    case submit_status::circuit_open: return "rejected: the circuit for this job type is open";
+  }
+  return "?";
+}
+
+/// Thrown by a processor for a failure worth another attempt (network hiccup, busy upstream).
+/// Any other exception fails the job at once.
+class retryable_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A consistent snapshot of a pool's counters: at every moment
+///   submitted == processed + failed + in_flight + queue_depth.
+struct pool_stats {
+  std::size_t workers = 0;         ///< jobs processed at once, at most
+  std::size_t queue_capacity = 0;
+  std::size_t queue_depth = 0;     ///< accepted, not started
+  std::uint64_t submitted = 0;     ///< accepted
+  std::uint64_t processed = 0;     ///< finished successfully
+  std::uint64_t failed = 0;        ///< finished unsuccessfully, after every attempt (dead-lettered)
+  std::uint64_t dropped = 0;       ///< rejected at submission (full, stopping, circuit open)
+  std::uint64_t timed_out = 0;     ///< attempts cancelled at the job deadline
+  std::uint64_t retried = 0;       ///< attempts after the first
+  std::uint64_t dead_lettered = 0; ///< jobs put in the dead-letter queue (== failed)
+  std::size_t in_flight = 0;       ///< started, not finished (attempts and backoff waits)
+};
+
+struct health_status {
+  bool healthy = true;
+  std::vector<std::string> reasons;  ///< why not, when degraded
+};
+
+/// What stop() did.
+struct stop_report {
+  std::size_t drained = 0;        ///< jobs finished while stopping (successfully or not)
+  std::size_t cancelled = 0;      ///< jobs in flight at the drain timeout, cancelled
+  std::size_t dead_lettered = 0;  ///< jobs still queued at the timeout, moved to the dead letters
+};
+
+}  // namespace weft

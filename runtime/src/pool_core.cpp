@@ -1,0 +1,122 @@
+#include <weft/pool/pool_core.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include <weft/metrics/buckets.hpp>
+#include <weft/metrics/registry.hpp>
+#include <weft/runtime.hpp>
+
+namespace weft::detail {
+
+pool_core::pool_core(runtime& r, pool_options o)
+    : rt(r),
+      opts([&] {
+        if (o.concurrency == 0) o.concurrency = r.workers();
+        if (o.queue_capacity == 0) throw std::invalid_argument("weft::job_pool: queue_capacity must be at least 1");
+        if (o.job_timeout < std::chrono::milliseconds::zero())
+          throw std::invalid_argument("weft::job_pool: job_timeout must not be negative");
+        if (o.retry.max_attempts == 0) throw std::invalid_argument("weft::job_pool: retry.max_attempts must be at least 1");
+        if (o.retry.multiplier < 1.0 || o.retry.jitter < 0.0 || o.retry.jitter > 1.0)
+          throw std::invalid_argument("weft::job_pool: retry.multiplier must be >= 1 and retry.jitter within [0, 1]");
+        if (o.breaker.enabled && o.breaker.failure_threshold == 0)
+          throw std::invalid_argument("weft::job_pool: breaker.failure_threshold must be at least 1");
+        return o;
+      }()),
+      breakers(opts.breaker),
+      room(opts.queue_capacity) {
+  counters.workers = opts.concurrency;
+  counters.queue_capacity = opts.queue_capacity;
+}
+
+void pool_core::register_metrics(std::function<pool_stats()> stats) {
+  auto& reg = rt.metrics();
+  const metrics::labels pool{{"pool", opts.name}};
+  static constexpr const char* status[] = {"success", "failure", "timeout"};
+  for (int i = 0; i < 3; ++i)
+    durations_[i] = &reg.histogram("weft_pool_job_duration_seconds", "Time one attempt of a job took, by its outcome",
+                                   metrics::buckets::exponential(1e-5, 2, 24), {{"pool", opts.name}, {"status", status[i]}});
+  struct series {
+    const char* name;
+    const char* help;
+    bool counter;
+    double (*get)(const pool_stats&);
+  };
+  static constexpr series all[] = {
+      {"weft_pool_submitted_total", "Jobs accepted by the pool", true, [](const pool_stats& s) { return double(s.submitted); }},
+      {"weft_pool_processed_total", "Jobs finished successfully", true, [](const pool_stats& s) { return double(s.processed); }},
+      {"weft_pool_failed_total", "Jobs finished unsuccessfully after every attempt", true, [](const pool_stats& s) { return double(s.failed); }},
+      {"weft_pool_dropped_total", "Jobs rejected at submission (queue full, stopping, circuit open)", true, [](const pool_stats& s) { return double(s.dropped); }},
+      {"weft_pool_timed_out_total", "Attempts cancelled at the job deadline", true, [](const pool_stats& s) { return double(s.timed_out); }},
+      {"weft_pool_retried_total", "Attempts after a job's first", true, [](const pool_stats& s) { return double(s.retried); }},
+      {"weft_pool_dead_lettered_total", "Jobs put in the dead-letter queue", true, [](const pool_stats& s) { return double(s.dead_lettered); }},
+      {"weft_pool_queue_depth", "Jobs accepted and not started", false, [](const pool_stats& s) { return double(s.queue_depth); }},
+      {"weft_pool_in_flight", "Jobs started and not finished", false, [](const pool_stats& s) { return double(s.in_flight); }},
+      {"weft_pool_workers", "Jobs the pool processes at once, at most", false, [](const pool_stats& s) { return double(s.workers); }},
+  };
+  for (const auto& s : all) {
+    auto fn = [stats, get = s.get] { return get(stats()); };
+    handles_.push_back(s.counter ? reg.counter_callback(s.name, s.help, pool, fn) : reg.gauge_callback(s.name, s.help, pool, fn));
+  }
+}
+
+void pool_core::observe(outcome o, clock::duration d) noexcept {
+  if (auto* h = durations_[static_cast<int>(o)]) h->observe(std::chrono::duration<double>(d).count());
+}
+
+std::chrono::nanoseconds pool_core::backoff(std::size_t attempt) {
+  const auto& r = opts.retry;
+  double base = std::chrono::duration<double, std::nano>(r.initial_backoff).count() *
+                std::pow(r.multiplier, static_cast<double>(attempt >= 2 ? attempt - 2 : 0));
+  base = std::min(base, std::chrono::duration<double, std::nano>(r.max_backoff).count());
+  std::lock_guard lock(mu);
+  std::uniform_real_distribution<double> spread(1.0 - r.jitter, 1.0 + r.jitter);
+  return std::chrono::nanoseconds(static_cast<std::int64_t>(base * spread(rng_)));
+}
+
+health_status pool_core::health(const pool_stats& s, const std::vector<std::string>& open_circuits) {
+  health_status h;
+  double fill = static_cast<double>(s.queue_depth) / static_cast<double>(s.queue_capacity);
+  if (fill > opts.degraded_queue_fill)
+    h.reasons.push_back(fmt::format("queue {:.0f}% full ({} of {})", fill * 100, s.queue_depth, s.queue_capacity));
+  for (const auto& t : open_circuits) h.reasons.push_back("circuit open for " + t);
+  if (std::size_t z = rt.zombie_workers()) h.reasons.push_back(fmt::format("{} worker(s) stuck in a task (zombies)", z));
+  std::uint64_t stalls = rt.stalls_detected();
+  std::uint64_t letters = s.dead_lettered;
+  {
+    std::lock_guard lock(mu);
+    if (stalls > last_stalls_) h.reasons.push_back(fmt::format("{} stall(s) since the last check", stalls - last_stalls_));
+    if (letters > last_dead_lettered_)
+      h.reasons.push_back(fmt::format("{} job(s) dead-lettered since the last check", letters - last_dead_lettered_));
+    last_stalls_ = stalls;
+    last_dead_lettered_ = letters;
+  }
+  h.healthy = h.reasons.empty();
+  return h;
+}
+
+std::string pool_core::describe(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "an exception not derived from std::exception";
+  }
+}
+
+bool pool_core::retryable(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const timeout_error&) {
+    return true;  // the attempt overran its deadline: try again
+  } catch (const retryable_error&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,242 @@
+#include <weft/pool/pool.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <weft/runtime.hpp>
+#include <weft/sync/event.hpp>
+#include <weft/time.hpp>
+#include <weft/yield.hpp>
+
+using namespace std::chrono_literals;
+using weft::task;
+
+namespace {
+
+struct job {
+  int id = 0;
+  std::string type = "email";
+  int fail_times = 0;  // fail (retryably) this many attempts first
+  bool hang = false;
+  bool fatal = false;
+};
+
+bool consistent(const weft::pool_stats& s) {
+  return s.submitted == s.processed + s.failed + s.in_flight + s.queue_depth && s.failed == s.dead_lettered;
+}
+
+}  // namespace
+
+TEST_CASE("a pool processes every submitted job and its counters add up", "[pool]") {
+  weft::runtime rt({.workers = 2});
+  std::atomic<int> done{0};
+  weft::job_pool<job> pool(rt, {.name = "basic", .concurrency = 4, .queue_capacity = 64},
+                           [&](job) -> task<void> {
+                             done.fetch_add(1);
+                             co_return;
+                           });
+  int accepted = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto st = rt.block_on([&]() -> task<weft::submit_status> { co_return co_await pool.submit(job{i}); }());
+    accepted += st == weft::submit_status::accepted;
+    CHECK(consistent(pool.stats()));
+  }
+  auto report = rt.block_on(pool.stop(10s));
+  auto s = pool.stats();
+  CHECK(accepted == 1000);
+  CHECK(done.load() == 1000);
+  CHECK(s.submitted == 1000);
+  CHECK(s.processed == 1000);
+  CHECK(s.failed == 0);
+  CHECK(s.queue_depth == 0);
+  CHECK(s.in_flight == 0);
+  CHECK(consistent(s));
+  CHECK(report.cancelled == 0);
+  CHECK(report.dead_lettered == 0);
+}
+
+TEST_CASE("try_submit sheds load when the queue is full and says why", "[pool]") {
+  weft::runtime rt({.workers = 1});
+  weft::event gate;
+  weft::job_pool<job> pool(rt, {.name = "shed", .concurrency = 1, .queue_capacity = 2},
+                           [&](job) -> task<void> { co_await gate.wait(); });
+  CHECK(pool.try_submit(job{1}) == weft::submit_status::accepted);  // taken by the worker
+  while (pool.stats().in_flight == 0) std::this_thread::yield();
+  CHECK(pool.try_submit(job{2}) == weft::submit_status::accepted);
+  CHECK(pool.try_submit(job{3}) == weft::submit_status::accepted);
+  CHECK(pool.try_submit(job{4}) == weft::submit_status::queue_full);
+  CHECK(weft::to_string(weft::submit_status::queue_full) == "rejected: the queue is full");
+  auto s = pool.stats();
+  CHECK(s.dropped == 1);
+  CHECK(s.queue_depth == 2);
+  CHECK(consistent(s));
+  gate.set();
+  rt.block_on(pool.stop(10s));
+  CHECK(pool.try_submit(job{5}) == weft::submit_status::stopping);
+  CHECK(pool.stats().processed == 3);
+}
+
+TEST_CASE("a job that overruns its deadline is cancelled and counted as timed out", "[pool][cancel]") {
+  weft::runtime rt({.workers = 2});
+  weft::job_pool<job> pool(rt, {.name = "deadline", .concurrency = 2, .queue_capacity = 8, .job_timeout = 5ms},
+                           [](job j) -> task<void> {
+                             if (j.hang) co_await weft::sleep_for(1h);
+                           });
+  pool.try_submit(job{1, "email", 0, true});
+  pool.try_submit(job{2});
+  rt.block_on(pool.stop(10s));
+  auto s = pool.stats();
+  CHECK(s.timed_out == 1);
+  CHECK(s.processed == 1);
+  CHECK(s.failed == 1);
+  auto letters = pool.take_dead_letters();
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].job.id == 1);
+  CHECK(letters[0].attempts == 1);
+  CHECK(letters[0].error.find("deadline") != std::string::npos);
+}
+
+TEST_CASE("a failure that is not retryable is dead-lettered at once", "[pool]") {
+  weft::runtime rt({.workers = 2});
+  std::atomic<int> attempts{0};
+  weft::job_pool<job> pool(
+      rt, {.name = "fatal", .concurrency = 2, .queue_capacity = 8, .retry = {.max_attempts = 4, .initial_backoff = 1ms}},
+      [&](job j) -> task<void> {
+        attempts.fetch_add(1);
+        if (j.fatal) throw std::logic_error("bad payload");
+        co_return;
+      });
+  pool.try_submit(job{1, "email", 0, false, true});
+  rt.block_on(pool.stop(10s));
+  auto s = pool.stats();
+  CHECK(attempts.load() == 1);
+  CHECK(s.failed == 1);
+  CHECK(s.retried == 0);  // logic_error is not retryable
+  auto letters = pool.take_dead_letters();
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].error == "bad payload");
+  CHECK(letters[0].attempts == 1);
+}
+
+TEST_CASE("a job failing retryably succeeds on a later attempt", "[pool]") {
+  weft::runtime rt({.workers = 2});
+  std::atomic<int> tries{0};
+  weft::job_pool<job> pool(
+      rt, {.name = "flaky", .concurrency = 1, .queue_capacity = 8, .retry = {.max_attempts = 5, .initial_backoff = 1ms, .max_backoff = 2ms}},
+      [&](job j) -> task<void> {
+        if (tries.fetch_add(1) < j.fail_times) throw weft::retryable_error("vendor busy");
+        co_return;
+      });
+  pool.try_submit(job{1, "email", 3});
+  rt.block_on(pool.stop(10s));
+  auto s = pool.stats();
+  CHECK(tries.load() == 4);
+  CHECK(s.retried == 3);
+  CHECK(s.processed == 1);
+  CHECK(s.failed == 0);
+}
+
+TEST_CASE("retries stop at max_attempts and the job is dead-lettered with its attempt count", "[pool]") {
+  weft::runtime rt({.workers = 2});
+  weft::job_pool<job> pool(
+      rt, {.name = "hopeless", .concurrency = 1, .queue_capacity = 8, .retry = {.max_attempts = 3, .initial_backoff = 1ms}},
+      [](job) -> task<void> {
+        throw weft::retryable_error("still down");
+        co_return;
+      });
+  pool.try_submit(job{7});
+  rt.block_on(pool.stop(10s));
+  auto letters = pool.take_dead_letters();
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].attempts == 3);
+  CHECK(pool.stats().retried == 2);
+  // Resubmitted, it goes round again.
+  weft::job_pool<job> again(rt, {.name = "resubmit", .concurrency = 1}, [](job) -> task<void> { co_return; });
+  CHECK(again.try_submit(letters[0].job) == weft::submit_status::accepted);
+  rt.block_on(again.stop(10s));
+  CHECK(again.stats().processed == 1);
+}
+
+TEST_CASE("a circuit opens after repeated failures of one job type and rejects that type only", "[pool][breaker]") {
+  weft::runtime rt({.workers = 1});
+  weft::job_pool<job> pool(
+      rt,
+      {.name = "breaker", .concurrency = 1, .queue_capacity = 64,
+       .breaker = {.enabled = true, .failure_threshold = 3, .reset_timeout = 1h}},
+      [](job j) -> task<void> {
+        if (j.type == "report") throw std::runtime_error("report service down");
+        co_return;
+      },
+      [](const job& j) { return j.type; });
+  for (int i = 0; i < 3; ++i) pool.try_submit(job{i, "report"});
+  while (pool.stats().failed < 3) std::this_thread::yield();
+  CHECK(pool.try_submit(job{10, "report"}) == weft::submit_status::circuit_open);
+  CHECK(pool.try_submit(job{11, "email"}) == weft::submit_status::accepted);
+  auto h = pool.health();
+  CHECK_FALSE(h.healthy);
+  bool mentions = false;
+  for (auto& r : h.reasons) mentions |= r.find("circuit open for report") != std::string::npos;
+  CHECK(mentions);
+  rt.block_on(pool.stop(10s));
+  CHECK(pool.stats().processed == 1);
+}
+
+TEST_CASE("stop drains the queue, then cancels what is left at the timeout", "[pool][cancel]") {
+  weft::runtime rt({.workers = 2});
+  weft::job_pool<job> pool(rt, {.name = "stopper", .concurrency = 1, .queue_capacity = 16},
+                           [](job j) -> task<void> {
+                             if (j.hang) co_await weft::sleep_for(1h);
+                           });
+  pool.try_submit(job{1, "email", 0, true});  // runs forever (cooperatively)
+  while (pool.stats().in_flight == 0) std::this_thread::yield();
+  for (int i = 2; i <= 5; ++i) pool.try_submit(job{i});  // stuck behind it
+  auto report = rt.block_on(pool.stop(20ms));
+  CHECK(report.cancelled == 1);
+  CHECK(report.dead_lettered == 4);
+  auto s = pool.stats();
+  CHECK(s.failed == 5);
+  CHECK(s.in_flight == 0);
+  CHECK(s.queue_depth == 0);
+  CHECK(consistent(s));
+  CHECK(pool.take_dead_letters().size() == 5);
+}
+
+TEST_CASE("counters add up under concurrent submit, cancel and stop", "[pool][stress]") {
+  weft::runtime rt({.workers = 2});
+  weft::job_pool<job> pool(rt, {.name = "stress", .concurrency = 4, .queue_capacity = 32, .job_timeout = 2ms},
+                           [](job j) -> task<void> {
+                             if (j.id % 7 == 0) co_await weft::sleep_for(1h);  // times out
+                             if (j.id % 11 == 0) throw std::runtime_error("boom");
+                             co_await weft::yield();
+                           });
+  std::atomic<bool> go{true};
+  std::atomic<long> offered{0};
+  std::atomic<int> inconsistent{0};  // (Catch's assertions are not thread-safe: count, check once)
+  std::vector<std::thread> producers;
+  for (int p = 0; p < 3; ++p)
+    producers.emplace_back([&, p] {
+      for (int i = 0; go.load(); ++i) {
+        pool.try_submit(job{p * 1'000'000 + i});
+        offered.fetch_add(1);
+        if (i % 64 == 0 && !consistent(pool.stats())) inconsistent.fetch_add(1);
+      }
+    });
+  while (offered.load() < 20'000) std::this_thread::yield();
+  auto report = rt.block_on(pool.stop(50ms));
+  go.store(false);
+  for (auto& t : producers) t.join();
+  auto s = pool.stats();
+  CHECK(inconsistent.load() == 0);
+  CHECK(consistent(s));
+  CHECK(s.in_flight == 0);
+  CHECK(s.queue_depth == 0);
+  CHECK(s.submitted + s.dropped == static_cast<std::uint64_t>(offered.load()));
+  CHECK(s.processed + s.failed == s.submitted);
+  (void)report;
+}
