@@ -3,6 +3,8 @@
 
 #include <weft/detail/join.hpp>
 
+#include <weft/detail/current.hpp>
+
 #include <weft/sched/futex.hpp>
 #include <weft/sched/scheduler.hpp>
 
@@ -64,6 +66,7 @@ std::coroutine_handle<> complete_spawned(task_record* r, const std::exception_pt
     rt->external_completed.fetch_add(1, std::memory_order_relaxed);
   if (error) count_failure(ctx, rt, error);
   r->set_state(record_state::completed, rt->coarse_now());
+  trace_complete(r);
 
   // acq_rel: release publishes the result to whoever reads `join_done`; acquire pairs with the
   // joiner's CAS that registered it (its resume_point and state).
@@ -93,6 +96,7 @@ std::coroutine_handle<> join_suspend_slow(join_state& s, std::coroutine_handle<>
     return h;
   }
   me->set_awaiting(await_kind::join, child->id.load(std::memory_order_relaxed), me->rt->coarse_now());
+  trace_wait(me, "join");
   std::uintptr_t expected = join_running;
   // After this CAS succeeds the child's completion (on any thread) may resume us: touch nothing
   // of the awaiter or the frame afterwards.

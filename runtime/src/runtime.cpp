@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <weft/asio/detail/io_shutdown.hpp>
 #include <weft/detail/dump.hpp>
 #include <weft/detail/monitor.hpp>
 #include <weft/detail/runtime_metrics.hpp>
+#include <weft/detail/tracer.hpp>
 #include <weft/metrics/registry.hpp>
 #include <weft/sched/futex.hpp>
 
@@ -63,6 +63,20 @@ runtime::~runtime() {
 std::size_t runtime::zombie_workers() const { return monitor_->stalls().zombies(); }
 std::uint64_t runtime::stalls_detected() const { return monitor_->stalls().stalls(); }
 
+detail::tracer* runtime::start_trace() {
+  auto t = std::make_unique<detail::tracer>(core_->sched.slots());
+  detail::tracer* expected = nullptr;
+  if (!core_->tracer.compare_exchange_strong(expected, t.get(), std::memory_order_acq_rel))
+    throw usage_error("weft::trace: a trace is already recording this runtime");
+  tracers_.push_back(std::move(t));
+  return tracers_.back().get();
+}
+
+void runtime::stop_trace(detail::tracer* t) {
+  detail::tracer* expected = t;
+  core_->tracer.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
+}
+
 void runtime::shutdown() {
   if (core_->sched.on_worker())
     throw usage_error("weft: runtime::shutdown called from one of its own workers; it would wait for itself");
@@ -70,14 +84,12 @@ void runtime::shutdown() {
   shut_down_ = true;
   core_->stopped.store(true, std::memory_order_release);
   monitor_->stop();  // no more replacements started, no more timers fired from outside
-  detail::stop_io(*core_);  // the Asio reactor: no completion reaches a task or a queue after this
   core_->sched.stop();
   core_->sched.clear_timers();  // sleeping tasks are ended below like any other
   core_->sched.drain([](sched::job* j) {
     if (j->discard_) j->discard_(j);  // task records are ended below, from the task table
   });
   core_->destroy_live_tasks();
-  detail::destroy_io(*core_);  // after the tasks: their sockets close through its services
 }
 
 void runtime::check_block_on() const {

@@ -12,6 +12,7 @@ runtime_core::runtime_core(sched::options opts) : sched([&] {
     worker_context& ctx = contexts[i];
     ctx.rt = this;
     ctx.w = sched::this_worker();
+    ctx.tracing = &tracer;
     tls_ctx = &ctx;
     if (user_start) user_start(i);
   };

@@ -52,7 +52,7 @@ void runtime_metrics::bind(runtime_core& core) {
     for (std::size_t i = 0; i < s.slots(); ++i) busy += s.at(i).stats().busy.load(std::memory_order_relaxed);
     return busy;
   });
-  counter("weft_tasks_spawned_total", "Tasks spawned", [&s, &core, w = sum_workers(&sched::worker_stats::spawned)] {
+  counter("weft_tasks_spawned_total", "Tasks spawned", [&core, w = sum_workers(&sched::worker_stats::spawned)] {
     return w() + static_cast<double>(core.external_spawned.load(std::memory_order_relaxed));
   });
   auto completed = [&core, c = sum_contexts(&worker_context::completed)] {
@@ -70,7 +70,7 @@ void runtime_metrics::bind(runtime_core& core) {
   counter("weft_tasks_timed_out_total", "Deadlines (with_timeout, with_deadline) that expired",
           [&core] { return static_cast<double>(core.timed_out.load(std::memory_order_relaxed)); });
   gauge("weft_tasks_live", "Tasks spawned and not finished yet",
-        [&s, &core, completed, w = sum_workers(&sched::worker_stats::spawned)] {
+        [&core, completed, w = sum_workers(&sched::worker_stats::spawned)] {
           double spawned = w() + static_cast<double>(core.external_spawned.load(std::memory_order_relaxed));
           return spawned - completed();
         });

@@ -17,6 +17,7 @@ bool sleep_awaiter::await_suspend(std::coroutine_handle<> h) {
   deadline_ns = deadline_;
   fire = &on_fire;
   me->set_awaiting(await_kind::sleep, static_cast<std::uint64_t>(deadline_), me->rt->coarse_now());
+  trace_wait(me, "sleep");
   switch (me->rt->sched.add_timer(this, &me->cancel_bits)) {
     case sched::timer_result::armed:
       return true;  // the timer or a canceller resumes us: touch nothing after this

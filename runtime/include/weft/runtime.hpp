@@ -39,6 +39,7 @@ class registry;
 }
 namespace weft::detail {
 class monitor;
+class tracer;
 class runtime_metrics;
 }
 
@@ -141,6 +142,10 @@ class runtime {
   /// Stalls detected since the runtime started (weft_stalls_total).
   std::uint64_t stalls_detected() const;
 
+  /// Used by weft::trace: turns recording on (usage_error if a trace is already on) and off.
+  detail::tracer* start_trace();
+  void stop_trace(detail::tracer* t);
+
  private:
   void check_block_on() const;
   /// Waits for `tw` and takes the result from `r`; frees both.
@@ -170,6 +175,7 @@ class runtime {
   std::unique_ptr<detail::runtime_metrics> metrics_;
   detail::runtime_core* core_;
   std::unique_ptr<detail::monitor> monitor_;
+  std::vector<std::unique_ptr<detail::tracer>> tracers_;  // kept: a worker may still be writing
   bool shut_down_ = false;
 };
 

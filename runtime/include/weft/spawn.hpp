@@ -15,6 +15,7 @@
 #include <utility>
 
 #include <weft/cancel.hpp>
+#include <weft/detail/current.hpp>
 #include <weft/detail/join.hpp>
 #include <weft/detail/runtime_core.hpp>
 #include <weft/errors.hpp>
@@ -126,6 +127,7 @@ join_handle<T> spawn(task<T> t, const spawn_options& opts = {},
   detail::init_record(r, h, opts.name, site, ctx->next_id(), inherited,
                       detail::token_for_spawn(opts, parent), ctx->rt->coarse_now());
   h.promise().record_ = r;
+  if (ctx->rt->tracer.load(std::memory_order_relaxed)) [[unlikely]] detail::trace_spawn(r);
   ctx->w->push(r);
   return join_handle<T>(r);
 }

@@ -3,7 +3,6 @@
 
 #include <weft/cancel.hpp>
 #include <weft/errors.hpp>
-#include <weft/fiber.hpp>
 #include <weft/pool/pool.hpp>
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
@@ -19,6 +18,7 @@
 #include <weft/this_task.hpp>
 #include <weft/time.hpp>
 #include <weft/timeout.hpp>
+#include <weft/trace.hpp>
 #include <weft/when_all.hpp>
 #include <weft/when_any.hpp>
 #include <weft/yield.hpp>

@@ -12,6 +12,11 @@ namespace weft::detail {
 
 [[noreturn]] void throw_not_in_task(const char* what);
 
+/// Tracing hooks (tracing.cpp): each does nothing unless a weft::trace is on.
+void trace_wait(task_record* me, const char* what) noexcept;  ///< a blocking wait begins
+void trace_spawn(task_record* r) noexcept;
+void trace_complete(task_record* r) noexcept;
+
 /// The task running on this thread. Throws usage_error off the runtime's workers.
 inline task_record* current_task(const char* what) {
   worker_context* ctx = tls_ctx;

@@ -48,6 +48,7 @@ class oneshot {
         }
       }
       me->set_awaiting(await_kind::other, 0, me->rt->coarse_now(), "children (task_group, when_all, when_any)");
+      trace_wait(me, "children (task_group, when_all, when_any)");
       std::uintptr_t expected = 0;
       if (o_->state_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(me),
                                              std::memory_order_acq_rel, std::memory_order_acquire))

@@ -33,6 +33,8 @@ std::coroutine_handle<> complete_spawned(task_record* r, const std::exception_pt
 /// included) or failed. Off the hot path: only failures get here.
 void count_failure(worker_context* ctx, runtime_core* rt, const std::exception_ptr& error) noexcept;
 
+void trace_complete(task_record* r) noexcept;
+
 /// Completion of a spawned task that its joiner ran inline: hand the thread straight back, no
 /// atomic read-modify-write (task_record.hpp). The joiner frees the record and the frame.
 inline std::coroutine_handle<> complete_inline(task_record* r, task_record* joiner,
@@ -40,6 +42,7 @@ inline std::coroutine_handle<> complete_inline(task_record* r, task_record* join
   worker_context* ctx = tls_ctx;
   ctx->completed.inc();
   if (error) [[unlikely]] count_failure(ctx, r->rt, error);
+  if (ctx->tracing->load(std::memory_order_relaxed)) [[unlikely]] trace_complete(r);
   ctx->current = joiner;
   ctx->w->switch_current(joiner);
   joiner->set_running();

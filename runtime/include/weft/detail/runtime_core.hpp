@@ -24,6 +24,10 @@ class registry;
 
 namespace weft::detail {
 
+class io_driver;
+
+class tracer;
+
 class runtime_core {
  public:
   explicit runtime_core(sched::options opts);
@@ -35,6 +39,8 @@ class runtime_core {
   std::vector<worker_context> contexts;
 
   std::atomic<bool> stopped{false};
+  /// The recorder of the running weft::trace, or null (tracer.hpp).
+  std::atomic<tracer*> tracer{nullptr};
   /// The runtime's registry (its own or the user's), for metrics created by tasks (channels).
   metrics::registry* registry = nullptr;
   std::atomic<std::uint64_t> external_spawned{0};
@@ -42,6 +48,9 @@ class runtime_core {
   std::atomic<std::uint64_t> external_failed{0};
   std::atomic<std::uint64_t> external_cancelled{0};
   std::atomic<std::uint64_t> timed_out{0};
+  /// The Asio reactor (asio/detail/io_driver.hpp): null until the first get_executor(); stopped
+  /// and destroyed by shutdown (asio/detail/io_shutdown.hpp).
+  std::atomic<io_driver*> io{nullptr};
 
   /// A steady-clock reading refreshed by the workers now and then: cheap timestamps for task
   /// states (precision: a few milliseconds).
@@ -68,11 +77,16 @@ class runtime_core {
   std::atomic<bool> retired_{false};
 };
 
+/// run_record with a trace on: records the wait that ends here and the dispatch (tracing.cpp).
+void run_record_traced(task_record* r, detail::tracer* t) noexcept;
+
 /// The job function of every task record: resumes the task where it left off.
 inline void run_record(sched::job* j) noexcept {
   auto* r = static_cast<task_record*>(j);
   tls_ctx->current = r;
   r->set_running();
+  if (detail::tracer* t = r->rt->tracer.load(std::memory_order_relaxed)) [[unlikely]]
+    return run_record_traced(r, t);
   r->resume_point.resume();
 }
 

@@ -99,6 +99,10 @@ struct task_record : sched::job {
   std::atomic<std::uint64_t> awaiting_arg{0};
   std::atomic<std::int64_t> since_ns{0};  ///< coarse clock at the last state change
 
+  // ---- tracing (only while a weft::trace runs): the wait in progress ----
+  std::int64_t trace_since = 0;
+  const char* trace_what = nullptr;
+
   bool cancelled() const noexcept {
     return cancel_bits.load(std::memory_order_relaxed) != 0 || (token && token->requested());
   }

@@ -102,6 +102,7 @@ bool suspend_on(std::mutex& mu, waiter& w, std::coroutine_handle<> h, const char
         return false;
       }
       me->set_awaiting(await_kind::other, 0, me->rt->coarse_now(), what);
+      trace_wait(me, what);
       enqueue(&w);
       return true;  // a waker or a canceller resumes us: nothing touches `w` or the frame after
     }

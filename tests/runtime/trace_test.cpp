@@ -1,0 +1,61 @@
+#include <weft/trace.hpp>
+
+#include <sstream>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include <weft/runtime.hpp>
+#include <weft/spawn.hpp>
+#include <weft/sync/channel.hpp>
+#include <weft/time.hpp>
+
+using namespace std::chrono_literals;
+using weft::task;
+
+TEST_CASE("a trace shows senders blocked on a full channel, by await site", "[trace]") {
+  weft::runtime rt({.workers = 2, .name = "traced"});
+  weft::trace t(rt);
+  rt.block_on([]() -> task<void> {
+    weft::channel<int> results(1, {.name = "results"});
+    auto consume = [&]() -> task<void> {
+      for (int i = 0; i < 10; ++i) {
+        co_await weft::sleep_for(1ms);
+        co_await results.recv();
+      }
+    };
+    auto consumer = weft::spawn(consume(), {.name = "consumer"});
+    for (int i = 0; i < 10; ++i) co_await results.send(i);
+    co_await consumer;
+  }());
+  t.stop();
+
+  const weft::trace::site* send = nullptr;
+  for (const auto& s : t.by_await_site())
+    if (s.what == "send on channel results") send = &s;
+  REQUIRE(send != nullptr);
+  CHECK(send->count >= 1);
+  CHECK(send->total > 0ns);
+  CHECK(t.summary().find("blocked in send on channel results") != std::string::npos);
+
+  std::ostringstream json;
+  t.write_chrome_json(json);
+  CHECK(json.str().find("\"traceEvents\"") != std::string::npos);
+  CHECK(json.str().find("consumer") != std::string::npos);
+  CHECK(json.str().find("\"ph\":\"X\"") != std::string::npos);
+
+  // Stopped: nothing more is recorded.
+  auto events = t.events().size();
+  rt.block_on([]() -> task<void> { co_await weft::sleep_for(1ms); }());
+  CHECK(t.events().size() == events);
+}
+
+TEST_CASE("only one trace records a runtime at a time", "[trace][misuse]") {
+  weft::runtime rt({.workers = 1});
+  weft::trace first(rt);
+  CHECK_THROWS_AS(weft::trace(rt), weft::usage_error);
+  first.stop();
+  weft::trace second(rt);  // fine once the first stopped
+  second.stop();
+  CHECK(second.by_await_site().empty());
+}
