@@ -13,6 +13,16 @@
 #include <weft/sched/futex.hpp>
 #include <weft/sched/parker.hpp>
 
+// ThreadSanitizer symbolizes its own reports under the dynamic loader's lock; a capture that
+// symbolizes at the same time deadlocks against it, so sanitized builds do without.
+#if defined(__SANITIZE_THREAD__)
+#define WEFT_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEFT_UNDER_TSAN 1
+#endif
+#endif
+
 namespace weft::detail {
 namespace {
 
@@ -48,19 +58,8 @@ void install_handler() {
 
 }  // namespace
 
-#if defined(__SANITIZE_THREAD__)
-#define WEFT_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WEFT_UNDER_TSAN 1
-#endif
-#endif
-
 std::string capture_backtrace(unsigned long native, std::chrono::milliseconds timeout) {
 #ifdef WEFT_UNDER_TSAN
-  // ThreadSanitizer symbolizes its own reports under the dynamic loader's lock; a capture that
-  // symbolizes at the same time deadlocks against it. Sanitized builds report stalls without
-  // the stack.
   (void)native;
   (void)timeout;
   return "(no backtrace under ThreadSanitizer)";
@@ -89,6 +88,14 @@ std::string capture_backtrace(unsigned long native, std::chrono::milliseconds ti
   auto trace = boost::stacktrace::stacktrace::from_dump(frames, n * sizeof(boost::stacktrace::frame::native_frame_ptr_t));
   state.store(idle, std::memory_order_relaxed);
   return boost::stacktrace::to_string(trace);
+}
+
+bool backtrace_capture_available() noexcept {
+#ifdef WEFT_UNDER_TSAN
+  return false;
+#else
+  return true;
+#endif
 }
 
 }  // namespace weft::detail

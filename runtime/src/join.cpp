@@ -5,6 +5,7 @@
 
 #include <weft/detail/current.hpp>
 
+#include <weft/sched/barrier.hpp>
 #include <weft/sched/futex.hpp>
 #include <weft/sched/scheduler.hpp>
 
@@ -19,26 +20,6 @@ std::coroutine_handle<> transfer_to(task_record* joiner, worker_context* ctx) no
   }
   joiner->set_running();
   return joiner->resume_point;
-}
-
-// Cancel hook of a waiting join: take the joiner back out of the child's `join` word and wake
-// it; if it is not registered yet, leave a marker that makes its registration fail.
-void slow_join_hook(cancel_hook* h) noexcept {
-  auto& s = static_cast<join_state&>(*h);
-  auto me = reinterpret_cast<std::uintptr_t>(s.me);
-  std::uintptr_t v = me;
-  for (;;) {
-    if (s.child->join.compare_exchange_strong(v, join_running, std::memory_order_acq_rel)) {
-      s.woken_by_cancel = true;
-      s.me->rt->sched.schedule(s.me, sched::hint::wake);
-      return;
-    }
-    if (v != join_running) return;  // done (completion resumes the joiner) or a marker already
-    if (s.child->join.compare_exchange_strong(v, join_cancel_pending, std::memory_order_acq_rel))
-      return;
-    // the joiner registered in between: retry with its pointer
-    v = me;
-  }
 }
 
 }  // namespace
@@ -87,34 +68,88 @@ std::coroutine_handle<> complete_spawned(task_record* r, const std::exception_pt
   return transfer_to(reinterpret_cast<task_record*>(prev), ctx);
 }
 
-std::coroutine_handle<> join_suspend_slow(join_state& s, std::coroutine_handle<> h) noexcept {
+void join_hook(cancel_hook* h) noexcept {
+  auto& s = static_cast<join_state&>(*h);
+  if (!s.waiting.load(std::memory_order_acquire)) {
+    // The joiner runs its child (or a sibling) inline: cancelling it cancels the child, whose
+    // failure then unwinds the joiner. The child's record stays valid: the joiner frees it only
+    // after disarm(), which waits for us.
+    s.child->request_cancel();
+    return;
+  }
+  // Waiting in child->join: take the joiner back out and wake it; if it is not registered yet,
+  // leave a marker that makes its registration fail.
+  auto me = reinterpret_cast<std::uintptr_t>(s.me);
+  std::uintptr_t v = me;
+  for (;;) {
+    if (s.child->join.compare_exchange_strong(v, join_running, std::memory_order_acq_rel)) {
+      s.woken_by_cancel = true;
+      s.me->rt->sched.schedule(s.me, sched::hint::wake);
+      return;
+    }
+    if (v != join_running) return;  // done (completion resumes the joiner) or a marker already
+    if (s.child->join.compare_exchange_strong(v, join_cancel_pending, std::memory_order_acq_rel))
+      return;
+    v = me;  // the joiner registered in between: retry with its pointer
+  }
+}
+
+std::coroutine_handle<> join_suspend_slow(join_state& s) noexcept {
   task_record* me = s.me;
   task_record* child = s.child;
-  s.fn = &slow_join_hook;
-  if (me->arm(&s)) {
+  // release: the hook reads `waiting` and then the join word; a canceller that sees 1 takes the
+  // CAS protocol below.
+  s.waiting.store(1, std::memory_order_release);
+  sched::light_barrier();  // pairs with heavy_barrier() in request_cancel(): see `waiting` or the bit
+  if (me->register_token() || me->cancelled()) {
     s.woken_by_cancel = true;
-    return h;
+    return transfer_to(me, tls_ctx);
   }
-  me->set_awaiting(await_kind::join, child->id.load(std::memory_order_relaxed), me->rt->coarse_now());
   trace_wait(me, "join");
+  join_state* helping = take_helping(me);
   std::uintptr_t expected = join_running;
   // After this CAS succeeds the child's completion (on any thread) may resume us: touch nothing
   // of the awaiter or the frame afterwards.
   if (child->join.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(me),
                                           std::memory_order_acq_rel, std::memory_order_acquire))
-    return std::noop_coroutine();
+    return after_suspend(helping);
+  restore_helping(me, helping);
   if (expected == join_cancel_pending &&
       child->join.compare_exchange_strong(expected, join_running, std::memory_order_acq_rel))
     s.woken_by_cancel = true;
-  me->set_running();
-  return h;  // finished meanwhile, or cancelled: resume at once
+  // Finished meanwhile, or cancelled: resume at once. We may be here from a helped sibling's
+  // completion (complete_helped), so the worker's current task is set back to the joiner.
+  return transfer_to(me, tls_ctx);
 }
 
-void inline_join_hook(cancel_hook* h) noexcept {
-  // The joiner waits for the child it runs inline; cancelling the joiner cancels that child,
-  // whose failure then unwinds the joiner. The child's record stays valid: the joiner frees it
-  // only after disarm(), which waits for us.
-  static_cast<join_state*>(h)->child->request_cancel();
+std::coroutine_handle<> complete_helped(task_record* r, const std::exception_ptr& error) noexcept {
+  worker_context* ctx = tls_ctx;
+  runtime_core* rt = r->rt;
+  join_state& s = *r->helping;
+  r->helping = nullptr;
+  ctx->completed.inc();
+  if (error) count_failure(ctx, rt, error);
+  r->set_state(record_state::completed, rt->coarse_now());
+  trace_complete(r);
+  // Its own handle (usually held by the joiner we help, possibly by someone waiting already).
+  std::uintptr_t prev = r->join.exchange(join_done, std::memory_order_acq_rel);
+  if (prev == join_detached) {
+    r->root.destroy();
+    free_record(r);
+  } else if (prev & 1) {
+    auto* tw = reinterpret_cast<thread_waiter*>(prev & ~std::uintptr_t{1});
+    tw->done.store(1, std::memory_order_release);
+    sched::futex_wake(&tw->done);
+  } else if (prev > join_cancel_pending) {
+    wake(reinterpret_cast<task_record*>(prev));
+  }
+  // Back to the join we were helping with: the child itself may be at the bottom now.
+  return join_next(s, ctx);
+}
+
+std::coroutine_handle<> after_suspend(join_state* hs) noexcept {
+  if (!hs) return std::noop_coroutine();
+  return join_next(*hs, tls_ctx);
 }
 
 void release_handle(task_record* r) noexcept {

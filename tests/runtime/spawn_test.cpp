@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <weft/runtime.hpp>
+#include <weft/sync/channel.hpp>
 #include <weft/yield.hpp>
 
 #include "../support/lifetime.hpp"
@@ -147,4 +148,42 @@ TEST_CASE("spawned frames are all destroyed, joined or detached", "[spawn][lifet
     }());
   }
   CHECK(c.alive() == 0);
+}
+
+TEST_CASE("joining children in spawn order runs the later ones inline meanwhile", "[spawn]") {
+  // Help-first: while waiting for the first child, the joiner runs its other children from the
+  // bottom of its deque. Each still runs once and every result arrives.
+  weft::runtime rt({.workers = 1});
+  long sum = rt.block_on([]() -> task<long> {
+    weft::join_handle<long> hs[10];
+    for (int i = 0; i < 10; ++i) hs[i] = weft::spawn(fib(i + 5));
+    long total = 0;
+    for (auto& h : hs) total += co_await h;
+    co_return total;
+  }());
+  CHECK(sum == 5 + 8 + 13 + 21 + 34 + 55 + 89 + 144 + 233 + 377);  // fib(5) .. fib(14)
+}
+
+TEST_CASE("a helped sibling that waits for its joiner does not deadlock it", "[spawn][regression]") {
+  // The consumer waits for the channel to close, which the joiner does after joining the
+  // producer. Run inline as a helper while the joiner waits for the producer, the consumer
+  // suspends at its recv: that must hand the joiner back its join, or neither could go on.
+  weft::runtime rt({.workers = 1});
+  long received = rt.block_on([]() -> task<long> {
+    weft::channel<int> ch(4);
+    auto produce = [&]() -> task<void> {
+      for (int i = 0; i < 100; ++i) co_await ch.send(i);
+    };
+    auto consume = [&]() -> task<long> {
+      long n = 0;
+      while (co_await ch.recv()) ++n;
+      co_return n;
+    };
+    auto producer = weft::spawn(produce());
+    auto consumer = weft::spawn(consume());  // at the bottom of the deque: helped first
+    co_await producer;
+    ch.close();
+    co_return co_await consumer;
+  }());
+  CHECK(received == 100);
 }

@@ -31,7 +31,7 @@ class sleep_awaiter : cancel_hook, sched::timer_entry {
   sleep_awaiter(const sleep_awaiter&) = delete;
 
   bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h);
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h);
   void await_resume() {
     if (me_) me_->disarm();
     if (cancelled_) throw cancelled_error();

@@ -17,13 +17,14 @@ namespace detail {
 struct yield_awaiter {
   task_record* me = nullptr;
   bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h) {
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
     me = current_task("weft::yield()");
-    if (me->cancelled()) return false;
+    if (me->cancelled()) return h;
     me->resume_point = h;
     me->set_state(record_state::runnable, me->rt->coarse_now());
+    join_state* helping = take_helping(me);
     tls_ctx->w->push_yield(me);  // may be stolen and resumed at once: touch nothing after this
-    return true;
+    return after_suspend(helping);
   }
   void await_resume() const { throw_if_cancelled(me); }
 };

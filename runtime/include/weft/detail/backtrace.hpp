@@ -15,4 +15,7 @@ namespace weft::detail {
 /// or a one-line explanation if it did not answer within `timeout`.
 std::string capture_backtrace(unsigned long native, std::chrono::milliseconds timeout);
 
+/// False in ThreadSanitizer builds, where captures are off (see backtrace.cpp).
+bool backtrace_capture_available() noexcept;
+
 }  // namespace weft::detail

@@ -2,6 +2,7 @@
 // Helpers every weft awaitable shares: find the running task, wake a task, spend budget.
 
 #include <coroutine>
+#include <utility>
 
 #include <weft/detail/runtime_core.hpp>
 #include <weft/detail/task_record.hpp>
@@ -11,6 +12,21 @@
 namespace weft::detail {
 
 [[noreturn]] void throw_not_in_task(const char* what);
+
+struct join_state;
+
+/// A task that runs inline to help a joiner (join.hpp, help-first joins) must not keep that
+/// joiner waiting on it once it suspends: the joiner would depend on a task it merely helped
+/// with, which may wait for the joiner itself (a consumer waiting for the joiner to close its
+/// channel). So every suspension point takes the help relationship *before* publishing the wait
+/// (after that, a waker may resume and finish the task on another thread), gives it back if it
+/// does not suspend after all, and after publishing continues the joiner's join.
+inline join_state* take_helping(task_record* me) noexcept { return std::exchange(me->helping, nullptr); }
+inline void restore_helping(task_record* me, join_state* hs) noexcept {
+  if (hs) me->helping = hs;
+}
+/// After a suspension was published: what this thread runs next (join.cpp).
+std::coroutine_handle<> after_suspend(join_state* hs) noexcept;
 
 /// Tracing hooks (tracing.cpp): each does nothing unless a weft::trace is on.
 void trace_wait(task_record* me, const char* what) noexcept;  ///< a blocking wait begins

@@ -20,18 +20,52 @@ struct join_state : cancel_hook {
   task_record* child;
   task_record* me = nullptr;
   bool woken_by_cancel = false;
+  /// 0 while the joiner runs its child (or a sibling) inline; 1 once it waits in child->join.
+  /// Read by the cancel hook on the canceller's thread.
+  std::atomic<std::uint8_t> waiting{0};
 };
 
-/// Slow join: registers `me` as the child's waiter (task.cpp).
-std::coroutine_handle<> join_suspend_slow(join_state& s, std::coroutine_handle<> h) noexcept;
-/// Cancel hook of an inline join: cancels the child that runs on our behalf.
-void inline_join_hook(cancel_hook* h) noexcept;
+/// Slow join: registers `me` as the child's waiter (join.cpp).
+std::coroutine_handle<> join_suspend_slow(join_state& s) noexcept;
+/// The one cancel hook of a join: cancels the child run inline, or takes a waiting joiner back.
+void join_hook(cancel_hook* h) noexcept;
 /// Drops a handle's claim on a record (detach / destroy without join).
 void release_handle(task_record* r) noexcept;
 /// Frees a joined child: destroys its frame and returns its record.
 inline void finish_join(task_record* r) noexcept {
   r->root.destroy();
   free_record(r);
+}
+
+/// What the joiner `s.me` runs next on this worker (`ctx`):
+///   - its child, if it sits at the bottom of the deque: inline, no atomic RMW (the fast path);
+///   - else a sibling at the bottom (a task `me` spawned): inline too, and when that one
+///     completes it comes back here (help-first: joining children in spawn order, as loops do,
+///     finds the last-spawned at the bottom);
+///   - else it waits for the child (join_suspend_slow).
+inline std::coroutine_handle<> join_next(join_state& s, worker_context* ctx) noexcept {
+  task_record* me = s.me;
+  task_record* child = s.child;
+  if (child->rt == ctx->rt) {
+    if (sched::job* bottom = ctx->w->pop_local()) {
+      task_record* next = nullptr;
+      if (bottom == child) {
+        child->inline_joiner = me;
+        next = child;
+      } else if (bottom->run_ == &run_record && static_cast<task_record*>(bottom)->spawner == me) {
+        next = static_cast<task_record*>(bottom);
+        next->helping = &s;
+      }
+      if (next) {
+        ctx->current = next;
+        ctx->w->switch_current(next);
+        next->set_running();
+        return next->resume_point;
+      }
+      ctx->w->push_back_local(bottom);  // somebody else's: leave it
+    }
+  }
+  return join_suspend_slow(s);
 }
 
 inline std::coroutine_handle<> join_suspend(join_state& s, std::coroutine_handle<> h) {
@@ -41,24 +75,18 @@ inline std::coroutine_handle<> join_suspend(join_state& s, std::coroutine_handle
   task_record* me = ctx->current;
   s.me = me;
   me->resume_point = h;
-  task_record* child = s.child;
-  if (child->rt == ctx->rt && ctx->w->take_if_next(child)) {
-    s.fn = &inline_join_hook;
-    if (me->arm(&s)) [[unlikely]] {  // we are cancelled: put the child back, throw on resume
-      ctx->w->push(child);
-      s.woken_by_cancel = true;
-      return h;
-    }
-    child->inline_joiner = me;
-    std::int64_t now = ctx->rt->coarse_now();
-    me->set_awaiting(await_kind::join, child->id.load(std::memory_order_relaxed), now);
-    ctx->current = child;
-    ctx->w->switch_current(child);
-    child->set_running();
-    return child->resume_point;
+  s.fn = &join_hook;
+  if (me->arm(&s, false)) [[unlikely]] {  // already cancelled: throw on resume
+    s.woken_by_cancel = true;
+    return h;
   }
-  return join_suspend_slow(s, h);
+  me->set_awaiting(await_kind::join, s.child->id.load(std::memory_order_relaxed), ctx->rt->coarse_now());
+  return join_next(s, ctx);
 }
+
+/// Completion of a task that ran inline to help a joiner (join.cpp): publishes its result to
+/// its own handle, then goes on with the join it helped.
+std::coroutine_handle<> complete_helped(task_record* r, const std::exception_ptr& error) noexcept;
 
 template <class T>
 class join_awaiter : join_state {

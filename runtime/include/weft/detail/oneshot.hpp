@@ -36,7 +36,7 @@ class oneshot {
    public:
     awaiter(oneshot& o, bool cancellable) noexcept : o_(&o), cancellable_(cancellable) {}
     bool await_ready() const noexcept { return o_->is_set(); }
-    bool await_suspend(std::coroutine_handle<> h) {
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
       task_record* me = current_task("a task_group / when_all / when_any join");
       me_ = me;
       me->resume_point = h;
@@ -44,20 +44,22 @@ class oneshot {
         fn = &on_cancel;
         if (me->arm(this)) {
           cancelled_ = true;
-          return false;
+          return h;
         }
       }
       me->set_awaiting(await_kind::other, 0, me->rt->coarse_now(), "children (task_group, when_all, when_any)");
       trace_wait(me, "children (task_group, when_all, when_any)");
+      join_state* helping = take_helping(me);  // before the CAS publishes the wait
       std::uintptr_t expected = 0;
       if (o_->state_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(me),
                                              std::memory_order_acq_rel, std::memory_order_acquire))
-        return true;  // set() or the canceller resumes us: touch nothing after this
+        return after_suspend(helping);  // set() or the canceller resumes us: touch nothing after this
+      restore_helping(me, helping);
       if (expected == cancel_pending &&
           o_->state_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel))
         cancelled_ = true;
       me->set_running();
-      return false;  // already set, or cancelled
+      return h;  // already set, or cancelled
     }
     /// Returns false if the wait ended by cancellation rather than set().
     bool await_resume() noexcept {

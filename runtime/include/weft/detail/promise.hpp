@@ -35,6 +35,8 @@ void count_failure(worker_context* ctx, runtime_core* rt, const std::exception_p
 
 void trace_complete(task_record* r) noexcept;
 
+std::coroutine_handle<> complete_helped(task_record* r, const std::exception_ptr& error) noexcept;
+
 /// Completion of a spawned task that its joiner ran inline: hand the thread straight back, no
 /// atomic read-modify-write (task_record.hpp). The joiner frees the record and the frame.
 inline std::coroutine_handle<> complete_inline(task_record* r, task_record* joiner,
@@ -67,6 +69,7 @@ struct promise_base {
       task_record* r = p.record_;
       if (!r) return p.continuation_;  // awaited inline: symmetric transfer to the awaiter
       if (task_record* joiner = r->inline_joiner) return complete_inline(r, joiner, p.exception_);
+      if (r->helping) return complete_helped(r, p.exception_);
       return complete_spawned(r, p.exception_);
     }
     void await_resume() noexcept {}

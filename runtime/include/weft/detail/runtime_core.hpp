@@ -103,6 +103,8 @@ inline void init_record(task_record* r, std::coroutine_handle<> h, std::string_v
   r->resume_point = h;
   r->root = h;
   r->inline_joiner = nullptr;
+  r->helping = nullptr;
+  r->spawner = tls_ctx ? tls_ctx->current : nullptr;
   r->join.store(join_running, std::memory_order_relaxed);
   r->cancel_bits.store(inherited_cancel, std::memory_order_relaxed);
   r->token = token;

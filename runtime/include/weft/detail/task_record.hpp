@@ -70,6 +70,8 @@ struct task_record : sched::job {
   std::coroutine_handle<> root;          ///< the spawned coroutine's frame
   runtime_core* rt = nullptr;
   task_record* inline_joiner = nullptr;  ///< set by a joiner that runs this task inline
+  task_record* spawner = nullptr;        ///< the task that spawned this one (a hint: may be stale)
+  struct join_state* helping = nullptr;  ///< set while it runs inline to help a sibling's joiner
 
   // ---- join ----
   std::atomic<std::uintptr_t> join{join_running};
@@ -88,6 +90,7 @@ struct task_record : sched::job {
   struct token_callback : cancel_callback {
     task_record* owner = nullptr;  ///< set once, when the task table carves the record
   } token_cb;
+  bool token_registered = false;  ///< token_cb is on the token (the task's own field)
 
   // ---- identity and state, read racily by dumps and the stall monitor ----
   std::atomic<std::uint64_t> id{0};  ///< 0 while free; written last on spawn (release)
@@ -146,18 +149,24 @@ struct task_record : sched::job {
 
   /// Task side: registers `h`, then tells whether cancellation was already requested (in which
   /// case the caller must not suspend; it disarms and throws).
-  bool arm(cancel_hook* h) noexcept {
+  /// `with_token`: also subscribe to the task's token (a blocking wait must be woken by it; an
+  /// inline join need not, its child sees the token itself). See also register_token().
+  bool arm(cancel_hook* h, bool with_token = true) noexcept {
     // release: publishes the hook's fields (its fn, the awaitable) to the canceller's acquire
     // load in request_cancel(). A plain store on x86.
     hook.store(h, std::memory_order_release);
     sched::light_barrier();  // pairs with heavy_barrier() in request_cancel()
     if (cancelled()) return true;
-    if (token) {
-      // A token's cancellation reaches a suspended task through this callback. add() refuses
-      // once the token is cancelled: we are cancelled then.
-      token_cb.fn = &on_token_cancelled;
-      if (!token->add(&token_cb)) return true;
-    }
+    return with_token && register_token();
+  }
+  /// Task side, armed: subscribes to the token so that its cancellation reaches this suspended
+  /// task. Returns true (not subscribed) if the token is already cancelled.
+  bool register_token() noexcept {
+    if (!token || token_registered) return false;
+    // add() refuses once the token is cancelled: we are cancelled then.
+    token_cb.fn = &on_token_cancelled;
+    if (!token->add(&token_cb)) return true;
+    token_registered = true;
     return false;
   }
   /// Task side: unregisters the hook; waits for a canceller that is running it to finish.
@@ -168,7 +177,10 @@ struct task_record : sched::job {
     // awaitable happens-before we go on and destroy it.
     while (cancel_busy.load(std::memory_order_acquire)) {
     }
-    if (token) token->remove(&token_cb);
+    if (token_registered) {
+      token->remove(&token_cb);
+      token_registered = false;
+    }
   }
   static void on_token_cancelled(cancel_callback* cb) noexcept {
     static_cast<token_callback*>(cb)->owner->request_cancel(cancel_token_bit);

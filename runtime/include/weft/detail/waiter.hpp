@@ -75,12 +75,12 @@ class waiter_queue {
 /// cancellation point (a cancelled task does not proceed) and spends one unit of the task's
 /// budget, going to the back of the line when the budget is exhausted.
 template <class Ready, class Enqueue, class After>
-bool suspend_on(std::mutex& mu, waiter& w, std::coroutine_handle<> h, const char* what, Ready ready,
-                Enqueue enqueue, After after) {
+std::coroutine_handle<> suspend_on(std::mutex& mu, waiter& w, std::coroutine_handle<> h, const char* what,
+                                   Ready ready, Enqueue enqueue, After after) {
   task_record* me = current_task(what);
   if (me->cancelled()) {
     w.result = waiter::outcome::cancelled;
-    return false;
+    return h;
   }
   me->resume_point = h;
   bool done;
@@ -92,20 +92,25 @@ bool suspend_on(std::mutex& mu, waiter& w, std::coroutine_handle<> h, const char
     w.task = me;  // armed from here on: finish_wait() disarms
     if (me->arm(&w)) {
       w.result = waiter::outcome::cancelled;
-      return false;
+      return h;
     }
-    std::lock_guard lock(mu);
-    done = ready();
-    if (!done) {
-      if (me->cancelled()) {  // read under the lock the canceller's hook takes (see above)
-        w.result = waiter::outcome::cancelled;
-        return false;
+    join_state* helping;
+    {
+      std::lock_guard lock(mu);
+      done = ready();
+      if (!done) {
+        if (me->cancelled()) {  // read under the lock the canceller's hook takes (see above)
+          w.result = waiter::outcome::cancelled;
+          return h;
+        }
+        me->set_awaiting(await_kind::other, 0, me->rt->coarse_now(), what);
+        trace_wait(me, what);
+        helping = take_helping(me);  // before the unlock publishes the wait
+        enqueue(&w);
       }
-      me->set_awaiting(await_kind::other, 0, me->rt->coarse_now(), what);
-      trace_wait(me, what);
-      enqueue(&w);
-      return true;  // a waker or a canceller resumes us: nothing touches `w` or the frame after
     }
+    // A waker or a canceller resumes us: nothing touches `w` or the frame after this.
+    if (!done) return after_suspend(helping);
   }
   if (w.result == waiter::outcome::waiting) w.result = waiter::outcome::done;
   after();
@@ -113,10 +118,11 @@ bool suspend_on(std::mutex& mu, waiter& w, std::coroutine_handle<> h, const char
     sched::worker* wk = tls_ctx->w;
     wk->note_budget_yield();
     me->set_state(record_state::runnable, me->rt->coarse_now());
+    join_state* helping = take_helping(me);
     wk->push_yield(me);
-    return true;
+    return after_suspend(helping);
   }
-  return false;
+  return h;
 }
 
 /// The cancel hook of a waiter queued in `queue` under `mu`: takes it out if it is still there.

@@ -251,8 +251,8 @@ task<void> job_pool<Job>::worker_loop(std::shared_ptr<state> s) {
       e = std::move(s->queue.front());
       s->queue.pop_front();
       ++s->core.counters.in_flight;
+      s->core.room.release();  // under the pool's lock: its slot is free once the job is in flight
     }
-    s->core.room.release();
     co_await run(s, std::move(e));
   }
 }

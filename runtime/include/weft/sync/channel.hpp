@@ -118,7 +118,7 @@ class channel {
       payload = &value_;
     }
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
       return detail::suspend_on(
           c_->mu_, *this, h, c_->send_what_.c_str(),
           [&] {
@@ -159,7 +159,7 @@ class channel {
       payload = &value_;
     }
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
       return detail::suspend_on(
           c_->mu_, *this, h, c_->recv_what_.c_str(),
           [&] { return c_->take_locked(value_, woken_); },

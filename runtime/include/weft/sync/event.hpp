@@ -46,7 +46,7 @@ class event {
    public:
     explicit awaiter(event& e) noexcept : e_(&e) { fn = &on_cancel; }
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
       return detail::suspend_on(
           e_->mu_, *this, h, "event", [&] { return e_->set_; },
           [&](detail::waiter* w) { e_->waiters_.push_back(w); }, [] {});

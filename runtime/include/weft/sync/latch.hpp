@@ -49,7 +49,7 @@ class latch {
    public:
     explicit awaiter(latch& l) noexcept : l_(&l) { fn = &on_cancel; }
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
       return detail::suspend_on(
           l_->mu_, *this, h, "latch", [&] { return l_->count_ == 0; },
           [&](detail::waiter* w) { l_->waiters_.push_back(w); }, [] {});

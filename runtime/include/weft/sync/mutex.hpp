@@ -75,7 +75,7 @@ class async_mutex {
    public:
     explicit awaiter(async_mutex& m) noexcept : m_(&m) { fn = &on_cancel; }
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
       return detail::suspend_on(
           m_->mu_, *this, h, "mutex",
           [&] {

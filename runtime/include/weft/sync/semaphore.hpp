@@ -59,7 +59,7 @@ class semaphore {
    public:
     explicit awaiter(semaphore& s) noexcept : s_(&s) { fn = &on_cancel; }
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
       return detail::suspend_on(
           s_->mu_, *this, h, "semaphore",
           [&] {

@@ -64,14 +64,11 @@ class worker {
   /// Owner: sends a job to the back of the line (yield, exhausted budget).
   void push_yield(job* j) noexcept;
 
-  /// Owner: pops the bottom of the local deque if it is `j` (an inline join of a child nobody
-  /// has taken yet). Leaves the deque as it was otherwise.
-  bool take_if_next(job* j) noexcept {
-    job* top = local_.pop();
-    if (top == j) return true;
-    if (top) local_.push(top);  // cannot fail: pop() just freed the slot
-    return false;
-  }
+  /// Owner: pops the most recent job of the local deque (a joiner looking for its child, or a
+  /// sibling to run while it waits), or null.
+  job* pop_local() noexcept { return local_.pop(); }
+  /// Owner: puts back a job just taken with pop_local() (its slot is free: cannot fail).
+  void push_back_local(job* j) noexcept { local_.push(j); }
 
   /// Owner: spends one unit of the running task's budget. False when exhausted: the caller
   /// should suspend and push_yield() itself.
