@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Prints runtime_bench's comparison table from its Google Benchmark JSON output.
+
+    python3 bench/runtime/table.py build-bench/runtime_bench.json
+
+Benchmarks are named <workload>/<system>/threads:<N>/n:<size> (workloads.hpp). Each
+repetition is one sample; the table shows, per workload, threads and system, the median and
+the best (lowest) time per iteration, the cost per unit (fib call, skynet leaf, nqueens
+placement, yield, spawned task), and weft's ratio to each other system (below 1: weft is
+faster). Ratios compare cost per unit, so they also hold where a slow peer ran a smaller size
+(marked *). Then the issue's targets, with weft's standing against each.
+
+Standard library only.
+"""
+
+import json
+import re
+import statistics
+import sys
+
+NAME = re.compile(r"^(?P<workload>[^/]+)/(?P<system>[^/]+)/threads:(?P<threads>\d+)/n:(?P<n>\d+)")
+WORKLOADS = ["fib", "skynet", "nqueens", "yield", "external"]
+SYSTEMS = ["weft", "weft_nometrics", "serial", "tbb", "fibers", "asio"]
+UNITS = {"fib": "call", "skynet": "leaf", "nqueens": "placement", "yield": "yield", "external": "task"}
+TO_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
+
+# (workload, label, weft ÷ TBB at most)
+TARGETS = [("fib", "fib(30)", 0.45), ("skynet", "skynet(1M)", 0.90), ("nqueens", "nqueens(11)", 0.95)]
+SPEEDUP_TARGET = 1.9
+
+
+class Result:
+    def __init__(self, n):
+        self.n = n
+        self.times_ms = []  # one per repetition
+        self.units = None
+        self.errors = []
+
+    def median(self):
+        return statistics.median(self.times_ms)
+
+    def best(self):
+        return min(self.times_ms)
+
+    def worst(self):
+        return max(self.times_ms)
+
+    def ns_per_unit(self, ms):
+        return ms * 1e6 / self.units if self.units else float("nan")
+
+
+def load(path):
+    with open(path) as f:
+        doc = json.load(f)
+    results = {}
+    for b in doc.get("benchmarks", []):
+        if b.get("run_type") == "aggregate":
+            continue
+        m = NAME.match(b.get("run_name") or b["name"])
+        if not m:
+            continue
+        key = (m["workload"], m["system"], int(m["threads"]))
+        r = results.setdefault(key, Result(int(m["n"])))
+        if b.get("error_occurred"):
+            r.errors.append(b.get("error_message", "error"))
+            continue
+        r.times_ms.append(b["real_time"] * TO_MS[b.get("time_unit", "ns")])
+        if "tasks" in b:
+            r.units = b["tasks"]
+    return doc.get("context", {}), results
+
+
+def fmt_ms(v):
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def fmt_ns(v):
+    return f"{v:.0f}" if v >= 100 else f"{v:.1f}"
+
+
+def fmt_ratio(v):
+    return "-" if v is None else f"{v:.2f}"
+
+
+def fmt_ratio3(v):
+    return "-" if v is None else f"{v:.3f}"
+
+
+def ratios(weft, other):
+    """weft's cost per unit ÷ the other's (median, best); None where either is missing."""
+    if not weft or not other or not weft.times_ms or not other.times_ms:
+        return None, None
+    med = weft.ns_per_unit(weft.median()) / other.ns_per_unit(other.median())
+    best = weft.ns_per_unit(weft.best()) / other.ns_per_unit(other.best())
+    return med, best
+
+
+def print_table(context, results):
+    reps = max((len(r.times_ms) + len(r.errors) for r in results.values()), default=0)
+    print(f"runtime_bench: {reps} repetitions per benchmark, interleaved at random; "
+          f"{context.get('num_cpus', '?')} CPUs; load average at start "
+          f"{', '.join(f'{x:.2f}' for x in context.get('load_avg', [])) or '?'}")
+    load = context.get("load_avg", [])
+    if load and load[0] > 0.5 * max(1, context.get("num_cpus", 1)):
+        print("warning: the machine was already busy when the run started (load average above"
+              " half the CPUs): other work competed with these benchmarks")
+    print("times are wall-clock per iteration (one whole workload); ns/unit = time ÷ units; "
+          "weft÷X < 1 means weft is faster; * = smaller size than weft's, compared per unit")
+    print()
+    header = (f"{'workload':<9}{'thr':>4}  {'system':<15}{'n':>8}  {'median ms':>10}{'best ms':>10}"
+              f"{'spread':>8}  {'ns/unit med':>12}{'best':>9}  {'weft÷X med':>11}{'best':>7}")
+    print(header)
+    print("-" * len(header))
+    workloads = [w for w in WORKLOADS if any(k[0] == w for k in results)]
+    workloads += sorted({k[0] for k in results} - set(workloads))
+    for w in workloads:
+        threads = sorted({k[2] for k in results if k[0] == w})
+        for t in threads:
+            weft = results.get((w, "weft", t))
+            systems = [s for s in SYSTEMS if (w, s, t) in results]
+            systems += sorted({k[1] for k in results if k[0] == w and k[2] == t} - set(systems))
+            for s in systems:
+                r = results[(w, s, t)]
+                size = f"{r.n}{'*' if weft and r.n != weft.n else ''}"
+                if not r.times_ms:
+                    print(f"{w:<9}{t:>4}  {s:<15}{size:>8}  ERROR: {'; '.join(sorted(set(r.errors)))}")
+                    continue
+                med, best = (None, None) if s == "weft" else ratios(weft, r)
+                line = (f"{w:<9}{t:>4}  {s:<15}{size:>8}  {fmt_ms(r.median()):>10}{fmt_ms(r.best()):>10}"
+                        f"{r.worst() / r.best():>7.2f}x  {fmt_ns(r.ns_per_unit(r.median())):>12}"
+                        f"{fmt_ns(r.ns_per_unit(r.best())):>9}  {fmt_ratio(med):>11}{fmt_ratio(best):>7}")
+                if r.errors:
+                    line += f"  ({len(r.errors)} failed: {'; '.join(sorted(set(r.errors)))})"
+                print(line)
+        print()
+    print("units: " + ", ".join(f"{w}: ns per {u}" for w, u in UNITS.items())
+          + "; spread = worst ÷ best repetition")
+    print()
+
+
+def print_targets(results):
+    print("Targets (from the issue)                  median    best   target  standing")
+    print("-" * 78)
+
+    def standing(med, best, ok):
+        if med is None:
+            return "not measured"
+        if ok(med):
+            return "met"
+        return "met at best only" if ok(best) else "missed"
+
+    for w, label, limit in TARGETS:
+        for t in sorted({k[2] for k in results if k[0] == w and k[1] == "weft"}):
+            med, best = ratios(results.get((w, "weft", t)), results.get((w, "tbb", t)))
+            name = f"{label} weft÷TBB, {t} worker{'s' if t > 1 else ''}"
+            print(f"{name:<40}{fmt_ratio3(med):>8}{fmt_ratio3(best):>8}  <= {limit:.2f}  "
+                  f"{standing(med, best, lambda v: v <= limit)}")
+    one, two = results.get(("fib", "weft", 1)), results.get(("fib", "weft", 2))
+    if one and two and one.times_ms and two.times_ms:
+        med, best = one.median() / two.median(), one.best() / two.best()
+        print(f"{'fib(30) weft speedup, 2 vs 1 worker':<40}{med:>8.3f}{best:>8.3f}  >= {SPEEDUP_TARGET:.2f}  "
+              f"{standing(med, best, lambda v: v >= SPEEDUP_TARGET)}")
+    print()
+    print("Cost of the timing histograms (fib, weft with timing_metrics on ÷ off; 1.00 = free)")
+    for t in sorted({k[2] for k in results if k[:2] == ("fib", "weft_nometrics")}):
+        on, off = results.get(("fib", "weft", t)), results.get(("fib", "weft_nometrics", t))
+        if on and off and on.times_ms and off.times_ms:
+            print(f"  {t} worker{'s' if t > 1 else ' '}: median {on.median() / off.median():.2f}, "
+                  f"best {on.best() / off.best():.2f}")
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(__doc__.strip().splitlines()[0], file=sys.stderr)
+        print(f"usage: {argv[0]} <runtime_bench JSON output>", file=sys.stderr)
+        return 2
+    context, results = load(argv[1])
+    if not results:
+        print(f"{argv[1]}: no runtime_bench results", file=sys.stderr)
+        return 1
+    print_table(context, results)
+    print_targets(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
