@@ -10,6 +10,10 @@ void throw_bad_task_await(bool has_frame) {
   throw usage_error("weft: this task was already awaited; a task is awaited once");
 }
 
+void throw_spawn_off_runtime() {
+  throw usage_error("weft::spawn called off the runtime's workers: use runtime::spawn from other threads");
+}
+
 void throw_not_in_task(const char* what) {
   throw usage_error(std::string(what) +
                     " must be awaited inside a task running on a weft runtime (spawn it, or "

@@ -30,7 +30,7 @@ task_record* runtime_core::external_record(std::coroutine_handle<> h, std::strin
                                            std::source_location site, cancel_state* token) {
   std::size_t n = 0;
   task_record* r = table.take(1, n);
-  init_record(r, h, name, site, table.take_id(), 0, token, coarse_now());
+  init_record(r, h, name, site, table.take_id(), 0, token, coarse_now(), nullptr);
   external_spawned.fetch_add(1, std::memory_order_relaxed);
   return r;
 }

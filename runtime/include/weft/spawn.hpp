@@ -113,23 +113,49 @@ class [[nodiscard]] join_handle {
 /// Spawns `t` on the calling worker. Must be called from a task running on a weft runtime
 /// (throws usage_error otherwise: off the workers, use runtime::spawn). The new task inherits
 /// the caller's cancellation.
+namespace detail {
+[[noreturn, gnu::cold]] void throw_spawn_off_runtime();
+
+/// The one spawn path inside the runtime. `token`: given (one reference the record adopts), or
+/// null to inherit the spawner's.
 template <class T>
-join_handle<T> spawn(task<T> t, const spawn_options& opts = {},
-                     std::source_location site = std::source_location::current()) {
-  detail::worker_context* ctx = detail::tls_ctx;
-  if (!ctx) [[unlikely]]
-    throw usage_error("weft::spawn called off the runtime's workers: use runtime::spawn from other threads");
+task_record* spawn_here(task<T>& t, std::string_view name, std::source_location site, cancel_state* token) {
+  worker_context* ctx = tls_ctx;
+  if (!ctx) [[unlikely]] throw_spawn_off_runtime();
   auto h = t.release();
-  detail::task_record* r = ctx->alloc_record();
-  detail::task_record* parent = ctx->current;
-  // A task spawned by a cancelled task starts cancelled.
-  std::uint32_t inherited = parent ? parent->cancel_bits.load(std::memory_order_relaxed) : 0;
-  detail::init_record(r, h, opts.name, site, ctx->next_id(), inherited,
-                      detail::token_for_spawn(opts, parent), ctx->rt->coarse_now());
+  task_record* r = ctx->alloc_record();
+  task_record* parent = ctx->current;
+  std::uint32_t inherited = 0;
+  if (parent) {
+    // A task spawned by a cancelled task starts cancelled; it shares its spawner's token.
+    inherited = parent->cancel_bits.load(std::memory_order_relaxed);
+    if (!token && (token = parent->token)) token->add_ref();
+  }
+  init_record(r, h, name, site, ctx->next_id(), inherited, token, ctx->rt->coarse_now(), parent);
   h.promise().record_ = r;
-  if (ctx->rt->tracer.load(std::memory_order_relaxed)) [[unlikely]] detail::trace_spawn(r);
+  if (ctx->tracing->load(std::memory_order_relaxed)) [[unlikely]] trace_spawn(r);
   ctx->w->push(r);
-  return join_handle<T>(r);
+  return r;
+}
+}  // namespace detail
+
+template <class T>
+join_handle<T> spawn(task<T> t, std::source_location site = std::source_location::current()) {
+  return join_handle<T>(detail::spawn_here(t, {}, site, nullptr));
+}
+
+/// As above, with options: a name for dumps and traces, or a token instead of the inherited one.
+template <class T>
+join_handle<T> spawn(task<T> t, const spawn_options& opts,
+                     std::source_location site = std::source_location::current()) {
+  detail::cancel_state* token = opts.token.state();
+  if (token) token->add_ref();
+  try {
+    return join_handle<T>(detail::spawn_here(t, opts.name, site, token));
+  } catch (...) {
+    if (token) token->release();
+    throw;
+  }
 }
 
 }  // namespace weft

@@ -102,12 +102,19 @@ class join_awaiter : join_state {
     if (me) me->disarm();
     if (woken_by_cancel) throw cancelled_error();
     *slot_ = nullptr;  // the handle is consumed
-    auto h = std::coroutine_handle<promise<T>>::from_address(child->root.address());
-    struct release_guard {
-      task_record* r;
-      ~release_guard() { finish_join(r); }
-    } guard{child};
-    return h.promise().take();
+    auto& p = std::coroutine_handle<promise<T>>::from_address(child->root.address()).promise();
+    if (p.exception_) [[unlikely]] {
+      std::exception_ptr e = std::move(p.exception_);
+      finish_join(child);
+      std::rethrow_exception(std::move(e));
+    }
+    if constexpr (std::is_void_v<T>) {
+      finish_join(child);
+    } else {
+      T value = p.take();
+      finish_join(child);
+      return value;
+    }
   }
 
  private:

@@ -93,10 +93,11 @@ inline void run_record(sched::job* j) noexcept {
 /// Fills a record for a new task. The id is stored last (release): a dump that sees the id
 /// sees the rest (task_record.hpp). A free record already holds its fixed fields (`run_`, `rt`,
 /// set by the task table) and a clear `hook` and `enqueued_ns_` (left so by its last use).
-/// `token` is adopted (the caller gives the record one reference), or null.
+/// `token` is adopted (the caller gives the record one reference), or null. `spawner` is the
+/// spawning task (null from outside the runtime).
 inline void init_record(task_record* r, std::coroutine_handle<> h, std::string_view name,
                         std::source_location site, std::uint64_t id, std::uint32_t inherited_cancel,
-                        cancel_state* token, std::int64_t now) noexcept {
+                        cancel_state* token, std::int64_t now, task_record* spawner) noexcept {
   // release fence: orders the previous owner's "id = 0" (free) before the new field values,
   // so a dump racing with reuse sees a changed id and discards what it read.
   std::atomic_thread_fence(std::memory_order_release);
@@ -104,7 +105,7 @@ inline void init_record(task_record* r, std::coroutine_handle<> h, std::string_v
   r->root = h;
   r->inline_joiner = nullptr;
   r->helping = nullptr;
-  r->spawner = tls_ctx ? tls_ctx->current : nullptr;
+  r->spawner = spawner;
   r->join.store(join_running, std::memory_order_relaxed);
   r->cancel_bits.store(inherited_cancel, std::memory_order_relaxed);
   r->token = token;
