@@ -32,7 +32,10 @@ int main() {
 
   // Backpressure instead: co_await submit() waits for room.
   rt.block_on([&]() -> weft::task<void> {
-    for (int i = 1000; i < 1200; ++i) co_await pool.submit(message{i, "msg"});
+    for (int i = 1000; i < 1200; ++i) {
+      message m{i, "msg"};  // a named job, not a temporary in the co_await (g++ 12: runtime/README.md)
+      co_await pool.submit(std::move(m));
+    }
   }());
 
   auto report = rt.block_on(pool.stop(5s));

@@ -142,7 +142,15 @@ job* worker::find_work() {
         stats_.lifo_hits.inc();
         return j;
       }
-      push_yield(j);  // the slot has had its turns: back of the line
+      // The slot has had its turns: back of the line, unless nothing waits in line here (a
+      // ping-pong between two tasks), where it would come straight back after a push, a pop,
+      // a steal and a wake-up of an idle worker to steal it.
+      if (local_.size_approx() == 0 && yield_.size_approx() == 0 && sched_->injector_.empty()) {
+        lifo_polls_ = 1;
+        stats_.lifo_hits.inc();
+        return j;
+      }
+      push_yield(j);
     }
   }
   lifo_polls_ = 0;

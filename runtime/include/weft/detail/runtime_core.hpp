@@ -40,7 +40,7 @@ class runtime_core {
 
   std::atomic<bool> stopped{false};
   /// The recorder of the running weft::trace, or null (tracer.hpp).
-  std::atomic<tracer*> tracer{nullptr};
+  std::atomic<detail::tracer*> tracer{nullptr};
   /// The runtime's registry (its own or the user's), for metrics created by tasks (channels).
   metrics::registry* registry = nullptr;
   std::atomic<std::uint64_t> external_spawned{0};

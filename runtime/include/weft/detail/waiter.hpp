@@ -12,11 +12,13 @@
 //
 // Nothing here allocates: the waiter lives in the awaiter, in the waiting coroutine's frame.
 
+#include <atomic>
 #include <coroutine>
 #include <cstdint>
 #include <mutex>
 
 #include <weft/detail/current.hpp>
+#include <weft/sched/futex.hpp>
 
 namespace weft::detail {
 
@@ -30,6 +32,44 @@ struct waiter : cancel_hook {
   void* payload = nullptr;     ///< channel: the value to send, or where to receive
   outcome result = outcome::waiting;
   bool linked = false;
+};
+
+/// The lock of a primitive whose critical sections are a few loads and stores (channel): inline,
+/// one compare-exchange to lock and one exchange to unlock, where std::mutex costs two calls
+/// into the C library. A contended lock spins briefly (the holder is about to let go), then
+/// sleeps on a futex; the states are Drepper's (0 free, 1 locked, 2 locked and maybe waited
+/// for). Meets Lockable: use it with std::lock_guard / std::unique_lock.
+class short_mutex {
+ public:
+  void lock() noexcept {
+    std::uint32_t free = 0;
+    if (!state_.compare_exchange_strong(free, 1, std::memory_order_acquire, std::memory_order_relaxed)) [[unlikely]]
+      lock_contended();
+  }
+  bool try_lock() noexcept {
+    std::uint32_t free = 0;
+    return state_.compare_exchange_strong(free, 1, std::memory_order_acquire, std::memory_order_relaxed);
+  }
+  void unlock() noexcept {
+    if (state_.exchange(0, std::memory_order_release) == 2) [[unlikely]] sched::futex_wake(&state_, 1);
+  }
+
+ private:
+  void lock_contended() noexcept {
+    for (int spin = 0; spin < 64; ++spin) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+      std::uint32_t free = 0;
+      if (state_.load(std::memory_order_relaxed) == 0 &&
+          state_.compare_exchange_weak(free, 1, std::memory_order_acquire, std::memory_order_relaxed))
+        return;
+    }
+    // Marked 2 from here on: whoever unlocks wakes one sleeper (possibly for nothing).
+    while (state_.exchange(2, std::memory_order_acquire) != 0) sched::futex_wait(&state_, 2);
+  }
+
+  std::atomic<std::uint32_t> state_{0};
 };
 
 /// FIFO of waiters. Not thread-safe: the owning primitive's mutex guards it.
@@ -68,14 +108,19 @@ class waiter_queue {
 
 /// The suspend half of every primitive's awaiter. Called from await_suspend with the
 /// primitive's lock not held. Under the lock, `ready()` tries to complete the operation at once
-/// (true: done, no wait); otherwise the waiter is enqueued by `enqueue(w)`. Returns whether the
+/// (true: done, no wait); otherwise, still under the lock, the task arms its cancel hook, checks
+/// the cancel bit and its token, and the waiter is enqueued by `enqueue(w)`. Returns whether the
 /// task suspended. `what` names the wait in dumps ("channel results"): it must outlive the wait.
 ///
-/// The fast path (ready at once) takes the lock once and arms nothing; it is still a
-/// cancellation point (a cancelled task does not proceed) and spends one unit of the task's
-/// budget, going to the back of the line when the budget is exhausted.
-template <class Ready, class Enqueue, class After>
-std::coroutine_handle<> suspend_on(std::mutex& mu, waiter& w, std::coroutine_handle<> h, const char* what,
+/// One lock either way. The fast path (ready at once) arms nothing; it is still a cancellation
+/// point (a cancelled task does not proceed) and spends one unit of the task's budget, going to
+/// the back of the line when the budget is exhausted. Arming under the lock is safe: a
+/// canceller that sees the hook runs it, and the hook takes this lock (cancel_waiter), so it
+/// finds the waiter queued or not at all; arm() reads the cancel bit after publishing the hook,
+/// so a cancellation is seen by one side or the other. Subscribing to the task's token takes
+/// the token's lock inside the primitive's; the token runs its callbacks outside its own lock.
+template <class Mutex, class Ready, class Enqueue, class After>
+std::coroutine_handle<> suspend_on(Mutex& mu, waiter& w, std::coroutine_handle<> h, const char* what,
                                    Ready ready, Enqueue enqueue, After after) {
   task_record* me = current_task(what);
   if (me->cancelled()) {
@@ -83,34 +128,22 @@ std::coroutine_handle<> suspend_on(std::mutex& mu, waiter& w, std::coroutine_han
     return h;
   }
   me->resume_point = h;
-  bool done;
   {
-    std::lock_guard lock(mu);
-    done = ready();
-  }
-  if (!done) {
-    w.task = me;  // armed from here on: finish_wait() disarms
-    if (me->arm(&w)) {
-      w.result = waiter::outcome::cancelled;
-      return h;
-    }
-    join_state* helping;
-    {
-      std::lock_guard lock(mu);
-      done = ready();
-      if (!done) {
-        if (me->cancelled()) {  // read under the lock the canceller's hook takes (see above)
-          w.result = waiter::outcome::cancelled;
-          return h;
-        }
-        me->set_awaiting(await_kind::other, 0, me->rt->coarse_now(), what);
-        trace_wait(me, what);
-        helping = take_helping(me);  // before the unlock publishes the wait
-        enqueue(&w);
+    std::unique_lock lock(mu);
+    if (!ready()) {
+      w.task = me;  // armed from here on: finish_wait() disarms
+      if (me->arm(&w)) {
+        w.result = waiter::outcome::cancelled;
+        return h;
       }
+      me->set_awaiting(await_kind::other, 0, me->rt->coarse_now(), what);
+      trace_wait(me, what);
+      join_state* helping = take_helping(me);  // before the unlock publishes the wait
+      enqueue(&w);
+      lock.unlock();
+      // A waker or a canceller resumes us: nothing touches `w` or the frame after this.
+      return after_suspend(helping);
     }
-    // A waker or a canceller resumes us: nothing touches `w` or the frame after this.
-    if (!done) return after_suspend(helping);
   }
   if (w.result == waiter::outcome::waiting) w.result = waiter::outcome::done;
   after();
@@ -126,7 +159,8 @@ std::coroutine_handle<> suspend_on(std::mutex& mu, waiter& w, std::coroutine_han
 }
 
 /// The cancel hook of a waiter queued in `queue` under `mu`: takes it out if it is still there.
-inline void cancel_waiter(std::mutex& mu, waiter_queue& queue, waiter& w) noexcept {
+template <class Mutex>
+void cancel_waiter(Mutex& mu, waiter_queue& queue, waiter& w) noexcept {
   {
     std::lock_guard lock(mu);
     if (!w.linked) return;  // a waker took it first and will resume it

@@ -236,7 +236,7 @@ class channel {
     return closed_;
   }
 
-  mutable std::mutex mu_;
+  mutable detail::short_mutex mu_;
   std::size_t capacity_;
   std::vector<std::optional<T>> ring_;
   std::size_t head_ = 0;

@@ -28,7 +28,7 @@ struct options {
   std::uint32_t budget = 128;
   /// How many times in a row a worker may run the task in its LIFO slot before the slot's task
   /// goes to the back of the line instead (stops two tasks waking each other from starving the
-  /// rest of the queue).
+  /// rest of the queue; with nothing else queued on the worker or in the injector, it runs on).
   std::uint32_t max_lifo_polls = 3;
   /// Thread hooks, called on each worker thread as it starts and as it stops, with its index.
   std::function<void(std::size_t)> on_thread_start;

@@ -3,7 +3,8 @@
 //
 //   dispatch order, each tick:
 //     every `global_queue_interval` ticks: timers, the global injector, its own yield queue
-//     1. the LIFO slot      (task woken by the previous one; at most max_lifo_polls in a row)
+//     1. the LIFO slot      (task woken by the previous one; at most max_lifo_polls in a row
+//                            while other work waits here)
 //     2. the local deque    (LIFO: spawns, depth-first)
 //     3. the yield queue    (FIFO: yields and budget-exhausted tasks)
 //     4. the injector       (a batch, moved into the local deque)
