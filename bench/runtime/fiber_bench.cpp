@@ -7,18 +7,7 @@
 // scheduler keeps most fibers of a wide tree alive at once). pooled_fixedsize_stack is not an
 // option: it is single-threaded, and with work stealing a fiber may end on another thread.
 //
-// Two limits of Boost.Fiber 1.81 shape the thread pool below:
-//   * algo::work_stealing keeps its schedulers in statics sized by the first construction (a
-//     static barrier and a call_once), so a process can set it up ONCE, for one thread count.
-//     The 2-thread pool is therefore built once and kept for the whole process; the 1-thread
-//     pool uses the default algo::round_robin (work stealing with one thread has no one to
-//     steal from).
-//   * work_stealing must not suspend its threads when idle (suspend = true parks a thread until
-//     a fiber is scheduled to it remotely, and stealing never does that, so a parked helper
-//     would never help again): its threads spin while they look for work. So that the spinning
-//     does not take the cores from the other systems' benchmarks, a pool thread blocks on a
-//     std::condition_variable between jobs and spins only while a job of ours runs.
-// There is no spawn-from-outside: a fiber can only be launched from a thread of its scheduler.
+// The fibers run in bench/common/fiber_pool.hpp's thread pool (why it is shaped so: there).
 #include <array>
 #include <condition_variable>
 #include <cstddef>
@@ -31,95 +20,12 @@
 #include <boost/fiber/algo/work_stealing.hpp>
 #include <boost/fiber/all.hpp>
 
+#include "../common/fiber_pool.hpp"
 #include "workloads.hpp"
 
 namespace fibers = boost::fibers;
 
 namespace {
-
-// N threads running fibers; run(job) runs job() in thread 0's main fiber and blocks the caller
-// until it returns. Threads 1..N-1 wait on a fiber condition variable meanwhile, which lets
-// their schedulers steal. One job at a time.
-class fiber_pool {
- public:
-  explicit fiber_pool(unsigned threads) : threads_(threads) {
-    for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this, i] { main(i); });
-  }
-  fiber_pool(const fiber_pool&) = delete;
-  fiber_pool& operator=(const fiber_pool&) = delete;
-  ~fiber_pool() {
-    {
-      std::lock_guard lk(m_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : workers_) t.join();
-  }
-
-  std::int64_t run(std::function<std::int64_t()> job) {
-    std::unique_lock lk(m_);
-    job_ = std::move(job);
-    std::uint64_t e = ++epoch_;
-    cv_.notify_all();
-    done_cv_.wait(lk, [&] { return finished_ == e; });
-    return result_;
-  }
-
-  /// The process's pool of `threads` (1 or 2) threads, built on first use.
-  static fiber_pool& get(unsigned threads) {
-    if (threads == 1) {
-      static fiber_pool one(1);
-      return one;
-    }
-    static fiber_pool two(2);
-    return two;
-  }
-
- private:
-  void main(unsigned i) {
-    if (threads_ > 1) fibers::use_scheduling_algorithm<fibers::algo::work_stealing>(threads_);
-    std::uint64_t seen = 0;
-    for (;;) {
-      std::uint64_t e;
-      {
-        std::unique_lock lk(m_);
-        cv_.wait(lk, [&] { return stop_ || epoch_ != seen; });
-        if (stop_) return;
-        e = seen = epoch_;
-      }
-      if (i == 0) {
-        std::int64_t r = job_();
-        {
-          std::lock_guard<fibers::mutex> flk(fm_);
-          job_done_ = e;
-        }
-        fcv_.notify_all();
-        {
-          std::lock_guard lk(m_);
-          result_ = r;
-          finished_ = e;
-        }
-        done_cv_.notify_all();
-      } else {
-        // Suspends this main fiber; the scheduler steals until thread 0 ends the job.
-        std::unique_lock<fibers::mutex> flk(fm_);
-        fcv_.wait(flk, [&] { return job_done_ >= e; });
-      }
-    }
-  }
-
-  const unsigned threads_;
-  std::mutex m_;  // guards the fields below, up to fm_
-  std::condition_variable cv_, done_cv_;
-  std::function<std::int64_t()> job_;
-  std::uint64_t epoch_ = 0, finished_ = 0;
-  std::int64_t result_ = 0;
-  bool stop_ = false;
-  fibers::mutex fm_;  // guards job_done_
-  fibers::condition_variable fcv_;
-  std::uint64_t job_done_ = 0;
-  std::vector<std::thread> workers_;
-};
 
 using stack_allocator = fibers::fixedsize_stack;
 
@@ -182,35 +88,35 @@ std::int64_t ping_pong(std::int64_t n) {
   return 2 * n;
 }
 
-fiber_pool& pool(const benchmark::State& state) {
-  return fiber_pool::get(static_cast<unsigned>(bench::threads(state)));
+bench::fiber_pool& pool(const benchmark::State& state) {
+  return bench::fiber_pool::get(static_cast<unsigned>(bench::threads(state)));
 }
 
 void fib_fibers(benchmark::State& state) {
   int n = static_cast<int>(bench::size(state));
-  fiber_pool& p = pool(state);
-  bench::measure(state, [&] { return p.run([n] { return fib(n); }); }, bench::fib_value(n), bench::fib_calls(n));
+  bench::fiber_pool& p = pool(state);
+  bench::measure(state, [&] { return p.compute([n] { return fib(n); }); }, bench::fib_value(n), bench::fib_calls(n));
 }
 
 void skynet_fibers(benchmark::State& state) {
   std::int64_t leaves = bench::size(state);
-  fiber_pool& p = pool(state);
-  bench::measure(state, [&] { return p.run([leaves] { return skynet(0, leaves); }); },
+  bench::fiber_pool& p = pool(state);
+  bench::measure(state, [&] { return p.compute([leaves] { return skynet(0, leaves); }); },
                  bench::skynet_expected(leaves), leaves);
 }
 
 void nqueens_fibers(benchmark::State& state) {
   int n = static_cast<int>(bench::size(state));
   auto want = bench::nqueens_counts(n);
-  fiber_pool& p = pool(state);
-  bench::measure(state, [&] { return p.run([n] { return nqueens(n, 0, bench::board{}); }); }, want.solutions,
+  bench::fiber_pool& p = pool(state);
+  bench::measure(state, [&] { return p.compute([n] { return nqueens(n, 0, bench::board{}); }); }, want.solutions,
                  want.placements);
 }
 
 void yield_fibers(benchmark::State& state) {
   std::int64_t n = bench::size(state);
-  fiber_pool& p = pool(state);
-  bench::measure(state, [&] { return p.run([n] { return ping_pong(n); }); }, 2 * n, 2 * n);
+  bench::fiber_pool& p = pool(state);
+  bench::measure(state, [&] { return p.compute([n] { return ping_pong(n); }); }, 2 * n, 2 * n);
 }
 
 // Smaller sizes than the others: a fiber costs microseconds (a stack each), and the full sizes

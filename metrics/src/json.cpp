@@ -26,9 +26,9 @@ void append_labels(std::string& out, const labels& label_set) {
     if (!first)
       out += ',';
     first = false;
-    detail::append_json_string(out, key);
+    append_json_string(out, key);
     out += ':';
-    detail::append_json_string(out, value);
+    append_json_string(out, value);
   }
   out += '}';
 }
@@ -95,9 +95,9 @@ std::string to_json(const registry_snapshot& snap) {
     if (f)
       out += ',';
     out += "{\"name\":";
-    detail::append_json_string(out, family.name);
+    append_json_string(out, family.name);
     out += ",\"help\":";
-    detail::append_json_string(out, family.help);
+    append_json_string(out, family.help);
     out += ",\"type\":\"";
     out += to_string(family.type);
     out += "\",\"series\":[";
@@ -119,6 +119,30 @@ std::string to_json(const registry_snapshot& snap) {
   }
   out += "]}\n";
   return out;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (u < 0x20) {
+          out += "\\u00";
+          out += hex[u >> 4];
+          out += hex[u & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
 }
 
 }  // namespace weft::metrics

@@ -32,8 +32,4 @@ void append_label_value(std::string& out, std::string_view value);
 /// Prometheus 0.0.4 HELP escaping: backslash and line feed.
 void append_help(std::string& out, std::string_view help);
 
-/// A JSON string literal, quotes included: `"`, `\` and control characters escaped; other
-/// bytes (valid UTF-8, checked at registration) copied as they are.
-void append_json_string(std::string& out, std::string_view s);
-
 }  // namespace weft::metrics::detail

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <weft/asio/detail/io_shutdown.hpp>
 #include <weft/detail/dump.hpp>
 #include <weft/detail/monitor.hpp>
 #include <weft/detail/runtime_metrics.hpp>
@@ -84,12 +85,14 @@ void runtime::shutdown() {
   shut_down_ = true;
   core_->stopped.store(true, std::memory_order_release);
   monitor_->stop();  // no more replacements started, no more timers fired from outside
+  detail::stop_io(*core_);  // the Asio reactor: no completion reaches a task or a queue after this
   core_->sched.stop();
   core_->sched.clear_timers();  // sleeping tasks are ended below like any other
   core_->sched.drain([](sched::job* j) {
     if (j->discard_) j->discard_(j);  // task records are ended below, from the task table
   });
   core_->destroy_live_tasks();
+  detail::destroy_io(*core_);  // after the tasks: their sockets close through its services
 }
 
 void runtime::check_block_on() const {

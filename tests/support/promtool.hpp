@@ -1,6 +1,7 @@
 #pragma once
 // Runs the real `promtool check metrics` (Debian package prometheus) on Prometheus text. Its path
-// comes from WEFT_PROMTOOL, set by meson when promtool was found at configure time.
+// comes from WEFT_PROMTOOL, set by meson when promtool was found at configure time, or from the
+// WEFT_PROMTOOL_PATH macro (tests/runtime/meson.build compiles it in).
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,9 +20,13 @@ struct command_result {
   std::string output;
 };
 
-/// The promtool path, or nullopt when promtool was not found at configure time.
+/// The promtool path (WEFT_PROMTOOL, else WEFT_PROMTOOL_PATH if the test's meson.build compiled
+/// it in), or nullopt when promtool was not found at configure time.
 inline std::optional<std::string> promtool_path() {
   const char* p = std::getenv("WEFT_PROMTOOL");
+#ifdef WEFT_PROMTOOL_PATH
+  if (p == nullptr || *p == '\0') p = WEFT_PROMTOOL_PATH;
+#endif
   if (p == nullptr || *p == '\0') return std::nullopt;
   return std::string(p);
 }

@@ -3,6 +3,7 @@
 
 #include <weft/cancel.hpp>
 #include <weft/errors.hpp>
+#include <weft/fiber.hpp>
 #include <weft/pool/pool.hpp>
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "weft/metrics/snapshot.hpp"
 
@@ -25,5 +26,10 @@ namespace weft::metrics {
 ///
 /// Thread safety: a pure function of its argument.
 std::string to_json(const registry_snapshot& snap);
+
+/// Appends `s` to `out` as a JSON string literal, quotes included: `"`, `\` and control
+/// characters escaped, other bytes copied as they are (pass valid UTF-8). For other JSON
+/// documents built beside the metrics (the runtime's task dump over HTTP).
+void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace weft::metrics

@@ -1,0 +1,7 @@
+#pragma once
+// weft's Boost.Asio integration in one include (weft/weft.hpp leaves Asio out):
+// weft::executor (rt.get_executor()), weft::use_task, and weft::metrics::serve.
+
+#include <weft/asio/executor.hpp>
+#include <weft/asio/metrics_server.hpp>
+#include <weft/asio/use_task.hpp>

@@ -1,0 +1,158 @@
+#pragma once
+// weft::executor: the runtime as a Boost.Asio executor (standard executor model, Asio 1.26).
+//
+//   weft::runtime rt;
+//   boost::asio::ip::tcp::socket s(rt.get_executor());   // I/O served by the runtime's reactor
+//   boost::asio::post(rt.get_executor(), [] { ... });    // runs on one of the workers
+//   boost::asio::co_spawn(rt.get_executor(), session(std::move(s)), boost::asio::detached);
+//
+// What runs where:
+// - execute() (and so asio::post, asio::defer, asio::dispatch) runs the function on one of the
+//   runtime's workers, as a job the other workers can steal like any task. With
+//   blocking.possibly (asio::dispatch, the default) it runs at once, inline, when the caller is
+//   already on one of this runtime's workers; with blocking.never (asio::post, asio::defer) it is
+//   always queued: at the back of the calling worker's line, or on the global queue from any
+//   other thread. Queued functions run in the order they were posted from one thread unless
+//   another worker steals them.
+// - I/O objects built from the executor (sockets, acceptors, steady_timer, resolvers) look up
+//   their services in the io_context that query(ex, execution::context) returns: the runtime's
+//   reactor (asio/detail/io_driver.hpp), run by a thread of its own. Their completion handlers
+//   are dispatched through this executor, so they run on the workers too.
+// - A function that throws while running on a worker terminates the program, as on an
+//   asio::thread_pool. (Inline, from a task, the exception reaches the caller of dispatch.)
+//
+// Properties: mapping.thread; context: boost::asio::io_context&; blocking.possibly (default)
+// or blocking.never; relationship.fork (default) or continuation (only recorded: both queue
+// FIFO); outstanding_work.untracked (default) or tracked (only recorded: the workers run until
+// shutdown whatever work is outstanding); allocator: std::allocator<void> (posted functions
+// come from the workers' recycling allocator). Converts to boost::asio::any_io_executor.
+// Two executors are equal when they belong to the same runtime and have the same blocking and
+// relationship properties.
+//
+// Thread safety: an executor is a value (16 bytes); copies may be used from any thread.
+// Lifetime: like an io_context's executor, it and the I/O objects built from it must not be
+// used after the runtime shut down: functions given to it then are destroyed without running,
+// and I/O objects must be destroyed before the runtime is.
+
+#include <cstdint>
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/execution.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <weft/asio/detail/io_driver.hpp>
+#include <weft/detail/runtime_core.hpp>
+#include <weft/detail/worker_context.hpp>
+#include <weft/runtime.hpp>
+#include <weft/sched/frame_allocator.hpp>
+#include <weft/sched/job.hpp>
+
+namespace weft {
+
+namespace detail {
+
+/// A function posted to the runtime: a heap-allocated job that runs the function once and frees
+/// itself (run_), or frees it unrun at shutdown (discard_).
+template <class F>
+struct posted_function final : sched::job {
+  explicit posted_function(F&& f) : fn(std::move(f)) {
+    run_ = &run;
+    discard_ = &discard;
+  }
+  F fn;
+
+  // Posted from a worker (the common case: an Asio handler queued by a task) the block comes
+  // from that worker's recycling cache, like a coroutine frame.
+  static void* operator new(std::size_t n) { return sched::allocate_frame(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { sched::deallocate_frame(p, n); }
+
+  static void run(sched::job* j) noexcept {
+    auto* self = static_cast<posted_function*>(j);
+    F f(std::move(self->fn));
+    delete self;  // before the call, as Asio does: the function may post again into this memory
+    tls_ctx->current = nullptr;  // no task runs now: weft::spawn from here has no parent
+    f();
+  }
+  static void discard(sched::job* j) noexcept { delete static_cast<posted_function*>(j); }
+};
+
+}  // namespace detail
+
+class executor {
+ public:
+  executor(const executor&) noexcept = default;
+  executor& operator=(const executor&) noexcept = default;
+
+  /// Runs `f` on a worker (see the header comment).
+  template <class F>
+  void execute(F&& f) const {
+    using fn_type = std::decay_t<F>;
+    if (core_->stopped.load(std::memory_order_acquire)) [[unlikely]] {
+      fn_type discarded(std::forward<F>(f));  // shut down: destroyed without running
+      return;
+    }
+    if (!(bits_ & blocking_never) && core_->sched.on_worker()) {
+      fn_type tmp(std::forward<F>(f));
+      tmp();
+      return;
+    }
+    core_->sched.schedule(new detail::posted_function<fn_type>(fn_type(std::forward<F>(f))),
+                          sched::hint::fifo);
+  }
+
+  /// True on one of this runtime's workers.
+  bool running_in_this_thread() const noexcept { return core_->sched.on_worker(); }
+
+  friend bool operator==(const executor& a, const executor& b) noexcept {
+    return a.core_ == b.core_ && (a.bits_ & ~tracked) == (b.bits_ & ~tracked);
+  }
+  friend bool operator!=(const executor& a, const executor& b) noexcept { return !(a == b); }
+
+  // ---- properties (called through boost::asio::query / require / prefer) ----
+
+  static constexpr boost::asio::execution::mapping_t query(boost::asio::execution::mapping_t) noexcept {
+    return boost::asio::execution::mapping.thread;
+  }
+  boost::asio::io_context& query(boost::asio::execution::context_t) const noexcept {
+    return detail::find_io_driver(*core_)->context();
+  }
+  boost::asio::execution::blocking_t query(boost::asio::execution::blocking_t) const noexcept {
+    return (bits_ & blocking_never) ? boost::asio::execution::blocking_t(boost::asio::execution::blocking.never)
+                                    : boost::asio::execution::blocking_t(boost::asio::execution::blocking.possibly);
+  }
+  boost::asio::execution::relationship_t query(boost::asio::execution::relationship_t) const noexcept {
+    return (bits_ & continuation)
+               ? boost::asio::execution::relationship_t(boost::asio::execution::relationship.continuation)
+               : boost::asio::execution::relationship_t(boost::asio::execution::relationship.fork);
+  }
+  boost::asio::execution::outstanding_work_t query(boost::asio::execution::outstanding_work_t) const noexcept {
+    return (bits_ & tracked)
+               ? boost::asio::execution::outstanding_work_t(boost::asio::execution::outstanding_work.tracked)
+               : boost::asio::execution::outstanding_work_t(boost::asio::execution::outstanding_work.untracked);
+  }
+  template <class A>
+  std::allocator<void> query(boost::asio::execution::allocator_t<A>) const noexcept {
+    return {};
+  }
+
+  executor require(boost::asio::execution::blocking_t::possibly_t) const noexcept { return with(bits_ & ~blocking_never); }
+  executor require(boost::asio::execution::blocking_t::never_t) const noexcept { return with(bits_ | blocking_never); }
+  executor require(boost::asio::execution::relationship_t::fork_t) const noexcept { return with(bits_ & ~continuation); }
+  executor require(boost::asio::execution::relationship_t::continuation_t) const noexcept { return with(bits_ | continuation); }
+  executor require(boost::asio::execution::outstanding_work_t::tracked_t) const noexcept { return with(bits_ | tracked); }
+  executor require(boost::asio::execution::outstanding_work_t::untracked_t) const noexcept { return with(bits_ & ~tracked); }
+
+ private:
+  friend class runtime;
+  static constexpr std::uint32_t blocking_never = 1, continuation = 2, tracked = 4;
+
+  executor(detail::runtime_core* core, std::uint32_t bits) noexcept : core_(core), bits_(bits) {}
+  executor with(std::uint32_t bits) const noexcept { return executor(core_, bits); }
+
+  detail::runtime_core* core_;
+  std::uint32_t bits_;
+};
+
+}  // namespace weft

@@ -1,0 +1,213 @@
+#pragma once
+// weft::use_task: the completion token that makes an Asio operation awaitable in a weft::task.
+//
+//   weft::task<void> echo(boost::asio::ip::tcp::socket s) {
+//     char buf[4096];
+//     for (;;) {
+//       std::size_t n = co_await s.async_read_some(boost::asio::buffer(buf), weft::use_task);
+//       co_await boost::asio::async_write(s, boost::asio::buffer(buf, n), weft::use_task);
+//     }
+//   }
+//
+// `op(args..., weft::use_task)` returns an awaitable; the operation starts when it is awaited
+// (from a task running on a weft runtime; usage_error elsewhere). The task holds no thread while
+// it waits and resumes on a worker with the operation's result:
+//
+//   completion signature                 co_await yields / throws
+//   void(error_code)                     void, or throws boost::system::system_error
+//   void(error_code, T)                  T, or throws boost::system::system_error
+//   void(std::exception_ptr, T)          T, or rethrows (asio::co_spawn)
+//   void(error_code, T1, T2...)          std::tuple<T1, T2...>
+//   void(T...)                           as above, without the error
+//
+// It is a cancellation point. A task cancelled before the operation starts throws
+// weft::cancelled_error without starting it. A task cancelled while the operation is in flight
+// (its token, join_handle::cancel, with_timeout's deadline) emits
+// boost::asio::cancellation_type::terminal on the operation's cancellation slot; the operation
+// ends (operation_aborted) and the co_await throws weft::cancelled_error, which with_timeout
+// turns into weft::timeout_error. A pending read, write, accept or timer wait is cancelled
+// without side effects, so the I/O object stays usable. An operation that completed anyway
+// yields its result (no data is lost); the task's next cancellation point throws.
+//
+// The cancellation signal is emitted on the runtime's reactor thread, where the runtime's own
+// I/O objects make progress, because Asio's cancellation slots are not thread-safe. For an I/O
+// object of another io_context run by several threads, cancel only its primitive operations
+// (async_read_some, async_wait, ...), whose cancellation Asio locks internally.
+//
+// The handler runs inline on the thread that completes the operation (for the runtime's own
+// I/O objects, the reactor thread): it stores the result and wakes the task, nothing else. An
+// operation that completes during its initiation (a read that found data) is completed on the
+// awaiting worker before it would suspend, and the task goes on without suspending.
+//
+// Like every weft suspension point it hands back a help-first join (detail/current.hpp).
+//
+// Thread safety: the awaitable belongs to the task awaiting it; it is awaited at most once.
+
+#include <cstddef>
+#include <exception>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <weft/asio/detail/use_task_base.hpp>
+#include <weft/errors.hpp>
+
+namespace weft {
+
+/// The completion token type; use the constant weft::use_task.
+struct use_task_t {
+  constexpr use_task_t() noexcept = default;
+
+  /// An executor whose default completion token is use_task (see as_default_on).
+  template <class InnerExecutor>
+  struct executor_with_default : InnerExecutor {
+    using default_completion_token_type = use_task_t;
+    executor_with_default(const InnerExecutor& ex) noexcept : InnerExecutor(ex) {}
+    template <class Other>
+      requires(!std::is_same_v<Other, executor_with_default> && std::is_convertible_v<Other, InnerExecutor>)
+    executor_with_default(const Other& ex) noexcept : InnerExecutor(ex) {}
+  };
+
+  /// The type of an I/O object whose operations default to use_task:
+  /// `using socket = weft::use_task_t::as_default_on_t<boost::asio::ip::tcp::socket>;`
+  /// then `co_await sock.async_read_some(buf);`.
+  template <class T>
+  using as_default_on_t = typename T::template rebind_executor<executor_with_default<typename T::executor_type>>::other;
+
+  /// Converts an I/O object to one whose operations default to use_task.
+  template <class T>
+  static as_default_on_t<std::decay_t<T>> as_default_on(T&& object) {
+    return as_default_on_t<std::decay_t<T>>(std::forward<T>(object));
+  }
+};
+
+/// Completion token: `co_await op(args..., weft::use_task)` in a weft::task.
+inline constexpr use_task_t use_task{};
+
+namespace detail {
+
+template <class... Values>
+class use_task_result;
+
+/// The handler given to the initiation: stores the result in the awaiter and wakes the task.
+template <class... Values>
+struct use_task_handler {
+  use_task_result<Values...>* target;
+
+  using cancellation_slot_type = boost::asio::cancellation_slot;
+  cancellation_slot_type get_cancellation_slot() const noexcept { return target->slot(); }
+  using executor_type = inline_executor;
+  executor_type get_executor() const noexcept { return {}; }
+
+  template <class... A>
+  void operator()(A&&... a) {
+    target->result_.emplace(std::forward<A>(a)...);
+    target->complete();
+  }
+};
+
+/// The result slot and its unpacking (await_resume).
+template <class... Values>
+class use_task_result : public use_task_base {
+ public:
+  use_task_result() = default;
+  use_task_result(use_task_result&&) noexcept = default;
+
+ protected:
+  friend struct use_task_handler<Values...>;
+  using tuple_type = std::tuple<Values...>;
+
+  template <std::size_t First, std::size_t... I>
+  static auto pick(tuple_type& t, std::index_sequence<I...>) {
+    constexpr std::size_t n = sizeof...(I);
+    if constexpr (n == 0)
+      return;
+    else if constexpr (n == 1)
+      return std::move(std::get<First + I...>(t));
+    else
+      return std::tuple<std::tuple_element_t<First + I, tuple_type>...>(std::move(std::get<First + I>(t))...);
+  }
+
+  auto take() {
+    finish_resume();
+    tuple_type& t = *result_;
+    if constexpr (sizeof...(Values) > 0) {
+      using first = std::tuple_element_t<0, tuple_type>;
+      if constexpr (std::is_same_v<first, boost::system::error_code>) {
+        if (const auto& ec = std::get<0>(t)) {
+          if (cancel_requested() && ec == boost::asio::error::operation_aborted) throw cancelled_error();
+          throw boost::system::system_error(ec);
+        }
+        return pick<1>(t, std::make_index_sequence<sizeof...(Values) - 1>());
+      } else if constexpr (std::is_same_v<first, std::exception_ptr>) {
+        if (std::exception_ptr e = std::get<0>(t)) {
+          if (cancel_requested()) {
+            try {
+              std::rethrow_exception(e);
+            } catch (const boost::system::system_error& se) {
+              if (se.code() == boost::asio::error::operation_aborted) throw cancelled_error();
+              throw;
+            }
+          }
+          std::rethrow_exception(e);
+        }
+        return pick<1>(t, std::make_index_sequence<sizeof...(Values) - 1>());
+      } else {
+        return pick<0>(t, std::make_index_sequence<sizeof...(Values)>());
+      }
+    }
+  }
+
+  std::optional<tuple_type> result_;
+};
+
+/// What `op(args..., weft::use_task)` returns: the initiation and its arguments, started by
+/// co_await.
+template <class Initiation, class InitArgs, class... Values>
+class [[nodiscard]] use_task_op : public use_task_result<Values...> {
+ public:
+  template <class I, class... A>
+  explicit use_task_op(I&& init, A&&... args) : init_(std::forward<I>(init)), args_(std::forward<A>(args)...) {}
+  use_task_op(use_task_op&&) = default;
+
+  bool await_ready() const noexcept { return false; }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
+    if (!this->begin(h)) return h;
+    this->run_initiation(&initiate);
+    return this->end_initiation(h);
+  }
+  auto await_resume() { return this->take(); }
+
+ private:
+  static void initiate(use_task_base* base) {
+    auto* self = static_cast<use_task_op*>(base);
+    std::apply(
+        [&](auto&... args) {
+          std::move(self->init_)(use_task_handler<Values...>{self}, std::move(args)...);
+        },
+        self->args_);
+  }
+
+  Initiation init_;
+  InitArgs args_;
+};
+
+}  // namespace detail
+}  // namespace weft
+
+template <class R, class... Args>
+class boost::asio::async_result<weft::use_task_t, R(Args...)> {
+ public:
+  template <class Initiation, class... InitArgs>
+  static auto initiate(Initiation&& init, weft::use_task_t, InitArgs&&... args) {
+    return weft::detail::use_task_op<std::decay_t<Initiation>, std::tuple<std::decay_t<InitArgs>...>,
+                                     std::decay_t<Args>...>(std::forward<Initiation>(init),
+                                                            std::forward<InitArgs>(args)...);
+  }
+};

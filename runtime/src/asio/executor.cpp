@@ -1,0 +1,10 @@
+#include <weft/asio/executor.hpp>
+
+namespace weft {
+
+executor runtime::get_executor() const {
+  detail::ensure_io_driver(*core_, name_);
+  return executor(core_, 0);
+}
+
+}  // namespace weft

@@ -1,0 +1,266 @@
+#include <weft/asio/metrics_server.hpp>
+
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include <weft/asio/executor.hpp>
+#include <weft/asio/use_task.hpp>
+#include <weft/metrics/json.hpp>
+#include <weft/metrics/registry.hpp>
+#include <weft/runtime.hpp>
+#include <weft/task_group.hpp>
+#include <weft/time.hpp>
+#include <weft/timeout.hpp>
+
+#include "http_request.hpp"
+
+namespace weft::metrics {
+
+struct server::state {
+  runtime* rt = nullptr;
+  serve_options opts;
+  cancel_source stop;
+  std::atomic<std::uint16_t> port{0};
+  std::atomic<std::size_t> open{0};
+  std::atomic<std::uint64_t> requests{0};
+};
+
+namespace {
+
+using tcp = boost::asio::ip::tcp;
+
+tcp::endpoint parse_endpoint(std::string_view text) {
+  auto bad = [&](const char* why) {
+    return std::invalid_argument(fmt::format("weft::metrics::serve: bad endpoint \"{}\": {} (expected host:port, "
+                                             "e.g. 127.0.0.1:9464 or [::1]:0)", text, why));
+  };
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) throw bad("no port");
+  std::string_view host = text.substr(0, colon);
+  std::string_view port_text = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) throw bad("bad port");
+  boost::system::error_code aec;
+  auto address = host.empty() ? boost::asio::ip::address(boost::asio::ip::address_v4::any())
+                              : boost::asio::ip::make_address(std::string(host), aec);
+  if (aec) throw bad("the host must be an IP address");
+  return {address, static_cast<unsigned short>(port)};
+}
+
+/// rt.dump_tasks() as `{"tasks":[{...}, ...]}` (one line).
+std::string tasks_json(const std::vector<task_info>& tasks) {
+  std::string out = "{\"tasks\":[";
+  bool first = true;
+  for (const task_info& t : tasks) {
+    if (!first) out += ',';
+    first = false;
+    out += fmt::format("{{\"id\":{},\"name\":", t.id);
+    append_json_string(out, t.name);
+    out += ",\"state\":";
+    append_json_string(out, to_string(t.state));
+    out += ",\"awaiting\":";
+    append_json_string(out, t.awaiting);
+    out += fmt::format(",\"in_state_seconds\":{}", std::chrono::duration<double>(t.in_state).count());
+    if (t.worker != static_cast<std::size_t>(-1))
+      out += fmt::format(",\"worker\":{}", t.worker);
+    else
+      out += ",\"worker\":null";
+    out += ",\"spawn_site\":{\"file\":";
+    append_json_string(out, t.spawn_site.file_name());
+    out += fmt::format(",\"line\":{},\"function\":", t.spawn_site.line());
+    append_json_string(out, t.spawn_site.function_name());
+    out += "}}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+struct response {
+  int status;
+  const char* reason;
+  const char* content_type;
+  std::string body;
+  bool close = false;
+};
+
+response route(server::state& st, const weft::detail::http::request& req) {
+  if (req.method != "GET" && req.method != "HEAD")
+    return {405, "Method Not Allowed", "text/plain; charset=utf-8", "only GET and HEAD are served\n"};
+  if (req.path == "/metrics")
+    return {200, "OK", "text/plain; version=0.0.4; charset=utf-8", st.rt->metrics().to_prometheus()};
+  if (req.path == "/tasks") return {200, "OK", "application/json", tasks_json(st.rt->dump_tasks())};
+  return {404, "Not Found", "text/plain; charset=utf-8", "not found: try /metrics or /tasks\n"};
+}
+
+std::string head_of(const response& r, int minor_version) {
+  std::string h = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n", r.status, r.reason,
+                              r.content_type, r.body.size());
+  if (r.status == 405) h += "Allow: GET, HEAD\r\n";
+  if (r.close)
+    h += "Connection: close\r\n";
+  else if (minor_version == 0)
+    h += "Connection: keep-alive\r\n";
+  h += "\r\n";
+  return h;
+}
+
+task<std::size_t> read_some(tcp::socket& s, char* buf, std::size_t n) {
+  co_return co_await s.async_read_some(boost::asio::buffer(buf, n), use_task);
+}
+
+task<void> write_all(tcp::socket& s, const std::string& head, const std::string& body) {
+  std::array<boost::asio::const_buffer, 2> bufs{boost::asio::buffer(head), boost::asio::buffer(body)};
+  co_await boost::asio::async_write(s, bufs, use_task);
+}
+
+task<void> send(server::state& st, tcp::socket& s, const response& r, bool head_only, int minor_version) {
+  static const std::string empty;
+  std::string head = head_of(r, minor_version);
+  co_await with_timeout(st.opts.idle_timeout, write_all(s, head, head_only ? empty : r.body));
+  st.requests.fetch_add(1, std::memory_order_relaxed);
+}
+
+/// One connection: requests in, responses out, until either side ends it.
+task<void> serve_connection(std::shared_ptr<server::state> st, tcp::socket s) {
+  std::string in;
+  char chunk[4096];
+  try {
+    for (bool open = true; open;) {
+      std::size_t end;
+      while ((end = in.find("\r\n\r\n")) == std::string::npos && in.size() <= st->opts.max_request_bytes) {
+        std::size_t n = co_await with_timeout(st->opts.idle_timeout, read_some(s, chunk, sizeof chunk));
+        in.append(chunk, n);
+      }
+      // (Responses are named locals, never temporaries inside a co_await expression: g++ 12
+      // destroys such temporaries twice.)
+      if (end == std::string::npos || end + 4 > st->opts.max_request_bytes) {
+        const response too_large{431, "Request Header Fields Too Large", "text/plain; charset=utf-8",
+                                 "request head too large\n", true};
+        co_await send(*st, s, too_large, false, 1);
+        break;
+      }
+      auto req = weft::detail::http::parse_request_head(std::string_view(in).substr(0, end));
+      if (!req || req->has_body) {
+        const response bad{400, "Bad Request", "text/plain; charset=utf-8",
+                           req ? "request bodies are not accepted\n" : "malformed request\n", true};
+        co_await send(*st, s, bad, false, 1);
+        break;
+      }
+      response r = route(*st, *req);
+      r.close = !req->keep_alive;
+      open = req->keep_alive;
+      co_await send(*st, s, r, req->method == "HEAD", req->minor_version);
+      in.erase(0, end + 4);  // a pipelined request may follow
+    }
+  } catch (const cancelled_error&) {         // idle timeout, or the server stopping
+  } catch (const boost::system::system_error&) {  // the client went away (eof, reset)
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "weft::metrics::serve: connection failed: {}\n", e.what());
+  }
+  boost::system::error_code ec;
+  s.shutdown(tcp::socket::shutdown_both, ec);
+  s.close(ec);
+  st->open.fetch_sub(1, std::memory_order_relaxed);
+  if (st->opts.on_connection_closed) st->opts.on_connection_closed();
+}
+
+task<void> accept_loop(std::shared_ptr<server::state> st, tcp::acceptor acceptor) {
+  task_group connections;  // children inherit our token: stop() cancels them all
+  for (;;) {
+    bool failed = false;
+    try {
+      tcp::socket s = co_await acceptor.async_accept(use_task);
+      st->open.fetch_add(1, std::memory_order_relaxed);
+      connections.spawn(serve_connection(st, std::move(s)), {.name = "metrics connection"});
+    } catch (const cancelled_error&) {
+      break;
+    } catch (const std::exception&) {
+      failed = true;  // out of descriptors, a connection reset before accept: retry shortly
+    }
+    if (failed) {
+      try {
+        co_await sleep_for(std::chrono::milliseconds(10));
+      } catch (const cancelled_error&) {
+        break;
+      }
+    }
+  }
+  boost::system::error_code ec;
+  acceptor.close(ec);
+  connections.cancel();
+  try {
+    co_await connections.join();
+  } catch (...) {  // cancelled_error: we are being stopped, and the children have ended
+  }
+}
+
+}  // namespace
+
+server::server(server&& o) noexcept : state_(std::move(o.state_)), loop_(std::move(o.loop_)) {}
+
+server& server::operator=(server&& o) noexcept {
+  if (this != &o) {
+    stop();
+    state_ = std::move(o.state_);
+    loop_ = std::move(o.loop_);
+  }
+  return *this;
+}
+
+server::~server() { stop(); }
+
+std::uint16_t server::port() const noexcept { return state_ ? state_->port.load(std::memory_order_relaxed) : 0; }
+std::size_t server::open_connections() const noexcept {
+  return state_ ? state_->open.load(std::memory_order_relaxed) : 0;
+}
+std::uint64_t server::requests() const noexcept {
+  return state_ ? state_->requests.load(std::memory_order_relaxed) : 0;
+}
+
+void server::stop() noexcept {
+  if (!state_) return;
+  state_->stop.cancel();
+  state_->port.store(0, std::memory_order_relaxed);
+  if (loop_) {
+    if (state_->rt->scheduler().on_worker()) {
+      loop_.detach();  // a worker must not block: the tasks end on their own
+    } else {
+      try {
+        state_->rt->block_on(std::move(loop_));
+      } catch (...) {  // runtime_stopped: the shutdown ended the tasks already
+      }
+    }
+  }
+}
+
+server serve(runtime& rt, std::string_view endpoint, serve_options opts) {
+  const tcp::endpoint ep = parse_endpoint(endpoint);
+  tcp::acceptor acceptor(rt.get_executor());
+  acceptor.open(ep.protocol());
+  acceptor.set_option(tcp::acceptor::reuse_address(true));
+  acceptor.bind(ep);
+  acceptor.listen(opts.backlog);
+  auto st = std::make_shared<server::state>();
+  st->rt = &rt;
+  st->opts = std::move(opts);
+  st->port.store(acceptor.local_endpoint().port(), std::memory_order_relaxed);
+  server s;
+  s.state_ = st;
+  s.loop_ = rt.spawn(accept_loop(st, std::move(acceptor)), {.name = "metrics accept loop", .token = st->stop.token()});
+  return s;
+}
+
+}  // namespace weft::metrics

@@ -1,0 +1,204 @@
+#include <weft/asio/detail/use_task_base.hpp>
+
+#include <exception>
+#include <memory>
+
+#include <boost/asio/detail/call_stack.hpp>
+#include <boost/asio/detail/executor_op.hpp>
+#include <boost/asio/detail/scheduler.hpp>
+#include <boost/asio/detail/scheduler_thread_info.hpp>
+#include <boost/asio/detail/thread_context.hpp>
+#include <boost/asio/version.hpp>
+
+#include <weft/asio/detail/io_driver.hpp>
+#include <weft/detail/current.hpp>
+
+namespace weft::detail {
+
+bool use_task_base::begin(std::coroutine_handle<> h) {
+  task_record* me = current_task("co_await of an Asio operation with weft::use_task");
+  me_ = me;
+  if (me->cancelled()) {
+    early_cancel_ = true;
+    return false;
+  }
+  driver_ = &ensure_io_driver(*me->rt, "weft");
+  me->resume_point = h;
+  // A task nobody can cancel (no token, and its join handle let go: nothing can reach
+  // request_cancel) needs neither the cancel hook nor a cancellation slot, which saves the
+  // operation the slot's bookkeeping. A handle can be dropped later, never taken back.
+  if (me->token || me->join.load(std::memory_order_relaxed) != join_detached) {
+    new (signal_buf_) boost::asio::cancellation_signal();
+    signal_live_ = true;
+    armed_ = true;
+    if (me->arm(this)) {
+      early_cancel_ = true;
+      return false;
+    }
+  }
+  me->set_awaiting(await_kind::other, 0, me->rt->coarse_now(), "asio operation");
+  trace_wait(me, "asio operation");
+  return true;
+}
+
+// Asio queues the completion of an operation that finishes during its initiation (a speculative
+// send or receive that succeeded, an error found up front) on the io_context, for a thread
+// running it: here, the reactor thread. Crossing to it and back costs two thread hand-offs for
+// a result this thread already has. But Asio puts such completions on a thread-private queue
+// instead when the initiating thread is inside the io_context's call stack (a single-threaded
+// io_context's own optimisation, scheduler::post_immediate_completion). So the initiation runs
+// inside that call stack, and this thread then completes what landed on its private queue, as
+// the io_context's run loop would after a handler. Outstanding work balances: a privately
+// queued completion counts only in `private_outstanding_work`, which is dropped as it runs.
+//
+// This uses Asio's detail API (scheduler, scheduler_thread_info, call_stack), checked against
+// the version it was written for.
+static_assert(BOOST_ASIO_VERSION == 102600,
+              "weft::use_task's inline completions rely on Asio 1.26's scheduler internals: re-check them");
+
+namespace {
+using asio_scheduler = boost::asio::detail::scheduler;
+using asio_call_stack = boost::asio::detail::call_stack<boost::asio::detail::thread_context,
+                                                        boost::asio::detail::thread_info_base>;
+
+// One per thread: the private completion queue, and Asio's per-thread recycling allocator
+// cache for operations started here.
+boost::asio::detail::scheduler_thread_info& thread_info() {
+  struct per_thread {
+    per_thread() { info.private_outstanding_work = 0; }
+    boost::asio::detail::scheduler_thread_info info;
+  };
+  thread_local per_thread t;
+  return t.info;
+}
+}  // namespace
+
+void use_task_base::run_initiation(void (*initiate)(use_task_base*)) {
+  asio_scheduler& sched = driver_->scheduler();
+  auto& info = thread_info();
+  std::exception_ptr error;
+  {
+    asio_call_stack::context inside(&sched, info);
+    try {
+      initiate(this);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    // Complete what the initiation queued here. A completion may start the next step of a
+    // composed operation, whose own immediate completion lands here too.
+    while (boost::asio::detail::scheduler_operation* op = info.private_op_queue.front()) {
+      info.private_op_queue.pop();
+      op->complete(&sched, boost::system::error_code(), 0);
+    }
+    info.private_outstanding_work = 0;
+  }
+  if (error) {
+    abort_initiation();
+    std::rethrow_exception(error);
+  }
+}
+
+void use_task_base::finish_resume() {
+  if (armed_) me_->disarm();
+  if (signal_live_) {
+    // The slot's handler was allocated from this thread's Asio cache (run_initiation): give
+    // its memory back there. Nothing can emit any more: the hook is disarmed, and a pending
+    // emission would have held the wake-up until it was done.
+    asio_call_stack::context inside(&driver_->scheduler(), thread_info());
+    signal().~cancellation_signal();
+    signal_live_ = false;
+  }
+  if (early_cancel_) throw cancelled_error();
+}
+
+std::coroutine_handle<> use_task_base::end_initiation(std::coroutine_handle<> h) noexcept {
+  task_record* me = me_;
+  join_state* helping = take_helping(me);  // before the CAS publishes the wait
+  // acquire (both orders): pairs with the handler's fetch_or, so a result stored before it is
+  // visible if we go on without suspending.
+  std::uint32_t s = state_.load(std::memory_order_acquire);
+  while (!(s & completed)) {
+    // A cancel that came during the initiation left the emission to us (see the header).
+    const std::uint32_t want = s | suspended | ((s & cancel_req) ? emit_pending : 0);
+    if (state_.compare_exchange_weak(s, want, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      // With emit_pending set nobody wakes us before the emission job has run, so `this` is
+      // still ours here; after post_emission() returns we touch nothing.
+      if (want & emit_pending) post_emission();
+      return after_suspend(helping);
+    }
+  }
+  // The operation completed during the initiation (on another thread, or inline): no suspension,
+  // but it was a weft operation all the same, so it spends budget.
+  me->set_running();
+  if (!consume_budget()) {
+    sched::worker* w = tls_ctx->w;
+    w->note_budget_yield();
+    me->set_state(record_state::runnable, me->rt->coarse_now());
+    w->push_yield(me);  // may be stolen and resumed at once: touch nothing after this
+    return after_suspend(helping);
+  }
+  restore_helping(me, helping);
+  return h;
+}
+
+void use_task_base::abort_initiation() noexcept {
+  me_->set_running();
+  me_->disarm();
+  armed_ = false;
+}
+
+
+void use_task_base::complete() noexcept {
+  task_record* me = me_;  // read first: once `completed` is set the task may free us
+  // acq_rel: the release publishes the stored result to the task (which reads it after its
+  // wake, or in end_initiation); the acquire orders our view of the other bits.
+  const std::uint32_t prev = state_.fetch_or(completed, std::memory_order_acq_rel);
+  if (prev & emit_pending) return;  // the emission job wakes the task
+  if (prev & suspended) wake(me);   // else end_initiation sees `completed` and does not suspend
+}
+
+void use_task_base::on_cancel(cancel_hook* h) noexcept {
+  // Runs on the canceller's thread with the record's cancel_busy held: the task cannot leave
+  // await_resume (disarm) meanwhile, so the awaiter is alive.
+  auto* self = static_cast<use_task_base*>(h);
+  std::uint32_t s = self->state_.load(std::memory_order_acquire);
+  for (;;) {
+    if (s & (completed | cancel_req)) return;  // finished, or already being cancelled
+    const std::uint32_t want = s | cancel_req | ((s & suspended) ? emit_pending : 0);
+    if (self->state_.compare_exchange_weak(s, want, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      if (want & emit_pending) self->post_emission();
+      return;
+    }
+  }
+}
+
+void use_task_base::post_emission() noexcept {
+  // Straight onto the reactor's shared queue (scheduler::do_dispatch), not boost::asio::post:
+  // on a worker inside run_initiation (user code of an awaitable co_spawned inline cancelling
+  // another task) post would queue the job on this thread's private queue, and the signal would
+  // be emitted here instead of on the reactor thread. The job holds a plain pointer: if the
+  // reactor is stopped (shutdown) it is destroyed unrun with the io_context, and the task is
+  // destroyed with the runtime's other tasks.
+  auto emit = [self = this] { self->emit_now(); };
+  using op = boost::asio::detail::executor_op<decltype(emit), std::allocator<void>>;
+  std::allocator<void> alloc;
+  typename op::ptr p = {std::addressof(alloc), op::ptr::allocate(alloc), nullptr};
+  p.p = new (p.v) op(std::move(emit), alloc);
+  driver_->scheduler().do_dispatch(p.p);
+  p.v = p.p = nullptr;
+}
+
+void use_task_base::emit_now() noexcept {
+  task_record* me = me_;
+  // Terminal: the one type every cancellable Asio operation accepts (composed operations filter
+  // out the others by default). A pending socket read or timer wait is cancelled without side
+  // effects either way, so the socket stays usable.
+  if (!(state_.load(std::memory_order_acquire) & completed))
+    signal().emit(boost::asio::cancellation_type::terminal);
+  // acq_rel: the acquire sees a result stored by a handler that ran meanwhile (we wake the task
+  // then); the release hands the awaiter back to the task. Touch nothing after this.
+  const std::uint32_t prev = state_.fetch_and(~emit_pending, std::memory_order_acq_rel);
+  if (prev & completed) wake(me);
+}
+
+}  // namespace weft::detail
