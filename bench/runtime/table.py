@@ -13,16 +13,18 @@ faster). Ratios compare cost per unit, so they also hold where a slow peer ran a
 Standard library only.
 """
 
-import json
+import os
 import re
 import statistics
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from gbench_table import fmt_ns, fmt_ratio, main, real_time_ns, repetitions  # noqa: E402
 
 NAME = re.compile(r"^(?P<workload>[^/]+)/(?P<system>[^/]+)/threads:(?P<threads>\d+)/n:(?P<n>\d+)")
 WORKLOADS = ["fib", "skynet", "nqueens", "yield", "external"]
 SYSTEMS = ["weft", "weft_nometrics", "serial", "tbb", "fibers", "asio"]
 UNITS = {"fib": "call", "skynet": "leaf", "nqueens": "placement", "yield": "yield", "external": "task"}
-TO_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
 
 # (workload, label, weft ÷ TBB at most)
 TARGETS = [("fib", "fib(30)", 0.45), ("skynet", "skynet(1M)", 0.90), ("nqueens", "nqueens(11)", 0.95)]
@@ -50,12 +52,9 @@ class Result:
 
 
 def load(path):
-    with open(path) as f:
-        doc = json.load(f)
+    context, runs = repetitions(path)
     results = {}
-    for b in doc.get("benchmarks", []):
-        if b.get("run_type") == "aggregate":
-            continue
+    for b in runs:
         m = NAME.match(b.get("run_name") or b["name"])
         if not m:
             continue
@@ -64,10 +63,10 @@ def load(path):
         if b.get("error_occurred"):
             r.errors.append(b.get("error_message", "error"))
             continue
-        r.times_ms.append(b["real_time"] * TO_MS[b.get("time_unit", "ns")])
+        r.times_ms.append(real_time_ns(b) * 1e-6)
         if "tasks" in b:
             r.units = b["tasks"]
-    return doc.get("context", {}), results
+    return context, results
 
 
 def fmt_ms(v):
@@ -76,14 +75,6 @@ def fmt_ms(v):
     if v >= 10:
         return f"{v:.1f}"
     return f"{v:.2f}"
-
-
-def fmt_ns(v):
-    return f"{v:.0f}" if v >= 100 else f"{v:.1f}"
-
-
-def fmt_ratio(v):
-    return "-" if v is None else f"{v:.2f}"
 
 
 def fmt_ratio3(v):
@@ -173,19 +164,10 @@ def print_targets(results):
                   f"best {on.best() / off.best():.2f}")
 
 
-def main(argv):
-    if len(argv) != 2:
-        print(__doc__.strip().splitlines()[0], file=sys.stderr)
-        print(f"usage: {argv[0]} <runtime_bench JSON output>", file=sys.stderr)
-        return 2
-    context, results = load(argv[1])
-    if not results:
-        print(f"{argv[1]}: no runtime_bench results", file=sys.stderr)
-        return 1
+def print_all(context, results):
     print_table(context, results)
     print_targets(results)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv, __doc__, "runtime_bench", load, print_all))

@@ -15,15 +15,17 @@ job pool's overhead over bare spawn + join.
 Adapted from bench/runtime/table.py. Standard library only.
 """
 
-import json
+import os
 import re
 import statistics
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from gbench_table import fmt_ns, fmt_ratio, main, real_time_ns, repetitions  # noqa: E402
+
 NAME = re.compile(r"^(?P<workload>[^/]+)/(?P<system>[^/]+)/threads:(?P<threads>\d+)(?P<rest>(?:/[a-z_]+:\d+)*)")
 ARG = re.compile(r"/([a-z_]+):(\d+)")
 SYSTEMS = ["weft", "weft_named", "fibers", "asio", "pool", "spawn"]
-TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 # Ping-pong, ns per round trip at most, by weft workers (the issue's targets), and what the
 # issue measured for the others on this machine (1 thread, 2 threads).
@@ -54,12 +56,9 @@ class Result:
 
 
 def load(path):
-    with open(path) as f:
-        doc = json.load(f)
+    context, runs = repetitions(path)
     results = {}
-    for b in doc.get("benchmarks", []):
-        if b.get("run_type") == "aggregate":
-            continue
+    for b in runs:
         m = NAME.match(b.get("run_name") or b["name"])
         if not m:
             continue
@@ -71,19 +70,11 @@ def load(path):
             r.errors.append(b.get("error_message", "error"))
             continue
         units = b.get("units") or r.n or 1
-        r.ns.append(b["real_time"] * TO_NS[b.get("time_unit", "ns")] / units)
+        r.ns.append(real_time_ns(b) / units)
         for c in ("cross", "steals", "parks"):
             if c in b:
                 r.counters.setdefault(c, []).append(b[c])
-    return doc.get("context", {}), results
-
-
-def fmt_ns(v):
-    return f"{v:.0f}" if v >= 100 else f"{v:.1f}"
-
-
-def fmt_ratio(v):
-    return "-" if v is None else f"{v:.2f}"
+    return context, results
 
 
 def fmt_counter(v, digits=2):
@@ -209,21 +200,12 @@ def print_jobs(results):
     print()
 
 
-def main(argv):
-    if len(argv) != 2:
-        print(__doc__.strip().splitlines()[0], file=sys.stderr)
-        print(f"usage: {argv[0]} <sync_bench JSON output>", file=sys.stderr)
-        return 2
-    context, results = load(argv[1])
-    if not results:
-        print(f"{argv[1]}: no sync_bench results", file=sys.stderr)
-        return 1
+def print_all(context, results):
     print_header(context, results)
     print_channel(results)
     print_pingpong(results)
     print_jobs(results)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv, __doc__, "sync_bench", load, print_all))

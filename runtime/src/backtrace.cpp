@@ -49,7 +49,9 @@ void install_handler() {
   struct sigaction sa {};
   sa.sa_handler = &on_signal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
+  // SA_ONSTACK: a thread running a fiber captures on its alternate signal stack (fiber_guard),
+  // not on the fiber's small one, where the signal frame and the unwinder could reach the guard.
+  sa.sa_flags = SA_RESTART | SA_ONSTACK;
   sigaction(capture_signal(), &sa, nullptr);
   // Warm the unwinder up here: its first use may load libgcc_s, which is not signal-safe.
   unsigned char warm[256];

@@ -95,8 +95,12 @@ void restore_default(int sig) noexcept {
 }
 
 void on_segv(int sig, siginfo_t* info, void* uctx) {
+  // A fault the kernel raised (si_code > 0) has a faulting address; one sent by kill or raise
+  // (SI_USER, SI_QUEUE, ...: si_code <= 0) has the sender's pid there instead, and re-executes
+  // nothing on return.
+  const bool fault = info->si_code > 0;
   const fiber_core* f = running_fiber();
-  if (f && f->stack() && f->stack()->in_guard(info->si_addr)) {
+  if (fault && f && f->stack() && f->stack()->in_guard(info->si_addr)) {
     report_overflow(*f);
     restore_default(sig);
     ::raise(sig);  // pending until we return; then the default action ends the process
@@ -108,7 +112,8 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
   } else if (previous_segv.sa_handler != SIG_DFL && previous_segv.sa_handler != SIG_IGN) {
     return previous_segv.sa_handler(sig);
   }
-  restore_default(sig);  // returning re-executes the fault, now with the default action
+  restore_default(sig);  // returning re-executes a fault, now with the default action
+  if (!fault) ::raise(sig);  // a sent signal is not re-executed: deliver it again
 }
 
 void install_handler() noexcept {

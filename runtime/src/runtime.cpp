@@ -56,6 +56,9 @@ runtime::runtime(runtime_options opts)
 
 runtime::~runtime() {
   shutdown();
+  // The Asio reactor's io_context: after the tasks, and after I/O objects a user kept past an
+  // explicit shutdown(); their sockets close through its services.
+  detail::destroy_io(*core_);
   metrics_->unbind();  // the registry may outlive us: no callback may reach the core after this
   monitor_.reset();
   core_->retire();
@@ -83,7 +86,7 @@ void runtime::shutdown() {
     throw usage_error("weft: runtime::shutdown called from one of its own workers; it would wait for itself");
   if (shut_down_) return;
   shut_down_ = true;
-  core_->stopped.store(true, std::memory_order_release);
+  core_->stopped.store(true, std::memory_order_seq_cst);  // seq_cst: see ensure_io_driver
   monitor_->stop();  // no more replacements started, no more timers fired from outside
   detail::stop_io(*core_);  // the Asio reactor: no completion reaches a task or a queue after this
   core_->sched.stop();
@@ -92,7 +95,6 @@ void runtime::shutdown() {
     if (j->discard_) j->discard_(j);  // task records are ended below, from the task table
   });
   core_->destroy_live_tasks();
-  detail::destroy_io(*core_);  // after the tasks: their sockets close through its services
 }
 
 void runtime::check_block_on() const {

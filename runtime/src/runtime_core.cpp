@@ -56,6 +56,10 @@ std::size_t runtime_core::destroy_live_tasks() {
         r.state.load(std::memory_order_relaxed) != record_state::completed)
       live.push_back(&r);
   });
+  // First, while every frame is alive, take each suspended task's cancel hook and token
+  // callback back: a frame destroyed below may cancel a source (a server's destructor stopping
+  // its connections) whose callbacks would otherwise reach awaiters already destroyed.
+  for (task_record* r : live) r->disarm();
   // Destroying a frame runs its locals' destructors: join handles it holds let go of their
   // children (which are in `live` too, and are destroyed in their turn, in any order).
   for (task_record* r : live) {

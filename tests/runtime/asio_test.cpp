@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <future>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -139,6 +140,51 @@ TEST_CASE("co_spawn of an Asio awaitable on the weft executor delivers its resul
   }(rt, on_worker));
   CHECK(v == 42);
   CHECK(on_worker.load());
+}
+
+namespace {
+
+net::awaitable<int> value_after(std::chrono::milliseconds d, std::atomic<int>& finished) {
+  net::steady_timer t(co_await net::this_coro::executor, d);
+  co_await t.async_wait(net::use_awaitable);
+  finished.fetch_add(1);
+  co_return 42;
+}
+
+}  // namespace
+
+// co_spawn's cancellation handler re-dispatches its emission and points into itself: use_task
+// gives co_spawn no slot, so a cancelled task waits for the awaitable instead of freeing the
+// handler under a queued emission (a use-after-free under ASan before).
+TEST_CASE("a task whose deadline passes in co_spawn(..., use_task) waits for the awaitable", "[asio]") {
+  weft::runtime rt({.workers = 1});
+  std::atomic<int> finished{0};
+  for (int i = 0; i < 5; ++i) {
+    int outcome = rt.block_on([](weft::runtime& rt, std::atomic<int>& finished) -> task<int> {
+      auto op = [](weft::runtime& rt, std::atomic<int>& finished) -> task<int> {
+        co_return co_await net::co_spawn(rt.get_executor(), value_after(20ms, finished), weft::use_task);
+      };
+      try {
+        co_return co_await weft::with_timeout(1ms, op(rt, finished));
+      } catch (const weft::timeout_error&) {
+        co_return -1;
+      }
+    }(rt, finished));
+    CHECK((outcome == 42 || outcome == -1));
+    CHECK(finished.load() == i + 1);  // the awaitable ran to its end before the task went on
+  }
+}
+
+TEST_CASE("an I/O object kept past rt.shutdown() closes safely; the executor then refuses", "[asio]") {
+  weft::runtime rt({.workers = 1});
+  std::optional<tcp::acceptor> acceptor;
+  acceptor.emplace(rt.get_executor(), loopback());
+  weft::executor ex = rt.get_executor();
+  rt.shutdown();
+  CHECK(acceptor->is_open());
+  acceptor.reset();  // deregisters from the reactor, which lives until the runtime is destroyed
+  CHECK_THROWS_AS(rt.get_executor(), weft::runtime_stopped);
+  CHECK(&net::query(ex, net::execution::context) != nullptr);
 }
 
 TEST_CASE("a timer's completion handler runs on a worker", "[asio]") {

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
@@ -474,7 +475,15 @@ TEST_CASE("(child) a fiber overflows its stack", "[.][fiber-overflow-child]") {
   rt.block_on(weft::spawn_fiber(rt, [] { return recurse(0); }, {.stack_size = 32 * 1024, .name = "deep-recursion"}));
 }
 
-TEST_CASE("a fiber's stack overflow ends the process with a report naming the fiber", "[fiber]") {
+namespace {
+
+struct child_result {
+  int status = 0;
+  std::string err;  // what it wrote to stderr
+};
+
+// Runs this test binary again with only the hidden test `tag`, `env_var`=1 in its environment.
+child_result run_child(std::string tag, const std::string& env_var) {
   int err[2];
   REQUIRE(pipe(err) == 0);
   posix_spawn_file_actions_t actions;
@@ -482,23 +491,29 @@ TEST_CASE("a fiber's stack overflow ends the process with a report naming the fi
   posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
   posix_spawn_file_actions_addclose(&actions, err[0]);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  std::vector<std::string> env_strings = {"WEFT_FIBER_OVERFLOW_CHILD=1"};
+  std::vector<std::string> env_strings = {env_var + "=1"};
   for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
-  std::string exe = "/proc/self/exe", tag = "[fiber-overflow-child]";
+  std::string exe = "/proc/self/exe";
   char* argv[] = {exe.data(), tag.data(), nullptr};
   pid_t pid;
   REQUIRE(posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv, envp.data()) == 0);
   posix_spawn_file_actions_destroy(&actions);
   close(err[1]);
-  std::string out;
+  child_result r;
   char buf[4096];
-  for (ssize_t n; (n = read(err[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = read(err[0], buf, sizeof buf)) > 0;) r.err.append(buf, static_cast<std::size_t>(n));
   close(err[0]);
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(waitpid(pid, &r.status, 0) == pid);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a fiber's stack overflow ends the process with a report naming the fiber", "[fiber]") {
+  auto [status, out] = run_child("[fiber-overflow-child]", "WEFT_FIBER_OVERFLOW_CHILD");
   INFO(out);
   CHECK(WIFSIGNALED(status));
   if (WIFSIGNALED(status)) CHECK(WTERMSIG(status) == SIGSEGV);
@@ -506,4 +521,22 @@ TEST_CASE("a fiber's stack overflow ends the process with a report naming the fi
   CHECK(out.find("\"deep-recursion\" (spawned at ") != std::string::npos);
   CHECK(out.find("fiber_test.cpp:") != std::string::npos);
   CHECK(out.find("stack size 32768 bytes") != std::string::npos);
+}
+
+// Run in a child process by the test below: once the fiber guard's SIGSEGV handler is
+// installed (a fiber ran), a SIGSEGV sent with raise() must still end the process.
+TEST_CASE("(child) raise(SIGSEGV) after a fiber ran", "[.][fiber-raise-child]") {
+  if (!std::getenv("WEFT_FIBER_RAISE_CHILD")) return;
+  weft::runtime rt({.workers = 1});
+  rt.block_on(weft::spawn_fiber(rt, [] { return 1; }));
+  ::raise(SIGSEGV);
+  std::fputs("SURVIVED raise(SIGSEGV)\n", stderr);
+}
+
+TEST_CASE("a SIGSEGV sent to the process is not swallowed by the fiber guard", "[fiber]") {
+  auto [status, out] = run_child("[fiber-raise-child]", "WEFT_FIBER_RAISE_CHILD");
+  INFO(out);
+  CHECK(out.find("SURVIVED") == std::string::npos);
+  CHECK_FALSE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  CHECK(out.find("stack overflow") == std::string::npos);
 }

@@ -55,6 +55,7 @@ void io_driver::run() noexcept {
 }
 
 void io_driver::stop() noexcept {
+  std::lock_guard lock(stop_mu_);  // shutdown and a late ensure_io_driver may both stop it
   guard_.reset();
   ctx_.stop();
   if (thread_.joinable()) thread_.join();
@@ -66,8 +67,16 @@ io_driver& ensure_io_driver(runtime_core& core, std::string_view runtime_name) {
   if (d == nullptr) {
     if (core.stopped.load(std::memory_order_acquire)) throw runtime_stopped();
     auto fresh = std::make_unique<io_driver>(runtime_name);
-    if (core.io.compare_exchange_strong(d, fresh.get(), std::memory_order_acq_rel, std::memory_order_acquire))
-      return *fresh.release();
+    // seq_cst, with the store of `stopped` in shutdown and the load of `io` in stop_io: either
+    // shutdown's stop_io finds this driver and stops it, or the load below sees `stopped`.
+    if (core.io.compare_exchange_strong(d, fresh.get(), std::memory_order_seq_cst, std::memory_order_acquire)) {
+      io_driver* mine = fresh.release();  // installed: destroy_io deletes it
+      if (core.stopped.load(std::memory_order_seq_cst)) {
+        mine->stop();
+        throw runtime_stopped();
+      }
+      return *mine;
+    }
     // Another thread won the race; ours stops its thread as it goes.
   }
   if (d == destroyed) throw runtime_stopped();
@@ -80,7 +89,8 @@ io_driver* find_io_driver(const runtime_core& core) noexcept {
 }
 
 void stop_io(runtime_core& core) noexcept {
-  if (io_driver* d = find_io_driver(core)) d->stop();
+  io_driver* d = core.io.load(std::memory_order_seq_cst);  // see ensure_io_driver
+  if (d && d != destroyed) d->stop();
 }
 
 void destroy_io(runtime_core& core) noexcept {

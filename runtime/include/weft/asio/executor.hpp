@@ -115,8 +115,10 @@ class executor {
   static constexpr boost::asio::execution::mapping_t query(boost::asio::execution::mapping_t) noexcept {
     return boost::asio::execution::mapping.thread;
   }
-  boost::asio::io_context& query(boost::asio::execution::context_t) const noexcept {
-    return detail::find_io_driver(*core_)->context();
+  boost::asio::io_context& query(boost::asio::execution::context_t) const {
+    detail::io_driver* d = detail::find_io_driver(*core_);
+    if (!d) throw runtime_stopped();  // its runtime is gone
+    return d->context();
   }
   boost::asio::execution::blocking_t query(boost::asio::execution::blocking_t) const noexcept {
     return (bits_ & blocking_never) ? boost::asio::execution::blocking_t(boost::asio::execution::blocking.never)

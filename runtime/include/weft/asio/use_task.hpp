@@ -34,6 +34,13 @@
 // object of another io_context run by several threads, cancel only its primitive operations
 // (async_read_some, async_wait, ...), whose cancellation Asio locks internally.
 //
+// `co_await boost::asio::co_spawn(ex, awaitable, weft::use_task)` gives the awaitable no
+// cancellation slot: co_spawn's slot handler re-dispatches the emission through the awaitable's
+// executor and keeps a pointer into the handler, which would outlive the awaiting task. A
+// cancelled task waits there until the awaitable ends (and then throws cancelled_error); to stop
+// the awaitable on time, cancel it from inside (its own timers, an asio::cancellation_signal
+// bound with asio::bind_cancellation_slot).
+//
 // The handler runs inline on the thread that completes the operation (for the runtime's own
 // I/O objects, the reactor thread): it stores the result and wakes the task, nothing else. An
 // operation that completes during its initiation (a read that found data) is completed on the
@@ -56,6 +63,11 @@
 #include <boost/system/system_error.hpp>
 
 #include <weft/asio/detail/use_task_base.hpp>
+
+namespace boost::asio::detail {
+template <typename Executor>
+class initiate_co_spawn;  // boost/asio/impl/co_spawn.hpp
+}  // namespace boost::asio::detail
 #include <weft/errors.hpp>
 
 namespace weft {
@@ -95,13 +107,22 @@ namespace detail {
 template <class... Values>
 class use_task_result;
 
+/// Initiations given no cancellation slot (see the header comment: co_spawn).
+template <class Initiation>
+struct takes_cancellation : std::true_type {};
+template <class Executor>
+struct takes_cancellation<boost::asio::detail::initiate_co_spawn<Executor>> : std::false_type {};
+
 /// The handler given to the initiation: stores the result in the awaiter and wakes the task.
 template <class... Values>
 struct use_task_handler {
   use_task_result<Values...>* target;
+  bool cancellable = true;
 
   using cancellation_slot_type = boost::asio::cancellation_slot;
-  cancellation_slot_type get_cancellation_slot() const noexcept { return target->slot(); }
+  cancellation_slot_type get_cancellation_slot() const noexcept {
+    return cancellable ? target->slot() : cancellation_slot_type();
+  }
   using executor_type = inline_executor;
   executor_type get_executor() const noexcept { return {}; }
 
@@ -189,7 +210,8 @@ class [[nodiscard]] use_task_op : public use_task_result<Values...> {
     auto* self = static_cast<use_task_op*>(base);
     std::apply(
         [&](auto&... args) {
-          std::move(self->init_)(use_task_handler<Values...>{self}, std::move(args)...);
+          std::move(self->init_)(use_task_handler<Values...>{self, takes_cancellation<Initiation>::value},
+                                 std::move(args)...);
         },
         self->args_);
   }

@@ -13,11 +13,13 @@
 // the operations' own progress (use_task.hpp).
 //
 // Lifetime: created on the first rt.get_executor(); the runtime's shutdown stops the thread
-// before the workers stop (so no completion can reach a task being destroyed) and destroys the
-// io_context after the tasks are gone (their sockets still need its services while they close).
+// before the workers stop (so no completion can reach a task being destroyed); the runtime's
+// destructor destroys the io_context, after the tasks are gone and after any I/O object a user
+// kept past rt.shutdown() (sockets need its services while they close).
 //
-// Thread safety: context() from any thread; stop() from the thread shutting the runtime down.
+// Thread safety: context() from any thread; stop() from any thread but the reactor's.
 
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -63,6 +65,7 @@ class io_driver {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
   boost::asio::detail::scheduler* scheduler_;
   std::string name_;
+  std::mutex stop_mu_;
   std::thread thread_;
 };
 
