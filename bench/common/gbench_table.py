@@ -3,9 +3,32 @@ a Google Benchmark JSON output, formatting numbers, and the command line. Standa
 """
 
 import json
+import statistics
 import sys
 
 TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+class Samples:
+    """One benchmark's repetitions: `samples` (one value per repetition, in the unit its
+    table reads), the errors of failed repetitions, and its size n."""
+
+    def __init__(self, n):
+        self.n = n
+        self.samples = []
+        self.errors = []
+
+    def median(self):
+        return statistics.median(self.samples)
+
+    def best(self):
+        return min(self.samples)
+
+    def worst(self):
+        return max(self.samples)
+
+    def spread(self):
+        return self.worst() / self.best()
 
 
 def repetitions(path):

@@ -15,11 +15,10 @@ Standard library only.
 
 import os
 import re
-import statistics
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from gbench_table import fmt_ns, fmt_ratio, main, real_time_ns, repetitions  # noqa: E402
+from gbench_table import Samples, fmt_ns, fmt_ratio, main, real_time_ns, repetitions  # noqa: E402
 
 NAME = re.compile(r"^(?P<workload>[^/]+)/(?P<system>[^/]+)/threads:(?P<threads>\d+)/n:(?P<n>\d+)")
 WORKLOADS = ["fib", "skynet", "nqueens", "yield", "external"]
@@ -31,21 +30,16 @@ TARGETS = [("fib", "fib(30)", 0.45), ("skynet", "skynet(1M)", 0.90), ("nqueens",
 SPEEDUP_TARGET = 1.9
 
 
-class Result:
+class Result(Samples):
+    """Samples: ms per iteration (the whole workload)."""
+
     def __init__(self, n):
-        self.n = n
-        self.times_ms = []  # one per repetition
+        super().__init__(n)
         self.units = None
-        self.errors = []
 
-    def median(self):
-        return statistics.median(self.times_ms)
-
-    def best(self):
-        return min(self.times_ms)
-
-    def worst(self):
-        return max(self.times_ms)
+    @property
+    def times_ms(self):
+        return self.samples
 
     def ns_per_unit(self, ms):
         return ms * 1e6 / self.units if self.units else float("nan")

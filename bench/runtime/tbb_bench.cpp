@@ -96,19 +96,11 @@ void external_tbb(benchmark::State& state) {
   tbb::task_arena arena(threads, 0);
   arena.initialize();
   const std::int64_t n = bench::size(state);
-  std::atomic<std::int64_t> sum{0}, done{0};
+  bench::completion_tally tally;
   bench::measure(state, [&] {
-    sum.store(0, std::memory_order_relaxed);
-    done.store(0, std::memory_order_relaxed);
-    for (std::int64_t i = 0; i < n; ++i)
-      arena.enqueue([&, i] {
-        sum.fetch_add(i, std::memory_order_relaxed);
-        // acq_rel: the last increment publishes every sum to the waiter's acquire load.
-        if (done.fetch_add(1, std::memory_order_acq_rel) + 1 == n) done.notify_all();
-      });
-    for (std::int64_t d = done.load(std::memory_order_acquire); d != n; d = done.load(std::memory_order_acquire))
-      done.wait(d, std::memory_order_acquire);
-    return sum.load(std::memory_order_relaxed);
+    tally.reset(n);
+    for (std::int64_t i = 0; i < n; ++i) arena.enqueue([&, i] { tally.add(i); });
+    return tally.wait();
   }, n * (n - 1) / 2, n);
 }
 

@@ -15,6 +15,7 @@
 #include <benchmark/benchmark.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 
@@ -109,5 +110,31 @@ inline int add(const char* name, void (*fn)(benchmark::State&), std::int64_t n,
 /// Worker threads and size of a benchmark registered by add().
 inline int threads(const benchmark::State& state) { return static_cast<int>(state.range(0)); }
 inline std::int64_t size(const benchmark::State& state) { return state.range(1); }
+
+/// The join of `external` for systems without a per-task handle (TBB's enqueue, Asio's
+/// co_spawn with a completion handler): each task's end adds its value; wait() blocks the
+/// benchmark thread until all n have ended and returns their sum.
+class completion_tally {
+ public:
+  void reset(std::int64_t n) {
+    n_ = n;
+    sum_.store(0, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+  }
+  void add(std::int64_t v) {
+    sum_.fetch_add(v, std::memory_order_relaxed);
+    // acq_rel: the last increment publishes every sum to the waiter's acquire load.
+    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_) done_.notify_all();
+  }
+  std::int64_t wait() {
+    for (std::int64_t d = done_.load(std::memory_order_acquire); d != n_; d = done_.load(std::memory_order_acquire))
+      done_.wait(d, std::memory_order_acquire);
+    return sum_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  std::int64_t n_ = 0;
+  std::atomic<std::int64_t> sum_{0}, done_{0};
+};
 
 }  // namespace bench

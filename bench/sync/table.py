@@ -21,7 +21,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from gbench_table import fmt_ns, fmt_ratio, main, real_time_ns, repetitions  # noqa: E402
+from gbench_table import Samples, fmt_ns, fmt_ratio, main, real_time_ns, repetitions  # noqa: E402
 
 NAME = re.compile(r"^(?P<workload>[^/]+)/(?P<system>[^/]+)/threads:(?P<threads>\d+)(?P<rest>(?:/[a-z_]+:\d+)*)")
 ARG = re.compile(r"/([a-z_]+):(\d+)")
@@ -34,21 +34,16 @@ PINGPONG_REFERENCE = [("TooManyCooks", 100, 2100), ("Go", 194, 203), ("Boost.Fib
                       ("Asio", 519, 2600)]
 
 
-class Result:
+class Result(Samples):
+    """Samples: ns per unit."""
+
     def __init__(self, n):
-        self.n = n
-        self.ns = []  # ns per unit, one per repetition
+        super().__init__(n)
         self.counters = {}  # name -> one value per repetition
-        self.errors = []
 
-    def median(self):
-        return statistics.median(self.ns)
-
-    def best(self):
-        return min(self.ns)
-
-    def spread(self):
-        return max(self.ns) / min(self.ns)
+    @property
+    def ns(self):
+        return self.samples
 
     def counter(self, name):
         v = self.counters.get(name)
