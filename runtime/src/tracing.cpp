@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <weft/detail/runtime_core.hpp>
+#include <weft/metrics/json.hpp>
 #include <weft/detail/tracer.hpp>
 #include <weft/runtime.hpp>
 
@@ -101,13 +102,9 @@ void trace::write_chrome_json(std::ostream& os) const {
   // Trace Event Format (Chrome's about:tracing, Perfetto): a lane per worker with each dispatch;
   // waits as async slices per task; spawns and completions as instants. Times in microseconds.
   auto us = [&](std::int64_t ns) { return static_cast<double>(ns - start_ns_) / 1000.0; };
-  auto esc = [](std::string_view s) {
+  auto quoted = [](std::string_view s) {  // a JSON string literal, escaped
     std::string r;
-    for (char c : s) {
-      if (c == '"' || c == '\\') r += '\\';
-      if (static_cast<unsigned char>(c) < 0x20) continue;
-      r += c;
-    }
+    metrics::append_json_string(r, s);
     return r;
   };
   os << "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n";
@@ -126,18 +123,18 @@ void trace::write_chrome_json(std::ostream& os) const {
     sep();
     switch (e.k) {
       case detail::trace_event::kind::run:
-        os << fmt::format("{{\"ph\":\"X\",\"name\":\"{}\",\"cat\":\"run\",\"pid\":1,\"tid\":{},\"ts\":{:.3f},\"dur\":{:.3f},\"args\":{{\"task\":{}}}}}",
-                          esc(detail::task_label(e.task, e.name)), e.worker, us(e.start_ns),
+        os << fmt::format("{{\"ph\":\"X\",\"name\":{},\"cat\":\"run\",\"pid\":1,\"tid\":{},\"ts\":{:.3f},\"dur\":{:.3f},\"args\":{{\"task\":{}}}}}",
+                          quoted(detail::task_label(e.task, e.name)), e.worker, us(e.start_ns),
                           static_cast<double>(e.end_ns - e.start_ns) / 1000.0, e.task);
         break;
       case detail::trace_event::kind::blocked:
-        os << fmt::format("{{\"ph\":\"b\",\"name\":\"{}\",\"cat\":\"wait\",\"pid\":1,\"id\":{},\"ts\":{:.3f}}},\n"
-                          "{{\"ph\":\"e\",\"name\":\"{}\",\"cat\":\"wait\",\"pid\":1,\"id\":{},\"ts\":{:.3f}}}",
-                          esc(e.name), e.task, us(e.start_ns), esc(e.name), e.task, us(e.end_ns));
+        os << fmt::format("{{\"ph\":\"b\",\"name\":{},\"cat\":\"wait\",\"pid\":1,\"id\":{},\"ts\":{:.3f}}},\n"
+                          "{{\"ph\":\"e\",\"name\":{},\"cat\":\"wait\",\"pid\":1,\"id\":{},\"ts\":{:.3f}}}",
+                          quoted(e.name), e.task, us(e.start_ns), quoted(e.name), e.task, us(e.end_ns));
         break;
       case detail::trace_event::kind::spawn:
-        os << fmt::format("{{\"ph\":\"i\",\"s\":\"t\",\"name\":\"spawn {}\",\"cat\":\"task\",\"pid\":1,\"tid\":{},\"ts\":{:.3f}}}",
-                          esc(detail::task_label(e.task, e.name)), e.worker, us(e.start_ns));
+        os << fmt::format("{{\"ph\":\"i\",\"s\":\"t\",\"name\":{},\"cat\":\"task\",\"pid\":1,\"tid\":{},\"ts\":{:.3f}}}",
+                          quoted("spawn " + detail::task_label(e.task, e.name)), e.worker, us(e.start_ns));
         break;
       case detail::trace_event::kind::complete:
         os << fmt::format("{{\"ph\":\"i\",\"s\":\"t\",\"name\":\"done task {}\",\"cat\":\"task\",\"pid\":1,\"tid\":{},\"ts\":{:.3f}}}",
