@@ -24,14 +24,18 @@ std::coroutine_handle<> transfer_to(task_record* joiner, worker_context* ctx) no
 
 }  // namespace
 
-void count_failure(worker_context* ctx, runtime_core* rt, const std::exception_ptr& error) noexcept {
-  bool cancelled = false;
+bool is_cancellation(const std::exception_ptr& error) noexcept {
   try {
     std::rethrow_exception(error);
   } catch (const cancelled_error&) {
-    cancelled = true;
+    return true;
   } catch (...) {
   }
+  return false;
+}
+
+void count_failure(worker_context* ctx, runtime_core* rt, const std::exception_ptr& error) noexcept {
+  const bool cancelled = is_cancellation(error);
   if (ctx && ctx->rt == rt)
     (cancelled ? ctx->cancelled : ctx->failed).inc();
   else
@@ -68,26 +72,28 @@ std::coroutine_handle<> complete_spawned(task_record* r, const std::exception_pt
   return transfer_to(reinterpret_cast<task_record*>(prev), ctx);
 }
 
-void join_hook(cancel_hook* h) noexcept {
-  auto& s = static_cast<join_state&>(*h);
+void join_state::join_hook(cancel_hook* h, hook_op op) noexcept {
+  auto& s = static_cast<join_state&>(*static_cast<suspension*>(h));
   if (!s.waiting.load(std::memory_order_acquire)) {
     // The joiner runs its child (or a sibling) inline: cancelling it cancels the child, whose
     // failure then unwinds the joiner. The child's record stays valid: the joiner frees it only
-    // after disarm(), which waits for us.
-    s.child->request_cancel();
+    // after disarm(), which waits for us. (Abandoned inline: the child is ended on its own.)
+    if (op == hook_op::cancel) s.child->request_cancel();
     return;
   }
   // Waiting in child->join: take the joiner back out and wake it; if it is not registered yet,
-  // leave a marker that makes its registration fail.
-  auto me = reinterpret_cast<std::uintptr_t>(s.me);
+  // leave a marker that makes its registration fail. Abandoned: only take it out.
+  auto me = reinterpret_cast<std::uintptr_t>(s.me());
   std::uintptr_t v = me;
   for (;;) {
     if (s.child->join.compare_exchange_strong(v, join_running, std::memory_order_acq_rel)) {
-      s.woken_by_cancel = true;
-      s.me->rt->sched.schedule(s.me, sched::hint::wake);
+      if (op == hook_op::cancel) {
+        s.mark_cancelled();
+        s.me()->rt->sched.schedule(s.me(), sched::hint::wake);
+      }
       return;
     }
-    if (v != join_running) return;  // done (completion resumes the joiner) or a marker already
+    if (v != join_running || op == hook_op::abandon) return;  // done (completion resumes the joiner) or a marker already
     if (s.child->join.compare_exchange_strong(v, join_cancel_pending, std::memory_order_acq_rel))
       return;
     v = me;  // the joiner registered in between: retry with its pointer
@@ -95,28 +101,27 @@ void join_hook(cancel_hook* h) noexcept {
 }
 
 std::coroutine_handle<> join_suspend_slow(join_state& s) noexcept {
-  task_record* me = s.me;
+  task_record* me = s.me();
   task_record* child = s.child;
   // release: the hook reads `waiting` and then the join word; a canceller that sees 1 takes the
   // CAS protocol below.
   s.waiting.store(1, std::memory_order_release);
   sched::light_barrier();  // pairs with heavy_barrier() in request_cancel(): see `waiting` or the bit
   if (me->register_token() || me->cancelled()) {
-    s.woken_by_cancel = true;
+    s.mark_cancelled();
     return transfer_to(me, tls_ctx);
   }
-  trace_wait(me, "join");
-  join_state* helping = take_helping(me);
+  join_state* helping = s.publish(await_kind::join, child->id.load(std::memory_order_relaxed), "join");
   std::uintptr_t expected = join_running;
   // After this CAS succeeds the child's completion (on any thread) may resume us: touch nothing
   // of the awaiter or the frame afterwards.
   if (child->join.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(me),
                                           std::memory_order_acq_rel, std::memory_order_acquire))
-    return after_suspend(helping);
-  restore_helping(me, helping);
+    return join_state::suspended(helping);
+  s.unpublish(helping);
   if (expected == join_cancel_pending &&
       child->join.compare_exchange_strong(expected, join_running, std::memory_order_acq_rel))
-    s.woken_by_cancel = true;
+    s.mark_cancelled();
   // Finished meanwhile, or cancelled: resume at once. We may be here from a helped sibling's
   // completion (complete_helped), so the worker's current task is set back to the joiner.
   return transfer_to(me, tls_ctx);

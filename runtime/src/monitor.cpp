@@ -28,7 +28,10 @@ void monitor::stop() {
 void monitor::tick() {
   core_.sched.refresh_coarse_now();
   const std::int64_t now = sched::now_ns();
-  if (!core_.sched.has_timer_keeper() && core_.sched.next_timer_ns() <= now)
+  // Only when every worker is inside a job: a worker between jobs (or just woken from keeping
+  // the timers) fires them itself, and firing them here too would queue some of the tasks
+  // they wake on the global queue, behind later ones queued locally: out of deadline order.
+  if (!core_.sched.has_timer_keeper() && core_.sched.next_timer_ns() <= now && core_.sched.all_workers_busy())
     core_.sched.fire_due_timers(now);
   stalls_.sample(stall_now());
 }
@@ -41,11 +44,12 @@ void monitor::run() {
     tick();
     lock.lock();
     auto wake = std::chrono::steady_clock::now() + opts_.sample_interval;
-    // Sooner if a timer is due before then and no worker keeps the timers.
+    // Sooner if a timer is due before then and no worker keeps the timers. (One already due
+    // that tick() left to the workers: the next round comes soon enough.)
     std::int64_t next = core_.sched.next_timer_ns();
     if (next != INT64_MAX && !core_.sched.has_timer_keeper()) {
       auto at = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(next));
-      if (at < wake) wake = at;
+      if (at > std::chrono::steady_clock::now() && at < wake) wake = at;
     }
     cv_.wait_until(lock, wake, [&] { return stop_; });
   }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -11,20 +13,36 @@
 
 namespace weft::detail {
 
+namespace {
+
+// Options with every field checked; each error names the field.
+pool_options validated(pool_options o, std::size_t workers) {
+  using ms = std::chrono::milliseconds;
+  auto bad = [](const char* field, const char* rule) {
+    return std::invalid_argument(fmt::format("weft::job_pool: pool_options::{} {}", field, rule));
+  };
+  auto ratio = [](double x, double lo, double hi) { return x >= lo && x <= hi; };  // false for NaN
+  if (o.concurrency == 0) o.concurrency = workers;
+  if (o.queue_capacity == 0) throw bad("queue_capacity", "must be at least 1");
+  if (o.job_timeout < ms::zero()) throw bad("job_timeout", "must not be negative (0: no deadline)");
+  if (o.retry.max_attempts == 0) throw bad("retry.max_attempts", "must be at least 1");
+  if (o.retry.initial_backoff < ms::zero()) throw bad("retry.initial_backoff", "must not be negative");
+  if (o.retry.max_backoff < ms::zero()) throw bad("retry.max_backoff", "must not be negative");
+  if (!(o.retry.multiplier >= 1.0) || o.retry.multiplier == std::numeric_limits<double>::infinity())
+    throw bad("retry.multiplier", "must be a finite number >= 1");
+  if (!ratio(o.retry.jitter, 0.0, 1.0)) throw bad("retry.jitter", "must be within [0, 1]");
+  if (o.breaker.enabled && o.breaker.failure_threshold == 0) throw bad("breaker.failure_threshold", "must be at least 1");
+  if (o.breaker.enabled && o.breaker.half_open_probes == 0) throw bad("breaker.half_open_probes", "must be at least 1");
+  if (o.breaker.reset_timeout < ms::zero()) throw bad("breaker.reset_timeout", "must not be negative");
+  if (!ratio(o.degraded_queue_fill, 0.0, 1.0)) throw bad("degraded_queue_fill", "must be within [0, 1]");
+  return o;
+}
+
+}  // namespace
+
 pool_core::pool_core(runtime& r, pool_options o)
     : rt(r),
-      opts([&] {
-        if (o.concurrency == 0) o.concurrency = r.workers();
-        if (o.queue_capacity == 0) throw std::invalid_argument("weft::job_pool: queue_capacity must be at least 1");
-        if (o.job_timeout < std::chrono::milliseconds::zero())
-          throw std::invalid_argument("weft::job_pool: job_timeout must not be negative");
-        if (o.retry.max_attempts == 0) throw std::invalid_argument("weft::job_pool: retry.max_attempts must be at least 1");
-        if (o.retry.multiplier < 1.0 || o.retry.jitter < 0.0 || o.retry.jitter > 1.0)
-          throw std::invalid_argument("weft::job_pool: retry.multiplier must be >= 1 and retry.jitter within [0, 1]");
-        if (o.breaker.enabled && o.breaker.failure_threshold == 0)
-          throw std::invalid_argument("weft::job_pool: breaker.failure_threshold must be at least 1");
-        return o;
-      }()),
+      opts(validated(std::move(o), r.workers())),
       breakers(opts.breaker),
       room(opts.queue_capacity) {
   counters.workers = opts.concurrency;
@@ -70,14 +88,22 @@ std::chrono::nanoseconds pool_core::backoff(std::size_t attempt) {
   const auto& r = opts.retry;
   double base = std::chrono::duration<double, std::nano>(r.initial_backoff).count() *
                 std::pow(r.multiplier, static_cast<double>(attempt >= 2 ? attempt - 2 : 0));
-  base = std::min(base, std::chrono::duration<double, std::nano>(r.max_backoff).count());
+  base = std::min(base, std::chrono::duration<double, std::nano>(r.max_backoff).count());  // also caps inf
   std::lock_guard lock(mu);
   std::uniform_real_distribution<double> spread(1.0 - r.jitter, 1.0 + r.jitter);
-  return std::chrono::nanoseconds(static_cast<std::int64_t>(base * spread(rng_)));
+  const double wait = base * spread(rng_);
+  if (!(wait < 9.2e18)) return std::chrono::nanoseconds::max();  // a cap past int64 nanoseconds: "never" (saturating)
+  return std::chrono::nanoseconds(static_cast<std::int64_t>(wait));
 }
 
-health_status pool_core::health(const pool_stats& s, const std::vector<std::string>& open_circuits) {
+health_status pool_core::health(const pool_stats& s, const std::vector<std::string>& open_circuits,
+                                bool runtime_gone) {
   health_status h;
+  if (runtime_gone) {  // its runtime (and the stall detector with it) may be gone: not asked
+    h.healthy = false;
+    h.reasons.push_back("stopped: the runtime shut down");
+    return h;
+  }
   double fill = static_cast<double>(s.queue_depth) / static_cast<double>(s.queue_capacity);
   if (fill > opts.degraded_queue_fill)
     h.reasons.push_back(fmt::format("queue {:.0f}% full ({} of {})", fill * 100, s.queue_depth, s.queue_capacity));

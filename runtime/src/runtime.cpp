@@ -1,5 +1,10 @@
 #include <weft/runtime.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include <weft/asio/detail/io_shutdown.hpp>
@@ -29,12 +34,21 @@ sched::options scheduler_options(runtime_options& o, const detail::runtime_metri
 
 }  // namespace
 
+namespace {
+std::chrono::milliseconds checked_grace(std::chrono::milliseconds g) {
+  if (g < std::chrono::milliseconds::zero())
+    throw std::invalid_argument("weft::runtime_options::shutdown_grace must not be negative");
+  return g;
+}
+}  // namespace
+
 runtime::runtime(runtime_options opts)
     : name_(opts.name),
       own_registry_(opts.registry ? nullptr : std::make_unique<metrics::registry>()),
       registry_(opts.registry ? opts.registry : own_registry_.get()),
       metrics_(std::make_unique<detail::runtime_metrics>(*registry_, name_, opts.timing_metrics)),
-      core_(new detail::runtime_core(scheduler_options(opts, *metrics_))) {
+      core_(new detail::runtime_core(scheduler_options(opts, *metrics_))),
+      shutdown_grace_(checked_grace(opts.shutdown_grace)) {
   core_->registry = registry_;
   try {
     metrics_->bind(*core_);
@@ -84,17 +98,45 @@ void runtime::stop_trace(detail::tracer* t) {
 void runtime::shutdown() {
   if (core_->sched.on_worker())
     throw usage_error("weft: runtime::shutdown called from one of its own workers; it would wait for itself");
+  std::lock_guard once(shutdown_mu_);
   if (shut_down_) return;
-  shut_down_ = true;
-  core_->stopped.store(true, std::memory_order_seq_cst);  // seq_cst: see ensure_io_driver
-  monitor_->stop();  // no more replacements started, no more timers fired from outside
-  detail::stop_io(*core_);  // the Asio reactor: no completion reaches a task or a queue after this
+
+  // 1. No new work from outside. Entries already past their check land before we go on.
+  core_->stopped.store(true, std::memory_order_seq_cst);  // seq_cst: see entry_guard, ensure_io_driver
+  while (core_->entering.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+
+  // 2. Cancel every live task and let the workers (and the reactor, and the monitor's timer
+  // fallback) run the unwinding, for at most the grace. Each round also cancels the tasks
+  // spawned since the last one (a child of a cancelled task starts cancelled; a task spawned
+  // by a posted function does not). The rounds poll, from 20 us apart up to 2 ms: shutdown is
+  // not a hot path, and a completion hook on every task would be.
+  const auto deadline = std::chrono::steady_clock::now() + shutdown_grace_;
+  for (auto pause = std::chrono::microseconds(20);; pause = std::min(pause * 2, std::chrono::microseconds(2000))) {
+    if (core_->cancel_live(detail::task_record::cancel_shutdown) == 0) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) break;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+  }
+
+  // 3. Stop what drives tasks: the monitor (replacements, its timer fallback), the Asio
+  // reactor (no completion reaches a task or a queue after this), then the workers.
+  monitor_->stop();
+  detail::stop_io(*core_);
   core_->sched.stop();
-  core_->sched.clear_timers();  // sleeping tasks are ended below like any other
+
+  // 4. End what is left. Queued jobs first (posted functions are destroyed; tasks are ended
+  // from the table), then every live task's frame: its awaits unlink themselves from the
+  // timer wheel, join words and wait lists, so the timers are empty afterwards.
   core_->sched.drain([](sched::job* j) {
-    if (j->discard_) j->discard_(j);  // task records are ended below, from the task table
+    if (j->discard_) j->discard_(j);
   });
   core_->destroy_live_tasks();
+  core_->sched.clear_timers();
+  shut_down_ = true;
+}
+
+void runtime::throw_ended_by_shutdown() {
+  throw runtime_stopped("weft: the runtime shut down before the task finished");
 }
 
 void runtime::check_block_on() const {

@@ -1,5 +1,6 @@
 #include <weft/detail/runtime_core.hpp>
 
+#include <weft/errors.hpp>
 #include <weft/sched/futex.hpp>
 
 namespace weft::detail {
@@ -47,6 +48,24 @@ void runtime_core::free_record(task_record* r) noexcept {
   r->next_ = nullptr;
   table.give(r, 1);
   if (retired_.load(std::memory_order_acquire)) release();
+}
+
+void entry_guard::throw_stopped() { throw runtime_stopped(); }
+
+std::size_t runtime_core::cancel_live(std::uint32_t bit) {
+  std::size_t live = 0;
+  std::vector<task_record*> todo;
+  table.for_each([&](task_record& r) {
+    if (r.id.load(std::memory_order_acquire) == 0 || r.state.load(std::memory_order_relaxed) == record_state::completed)
+      return;
+    ++live;
+    if (!(r.cancel_bits.load(std::memory_order_relaxed) & bit)) todo.push_back(&r);
+  });
+  // Outside the table's lock: a hook wakes its task, which may spawn (and take records). A
+  // record may have been freed, even reused, meanwhile: cancelling it then cancels a task that
+  // shutdown would cancel anyway, and a free record's bits are reset when it is reused.
+  for (task_record* r : todo) r->request_cancel(bit);
+  return live;
 }
 
 std::size_t runtime_core::destroy_live_tasks() {

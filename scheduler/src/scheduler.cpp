@@ -35,6 +35,12 @@ std::size_t scheduler::active_workers() const noexcept {
   return n;
 }
 
+bool scheduler::all_workers_busy() const noexcept {
+  for (auto& w : workers_)
+    if (w->active() && !w->stats().busy.load(std::memory_order_relaxed)) return false;
+  return true;
+}
+
 std::optional<std::size_t> scheduler::start_replacement() {
   if (stopping()) return std::nullopt;
   for (std::size_t i = base_workers_; i < workers_.size(); ++i) {
@@ -86,6 +92,9 @@ void scheduler::stop() {
   for (auto& w : workers_) w->parker_.unpark();
   for (auto& w : workers_)
     if (w->thread_.joinable()) w->thread_.join();
+  // No worker runs now. A job pushed before this line waits for drain(); one pushed after it
+  // (a wake from another thread) is refused and disposed of by inject().
+  injector_.close();
 }
 
 void scheduler::schedule(job* j, hint h) noexcept {
@@ -102,7 +111,12 @@ void scheduler::inject(job* j) noexcept {
   if (opts_.schedule_delay &&
       (external_pushes_.fetch_add(1, std::memory_order_relaxed) & (opts_.sample_every - 1)) == 0)
     j->enqueued_ns_ = now_ns();
-  injector_.push(j);
+  if (!injector_.push(j)) {
+    // Stopped: nobody will run it. Its owner disposes of it (a task is ended from the
+    // runtime's task table; a posted function is destroyed).
+    if (j->discard_) j->discard_(j);
+    return;
+  }
   light_barrier();
   notify_one();
 }

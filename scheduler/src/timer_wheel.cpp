@@ -7,6 +7,10 @@ namespace {
 
 constexpr std::uint64_t slot_mask = timer_wheel::slots - 1;
 constexpr std::uint64_t max_ticks = (std::uint64_t{1} << (6 * timer_wheel::levels)) - 1;
+// The farthest an entry is placed ahead: one top-level slot short of the whole span, so that
+// it never lands in the top level's current slot (which would come due again at once).
+constexpr std::uint64_t max_ahead = (std::uint64_t{1} << (6 * timer_wheel::levels)) -
+                                    (std::uint64_t{1} << (6 * (timer_wheel::levels - 1)));
 
 // The level whose slot width is the largest power of 64 in which `when` and `elapsed` differ:
 // entries due soon live in fine levels, distant ones in coarse levels.
@@ -22,15 +26,16 @@ std::uint64_t level_range(int level) noexcept { return slot_range(level) * timer
 
 }  // namespace
 
+// Both without overflow for any int64 (INT64_MIN: due; INT64_MAX: about 292 years of ticks).
 std::uint64_t timer_wheel::ticks_ceil(std::int64_t ns) const noexcept {
-  std::int64_t d = ns - start_ns_;
-  if (d <= 0) return 0;
-  return static_cast<std::uint64_t>((d + tick_ns - 1) / tick_ns);
+  if (ns <= start_ns_) return 0;
+  auto d = static_cast<std::uint64_t>(ns) - static_cast<std::uint64_t>(start_ns_);
+  return d / tick_ns + (d % tick_ns != 0);
 }
 
 std::uint64_t timer_wheel::ticks_floor(std::int64_t ns) const noexcept {
-  std::int64_t d = ns - start_ns_;
-  return d <= 0 ? 0 : static_cast<std::uint64_t>(d / tick_ns);
+  if (ns <= start_ns_) return 0;
+  return (static_cast<std::uint64_t>(ns) - static_cast<std::uint64_t>(start_ns_)) / tick_ns;
 }
 
 void timer_wheel::link(timer_entry* e) noexcept {
@@ -48,12 +53,16 @@ void timer_wheel::link(timer_entry* e) noexcept {
   e->linked_ = true;
 }
 
-bool timer_wheel::insert(timer_entry* e) noexcept {
-  e->when_ = ticks_ceil(e->deadline_ns);
-  if (e->when_ <= elapsed_) return false;
-  // Past the wheel's span: park it in the last level; it cascades down as time advances.
-  if (e->when_ - elapsed_ > max_ticks) e->when_ = elapsed_ + max_ticks;
+void timer_wheel::place(timer_entry* e) noexcept {
+  // Past the wheel's span: at its far end for now (advance() places it again from there).
+  e->when_ = e->deadline_tick_ - elapsed_ > max_ahead ? elapsed_ + max_ahead : e->deadline_tick_;
   link(e);
+}
+
+bool timer_wheel::insert(timer_entry* e) noexcept {
+  e->deadline_tick_ = ticks_ceil(e->deadline_ns);
+  if (e->deadline_tick_ <= elapsed_) return false;
+  place(e);
   ++size_;
   return true;
 }
@@ -106,12 +115,12 @@ timer_entry* timer_wheel::advance(std::int64_t now_ns) noexcept {
       timer_entry* next = e->next_;
       e->linked_ = false;
       e->prev_ = nullptr;
-      if (e->when_ <= now) {
+      if (e->deadline_tick_ <= now) {
         --size_;
         e->next_ = due;
         due = e;
       } else {
-        link(e);  // cascade to a finer level
+        place(e);  // cascade to a finer level (or further out, for a deadline past the span)
       }
       e = next;
     }

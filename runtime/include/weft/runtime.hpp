@@ -5,24 +5,31 @@
 //   int r = rt.block_on(fib(30));             // runs on the workers, blocks this thread
 //
 // Shutdown (shutdown() or the destructor), in order:
-//   1. stop taking work: spawn and block_on from outside throw runtime_stopped;
-//   2. let each worker finish the resume it is running, then stop and join the threads;
-//   3. end every task still alive (suspended or queued): destroy its frame, so its locals'
-//      destructors run; a thread blocked in block_on gets runtime_stopped;
-//   4. release the runtime's memory, except records that join handles held outside still
+//   1. stop taking work: spawn, block_on, spawn_fiber and get_executor from outside throw
+//      runtime_stopped (each call either lands its task first or throws: never in between);
+//   2. cancel every live task (also those spawned meanwhile) and let the workers run the
+//      unwinding, for at most runtime_options::shutdown_grace: tasks at a cancellation point
+//      throw cancelled_error and clean up as they would for any cancellation;
+//   3. stop the reactor and the workers (each finishes the resume it is running) and join them;
+//   4. end every task still alive (one that ignored its cancellation, or never reached a
+//      cancellation point): destroy its frame, so its locals' destructors run, and every await
+//      it sits in unlinks itself from what it waited on (detail/suspension.hpp);
+//   5. release the runtime's memory, except records that join handles held outside still
 //      refer to (they are freed when those handles go).
-// Shutdown never waits for a sleeping or suspended task; it does wait for a running resume to
-// return (C++ cannot stop a thread safely).
+// A thread blocked in block_on whose task was ended by shutdown gets runtime_stopped. Shutdown
+// waits at most the grace for suspended tasks; it does wait for a running resume to return
+// (C++ cannot stop a thread safely: the stall detector names such a task).
 //
-// Thread safety: spawn, block_on and the observers may be called from any thread; block_on must
-// not be called from one of this runtime's own workers (it would deadlock: usage_error).
-// shutdown() and the destructor must not run on one of its workers either.
+// Thread safety: spawn, block_on, shutdown and the observers may be called from any thread, also
+// concurrently (a second shutdown waits for the first); block_on must not be called from one of
+// this runtime's own workers (it would deadlock: usage_error), nor shutdown() and the destructor.
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <source_location>
 #include <string>
 #include <vector>
@@ -67,6 +74,9 @@ struct runtime_options {
   std::uint32_t budget = 128;
   /// Sampled poll-duration and schedule-delay histograms. Off saves a branch per dispatch.
   bool timing_metrics = true;
+  /// How long shutdown lets cancelled tasks unwind before it destroys what is left (see the
+  /// steps above). Zero: destroy at once. Negative: std::invalid_argument.
+  std::chrono::milliseconds shutdown_grace{1000};
 };
 
 class runtime {
@@ -83,12 +93,16 @@ class runtime {
   T block_on(task<T> t, const spawn_options& opts = {},
              std::source_location site = std::source_location::current()) {
     check_block_on();
-    auto h = t.release();
-    detail::task_record* r = core_->external_record(h, opts.name, site, detail::token_for_spawn(opts, nullptr));
-    h.promise().record_ = r;
     detail::thread_waiter tw;
-    r->join.store(reinterpret_cast<std::uintptr_t>(&tw) | 1, std::memory_order_relaxed);
-    core_->sched.inject(r);
+    detail::task_record* r;
+    {
+      detail::entry_guard entry(*core_);
+      auto h = t.release();
+      r = core_->external_record(h, opts.name, site, detail::token_for_spawn(opts, nullptr));
+      h.promise().record_ = r;
+      r->join.store(reinterpret_cast<std::uintptr_t>(&tw) | 1, std::memory_order_relaxed);
+      core_->sched.inject(r);
+    }
     return wait_and_take<T>(r, tw);
   }
 
@@ -112,7 +126,7 @@ class runtime {
   join_handle<T> spawn(task<T> t, const spawn_options& opts = {},
                        std::source_location site = std::source_location::current()) {
     if (core_->sched.on_worker()) return weft::spawn(std::move(t), opts, site);
-    if (core_->stopped.load(std::memory_order_acquire)) throw runtime_stopped();
+    detail::entry_guard entry(*core_);
     auto h = t.release();
     detail::task_record* r = core_->external_record(h, opts.name, site, detail::token_for_spawn(opts, nullptr));
     h.promise().record_ = r;
@@ -120,7 +134,7 @@ class runtime {
     return join_handle<T>(r);
   }
 
-  /// Stops the runtime (see the steps above). Idempotent.
+  /// Stops the runtime (see the steps above). Idempotent; a call racing another waits for it.
   void shutdown();
 
   /// Number of workers.
@@ -154,7 +168,7 @@ class runtime {
     std::uint32_t v = wait(tw);
     if (v == 2) {
       core_->free_record(r);  // shutdown destroyed the frame
-      throw runtime_stopped("weft: the runtime shut down before the task finished");
+      throw_ended_by_shutdown();
     }
     auto h = std::coroutine_handle<detail::promise<T>>::from_address(r->root.address());
     struct release_guard {
@@ -165,8 +179,13 @@ class runtime {
         core->free_record(r);
       }
     } guard{core_, r};
+    // A task that ended in the cancellation shutdown gave it was stopped by the shutdown.
+    if (h.promise().exception_ && (r->cancel_bits.load(std::memory_order_relaxed) & detail::task_record::cancel_shutdown) &&
+        detail::is_cancellation(h.promise().exception_)) [[unlikely]]
+      throw_ended_by_shutdown();
     return h.promise().take();
   }
+  [[noreturn]] static void throw_ended_by_shutdown();
   static std::uint32_t wait(detail::thread_waiter& tw) noexcept;
 
   std::string name_;
@@ -176,6 +195,8 @@ class runtime {
   detail::runtime_core* core_;
   std::unique_ptr<detail::monitor> monitor_;
   std::vector<std::unique_ptr<detail::tracer>> tracers_;  // kept: a worker may still be writing
+  std::chrono::milliseconds shutdown_grace_;
+  std::mutex shutdown_mu_;  // a second shutdown() waits for the first
   bool shut_down_ = false;
 };
 

@@ -9,8 +9,9 @@
 // until the next deadline; nothing polls.
 //
 // A cancellation point: cancelling a sleeping task wakes it at once with cancelled_error.
-// sleep_for with a negative duration throws std::invalid_argument; sleep_until a time already
-// passed returns at once (after spending one unit of budget).
+// sleep_for with a negative (or NaN) duration throws std::invalid_argument; sleep_until a time
+// already passed returns at once (after spending one unit of budget). Durations saturate
+// (detail/deadline.hpp): sleep_for(X::max()) sleeps until the task is cancelled.
 
 #include <chrono>
 #include <coroutine>
@@ -18,32 +19,27 @@
 #include <stdexcept>
 #include <string>
 
-#include <weft/detail/current.hpp>
+#include <weft/detail/deadline.hpp>
+#include <weft/detail/suspension.hpp>
 #include <weft/sched/timer_wheel.hpp>
 
 namespace weft {
 
 namespace detail {
 
-class sleep_awaiter : cancel_hook, sched::timer_entry {
+class sleep_awaiter : suspension, sched::timer_entry {
  public:
-  explicit sleep_awaiter(std::int64_t deadline_ns) noexcept : deadline_(deadline_ns) {}
-  sleep_awaiter(const sleep_awaiter&) = delete;
+  explicit sleep_awaiter(std::int64_t deadline_ns) noexcept : suspension(&hook), deadline_(deadline_ns) {}
 
   bool await_ready() const noexcept { return false; }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h);
-  void await_resume() {
-    if (me_) me_->disarm();
-    if (cancelled_) throw cancelled_error();
-  }
+  void await_resume() { leave(); }
 
  private:
   static void on_fire(sched::timer_entry* e) noexcept;
-  static void on_cancel(cancel_hook* h) noexcept;
+  static void hook(cancel_hook* h, hook_op op) noexcept;
 
   std::int64_t deadline_;
-  task_record* me_ = nullptr;
-  bool cancelled_ = false;
 };
 
 }  // namespace detail
@@ -51,21 +47,14 @@ class sleep_awaiter : cancel_hook, sched::timer_entry {
 /// Suspends the calling task until `deadline` (a steady_clock time point).
 template <class Duration>
 detail::sleep_awaiter sleep_until(std::chrono::time_point<std::chrono::steady_clock, Duration> deadline) {
-  return detail::sleep_awaiter(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count());
+  return detail::sleep_awaiter(detail::deadline_at(deadline));
 }
 
-/// Suspends the calling task for `d`. Throws std::invalid_argument if `d` is negative.
+/// Suspends the calling task for `d`. Throws std::invalid_argument if `d` is negative or NaN.
 template <class Rep, class Period>
 detail::sleep_awaiter sleep_for(std::chrono::duration<Rep, Period> d) {
-  if (d < d.zero())
-    throw std::invalid_argument("weft::sleep_for: negative duration (" +
-                                std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()) +
-                                " ns); use sleep_until for deadlines that may have passed");
-  return detail::sleep_awaiter(
-      (std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::nanoseconds>(d))
-          .time_since_epoch()
-          .count());
+  if (detail::negative_or_nan(d)) detail::throw_negative_duration("weft::sleep_for", detail::saturating_ns(d));
+  return detail::sleep_awaiter(detail::deadline_after(d));
 }
 
 }  // namespace weft

@@ -11,8 +11,9 @@
 // reaches one runs on (the stall detector reports it), and if it then finishes normally its
 // value is returned. If the caller itself is cancelled, cancelled_error propagates as usual.
 //
-// with_timeout with a negative duration throws std::invalid_argument; a deadline already passed
-// cancels the task before it starts.
+// with_timeout with a negative (or NaN) duration throws std::invalid_argument; a deadline
+// already passed cancels the task before it starts. Durations saturate (detail/deadline.hpp):
+// with_timeout(X::max(), t) and with_deadline(time_point::max(), t) set no deadline at all.
 
 #include <chrono>
 #include <coroutine>
@@ -25,6 +26,7 @@
 
 #include <weft/cancel.hpp>
 #include <weft/detail/current.hpp>
+#include <weft/detail/deadline.hpp>
 #include <weft/errors.hpp>
 #include <weft/sched/timer_wheel.hpp>
 #include <weft/task.hpp>
@@ -34,22 +36,24 @@ namespace weft {
 namespace detail {
 
 /// While alive, the running task's token is a child token that a timer cancels at the deadline.
+/// With no deadline (never_ns) it changes nothing.
 class deadline_scope : sched::timer_entry {
  public:
   explicit deadline_scope(std::int64_t deadline_ns);
   deadline_scope(const deadline_scope&) = delete;
   ~deadline_scope() { end(); }
-  /// Disarms the timer (waiting for it if it is firing) and gives the task its token back.
-  /// Returns whether the deadline fired. Idempotent.
+  /// Disarms the timer (waiting for it if it is firing on another worker) and gives the task
+  /// its token back. Returns whether the deadline fired. Idempotent.
   bool end() noexcept;
 
  private:
   static void on_fire(sched::timer_entry* e) noexcept;
 
   task_record* me_;
-  cancel_state* outer_;  // the task's token before the scope (the scope holds its reference)
-  cancel_source source_;
+  cancel_state* outer_ = nullptr;  // the task's token before the scope (the scope holds its reference)
+  std::optional<cancel_source> source_;  // engaged while a deadline is set
   std::atomic<int> fire_{0};  // 0 armed, 1 firing, 2 fired
+  bool armed_ = false;        // in the timer wheel (until it fired or end() took it out)
   bool ended_ = false;
   bool fired_ = false;
 };
@@ -59,8 +63,7 @@ class deadline_scope : sched::timer_entry {
 /// Runs `t` with a deadline at `deadline` (steady clock); see above.
 template <class T, class Duration>
 task<T> with_deadline(std::chrono::time_point<std::chrono::steady_clock, Duration> deadline, task<T> t) {
-  detail::deadline_scope scope(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count());
+  detail::deadline_scope scope(detail::deadline_at(deadline));
   std::exception_ptr error;
   std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
   try {
@@ -87,12 +90,12 @@ task<T> with_deadline(std::chrono::time_point<std::chrono::steady_clock, Duratio
   if constexpr (!std::is_void_v<T>) co_return std::move(*value);
 }
 
-/// Runs `t` with a deadline `d` from now; see above. Throws std::invalid_argument if `d` < 0.
+/// Runs `t` with a deadline `d` from now; see above. Throws std::invalid_argument if `d` is
+/// negative or NaN.
 template <class T, class Rep, class Period>
 task<T> with_timeout(std::chrono::duration<Rep, Period> d, task<T> t) {
-  if (d < d.zero())
-    throw std::invalid_argument("weft::with_timeout: negative duration; use with_deadline for deadlines that may have passed");
-  return with_deadline(std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::nanoseconds>(d),
+  if (detail::negative_or_nan(d)) detail::throw_negative_duration("weft::with_timeout", detail::saturating_ns(d));
+  return with_deadline(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(detail::deadline_after(d))),
                        std::move(t));
 }
 

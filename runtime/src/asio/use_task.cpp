@@ -16,28 +16,13 @@
 namespace weft::detail {
 
 bool use_task_base::begin(std::coroutine_handle<> h) {
-  task_record* me = current_task("co_await of an Asio operation with weft::use_task");
-  me_ = me;
-  if (me->cancelled()) {
-    early_cancel_ = true;
-    return false;
-  }
-  driver_ = &ensure_io_driver(*me->rt, "weft");
-  me->resume_point = h;
-  // A task nobody can cancel (no token, and its join handle let go: nothing can reach
-  // request_cancel) needs neither the cancel hook nor a cancellation slot, which saves the
-  // operation the slot's bookkeeping. A handle can be dropped later, never taken back.
-  if (me->token || me->join.load(std::memory_order_relaxed) != join_detached) {
-    new (signal_buf_) boost::asio::cancellation_signal();
-    signal_live_ = true;
-    armed_ = true;
-    if (me->arm(this)) {
-      early_cancel_ = true;
-      return false;
-    }
-  }
-  me->set_awaiting(await_kind::other, 0, me->rt->coarse_now(), "asio operation");
-  trace_wait(me, "asio operation");
+  if (!enter(h, "co_await of an Asio operation with weft::use_task")) return false;
+  driver_ = &ensure_io_driver(*task_->rt, "weft");
+  // Every task can be cancelled (shutdown cancels them all), so every operation gets a slot.
+  new (signal_buf_) boost::asio::cancellation_signal();
+  signal_live_ = true;
+  if (!arm()) return false;
+  helping_ = publish(await_kind::other, 0, "asio operation");
   return true;
 }
 
@@ -99,7 +84,7 @@ void use_task_base::run_initiation(void (*initiate)(use_task_base*)) {
 }
 
 void use_task_base::finish_resume() {
-  if (armed_) me_->disarm();
+  leave_quietly();
   if (signal_live_) {
     // The slot's handler was allocated from this thread's Asio cache (run_initiation): give
     // its memory back there. Nothing can emit any more: the hook is disarmed, and a pending
@@ -108,63 +93,64 @@ void use_task_base::finish_resume() {
     signal().~cancellation_signal();
     signal_live_ = false;
   }
-  if (early_cancel_) throw cancelled_error();
+  if (was_cancelled()) throw cancelled_error();  // cancelled before the operation started
 }
 
 std::coroutine_handle<> use_task_base::end_initiation(std::coroutine_handle<> h) noexcept {
-  task_record* me = me_;
-  join_state* helping = take_helping(me);  // before the CAS publishes the wait
+  join_state* helping = helping_;
   // acquire (both orders): pairs with the handler's fetch_or, so a result stored before it is
   // visible if we go on without suspending.
   std::uint32_t s = state_.load(std::memory_order_acquire);
   while (!(s & completed)) {
     // A cancel that came during the initiation left the emission to us (see the header).
-    const std::uint32_t want = s | suspended | ((s & cancel_req) ? emit_pending : 0);
+    const std::uint32_t want = s | suspended_bit | ((s & cancel_req) ? emit_pending : 0);
     if (state_.compare_exchange_weak(s, want, std::memory_order_acq_rel, std::memory_order_acquire)) {
       // With emit_pending set nobody wakes us before the emission job has run, so `this` is
       // still ours here; after post_emission() returns we touch nothing.
       if (want & emit_pending) post_emission();
-      return after_suspend(helping);
+      return suspended(helping);
     }
   }
   // The operation completed during the initiation (on another thread, or inline): no suspension,
   // but it was a weft operation all the same, so it spends budget.
-  me->set_running();
+  not_suspended(helping, h);
   if (!consume_budget()) {
+    task_record* me = task_;
     sched::worker* w = tls_ctx->w;
     w->note_budget_yield();
     me->set_state(record_state::runnable, me->rt->coarse_now());
+    join_state* again = take_helping(me);
     w->push_yield(me);  // may be stolen and resumed at once: touch nothing after this
-    return after_suspend(helping);
+    return after_suspend(again);
   }
-  restore_helping(me, helping);
   return h;
 }
 
 void use_task_base::abort_initiation() noexcept {
-  me_->set_running();
-  me_->disarm();
-  armed_ = false;
+  not_suspended(helping_, {});
+  leave_quietly();
 }
 
-
 void use_task_base::complete() noexcept {
-  task_record* me = me_;  // read first: once `completed` is set the task may free us
+  task_record* me = task_;  // read first: once `completed` is set the task may free us
   // acq_rel: the release publishes the stored result to the task (which reads it after its
   // wake, or in end_initiation); the acquire orders our view of the other bits.
   const std::uint32_t prev = state_.fetch_or(completed, std::memory_order_acq_rel);
   if (prev & emit_pending) return;  // the emission job wakes the task
-  if (prev & suspended) wake(me);   // else end_initiation sees `completed` and does not suspend
+  if (prev & suspended_bit) wake(me);   // else end_initiation sees `completed` and does not suspend
 }
 
-void use_task_base::on_cancel(cancel_hook* h) noexcept {
+void use_task_base::hook(cancel_hook* h, hook_op op) noexcept {
+  // Abandoned (its frame destroyed by shutdown): the reactor has stopped, so neither the
+  // operation's handler nor an emission job can run again; the io_context destroys them unrun.
+  if (op == hook_op::abandon) return;
   // Runs on the canceller's thread with the record's cancel_busy held: the task cannot leave
   // await_resume (disarm) meanwhile, so the awaiter is alive.
   auto* self = static_cast<use_task_base*>(h);
   std::uint32_t s = self->state_.load(std::memory_order_acquire);
   for (;;) {
     if (s & (completed | cancel_req)) return;  // finished, or already being cancelled
-    const std::uint32_t want = s | cancel_req | ((s & suspended) ? emit_pending : 0);
+    const std::uint32_t want = s | cancel_req | ((s & suspended_bit) ? emit_pending : 0);
     if (self->state_.compare_exchange_weak(s, want, std::memory_order_acq_rel, std::memory_order_acquire)) {
       if (want & emit_pending) self->post_emission();
       return;
@@ -189,7 +175,7 @@ void use_task_base::post_emission() noexcept {
 }
 
 void use_task_base::emit_now() noexcept {
-  task_record* me = me_;
+  task_record* me = task_;
   // Terminal: the one type every cancellable Asio operation accepts (composed operations filter
   // out the others by default). A pending socket read or timer wait is cancelled without side
   // effects either way, so the socket stays usable.

@@ -89,7 +89,7 @@ class executor {
   template <class F>
   void execute(F&& f) const {
     using fn_type = std::decay_t<F>;
-    if (core_->stopped.load(std::memory_order_acquire)) [[unlikely]] {
+    if (core_->sched.stopping()) [[unlikely]] {
       fn_type discarded(std::forward<F>(f));  // shut down: destroyed without running
       return;
     }

@@ -10,25 +10,44 @@
 
 #include <weft/detail/promise.hpp>
 #include <weft/detail/runtime_core.hpp>
+#include <weft/detail/suspension.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/errors.hpp>
 
 namespace weft::detail {
 
 /// The part of a join awaiter that is not typed by T (the hooks and the slow path use it).
-struct join_state : cancel_hook {
+/// A suspension (suspension.hpp) whose resource is the child's `join` word.
+struct join_state : suspension {
+  explicit join_state(task_record* c) noexcept : suspension(&join_hook), child(c) {}
+
+  task_record* me() const noexcept { return task_; }
+
   task_record* child;
-  task_record* me = nullptr;
-  bool woken_by_cancel = false;
   /// 0 while the joiner runs its child (or a sibling) inline; 1 once it waits in child->join.
   /// Read by the cancel hook on the canceller's thread.
   std::atomic<std::uint8_t> waiting{0};
+
+  // The protocol's steps, for the join's free functions below and in join.cpp.
+  using suspension::arm;
+  using suspension::leave;
+  using suspension::mark_cancelled;
+  using suspension::publish;
+  using suspension::suspended;
+  void start(task_record* me, std::coroutine_handle<> h) noexcept {
+    task_ = me;
+    me->resume_point = h;
+  }
+  /// The wait was not published after all (the child finished, or a cancel came first).
+  void unpublish(join_state* helping) noexcept { not_suspended(helping, {}); }
+
+  /// The one hook of a join: cancels the child run inline, or takes a waiting joiner back out
+  /// (join.cpp).
+  static void join_hook(cancel_hook* h, hook_op op) noexcept;
 };
 
 /// Slow join: registers `me` as the child's waiter (join.cpp).
 std::coroutine_handle<> join_suspend_slow(join_state& s) noexcept;
-/// The one cancel hook of a join: cancels the child run inline, or takes a waiting joiner back.
-void join_hook(cancel_hook* h) noexcept;
 /// Drops a handle's claim on a record (detach / destroy without join).
 void release_handle(task_record* r) noexcept;
 /// Frees a joined child: destroys its frame and returns its record.
@@ -44,7 +63,7 @@ inline void finish_join(task_record* r) noexcept {
 ///     finds the last-spawned at the bottom);
 ///   - else it waits for the child (join_suspend_slow).
 inline std::coroutine_handle<> join_next(join_state& s, worker_context* ctx) noexcept {
-  task_record* me = s.me;
+  task_record* me = s.me();
   task_record* child = s.child;
   if (child->rt == ctx->rt) {
     if (sched::job* bottom = ctx->w->pop_local()) {
@@ -73,13 +92,8 @@ inline std::coroutine_handle<> join_suspend(join_state& s, std::coroutine_handle
   if (!ctx || !ctx->current) [[unlikely]]
     throw usage_error("weft: a join_handle can only be awaited inside a task running on a weft runtime");
   task_record* me = ctx->current;
-  s.me = me;
-  me->resume_point = h;
-  s.fn = &join_hook;
-  if (me->arm(&s, false)) [[unlikely]] {  // already cancelled: throw on resume
-    s.woken_by_cancel = true;
-    return h;
-  }
+  s.start(me, h);
+  if (!s.arm(false)) [[unlikely]] return h;  // already cancelled: throw on resume
   me->set_awaiting(await_kind::join, s.child->id.load(std::memory_order_relaxed), ctx->rt->coarse_now());
   return join_next(s, ctx);
 }
@@ -91,7 +105,7 @@ std::coroutine_handle<> complete_helped(task_record* r, const std::exception_ptr
 template <class T>
 class join_awaiter : join_state {
  public:
-  explicit join_awaiter(task_record*& handle_slot) noexcept : slot_(&handle_slot) { child = handle_slot; }
+  explicit join_awaiter(task_record*& handle_slot) noexcept : join_state(handle_slot), slot_(&handle_slot) {}
 
   bool await_ready() const noexcept {
     return child->join.load(std::memory_order_acquire) == join_done;
@@ -99,8 +113,7 @@ class join_awaiter : join_state {
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) { return join_suspend(*this, h); }
 
   T await_resume() {
-    if (me) me->disarm();
-    if (woken_by_cancel) throw cancelled_error();
+    leave();
     *slot_ = nullptr;  // the handle is consumed
     auto& p = std::coroutine_handle<promise<T>>::from_address(child->root.address()).promise();
     if (p.exception_) [[unlikely]] {

@@ -6,7 +6,8 @@
 // registered), or the waiting task's record. set() swaps in 1 and wakes a waiter it finds; a
 // waiter CASes 0 -> itself. A cancellable wait arms a cancel hook that takes the waiter back out
 // with a CAS, or, finding no waiter yet, leaves 2 so that the registration fails. One word
-// arbitrates, so exactly one of set() and the canceller wakes a waiter.
+// arbitrates, so exactly one of set() and the canceller wakes a waiter. A waiter destroyed while
+// suspended (shutdown) takes itself back out the same way (suspension.hpp).
 //
 // Thread safety: set() from any thread, any number of times; one waiter at a time.
 
@@ -14,7 +15,7 @@
 #include <coroutine>
 #include <cstdint>
 
-#include <weft/detail/current.hpp>
+#include <weft/detail/suspension.hpp>
 
 namespace weft::detail {
 
@@ -31,54 +32,45 @@ class oneshot {
   void reset() noexcept { state_.store(0, std::memory_order_relaxed); }
 
   /// Awaits set(). With `cancellable`, a cancellation of the waiting task resumes it early
-  /// and `cancelled()` on the awaiter tells.
-  class awaiter : cancel_hook {
+  /// and await_resume() says so.
+  class awaiter : suspension {
    public:
-    awaiter(oneshot& o, bool cancellable) noexcept : o_(&o), cancellable_(cancellable) {}
+    awaiter(oneshot& o, bool cancellable) noexcept : suspension(&hook), o_(&o), cancellable_(cancellable) {}
     bool await_ready() const noexcept { return o_->is_set(); }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-      task_record* me = current_task("a task_group / when_all / when_any join");
-      me_ = me;
-      me->resume_point = h;
-      if (cancellable_) {
-        fn = &on_cancel;
-        if (me->arm(this)) {
-          cancelled_ = true;
-          return h;
-        }
-      }
-      me->set_awaiting(await_kind::other, 0, me->rt->coarse_now(), "children (task_group, when_all, when_any)");
-      trace_wait(me, "children (task_group, when_all, when_any)");
-      join_state* helping = take_helping(me);  // before the CAS publishes the wait
+      static constexpr const char* what = "children (task_group, when_all, when_any)";
+      if (!enter(h, "a task_group / when_all / when_any join", cancellable_)) return h;
+      if (cancellable_ && !arm()) return h;
+      join_state* helping = publish(await_kind::other, 0, what);
       std::uintptr_t expected = 0;
-      if (o_->state_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(me),
+      if (o_->state_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(task_),
                                              std::memory_order_acq_rel, std::memory_order_acquire))
-        return after_suspend(helping);  // set() or the canceller resumes us: touch nothing after this
-      restore_helping(me, helping);
+        return suspended(helping);  // set() or the canceller resumes us: touch nothing after this
       if (expected == cancel_pending &&
           o_->state_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel))
-        cancelled_ = true;
-      me->set_running();
-      return h;  // already set, or cancelled
+        mark_cancelled();
+      return not_suspended(helping, h);  // already set, or cancelled
     }
     /// Returns false if the wait ended by cancellation rather than set().
     bool await_resume() noexcept {
-      if (me_ && cancellable_) me_->disarm();
-      return !cancelled_;
+      leave_quietly();
+      return !was_cancelled();
     }
 
    private:
-    static void on_cancel(cancel_hook* h) noexcept {
+    static void hook(cancel_hook* h, hook_op op) noexcept {
       auto* self = static_cast<awaiter*>(h);
-      const auto me = reinterpret_cast<std::uintptr_t>(self->me_);
+      const auto me = reinterpret_cast<std::uintptr_t>(self->task_);
       std::uintptr_t v = me;
       for (;;) {
         if (self->o_->state_.compare_exchange_strong(v, 0, std::memory_order_acq_rel)) {
-          self->cancelled_ = true;
-          wake(self->me_);
+          if (op == hook_op::cancel) {
+            self->mark_cancelled();
+            wake(self->task_);
+          }
           return;
         }
-        if (v != 0) return;  // set, or marked already
+        if (v != 0 || op == hook_op::abandon) return;  // set, or marked already
         if (self->o_->state_.compare_exchange_strong(v, cancel_pending, std::memory_order_acq_rel))
           return;  // the waiter's registration will fail and see the mark
         v = me;    // it registered in between: take it out
@@ -86,9 +78,7 @@ class oneshot {
     }
 
     oneshot* o_;
-    task_record* me_ = nullptr;
     bool cancellable_;
-    bool cancelled_ = false;
   };
 
   awaiter wait(bool cancellable) noexcept { return awaiter(*this, cancellable); }

@@ -35,6 +35,9 @@ void count_failure(worker_context* ctx, runtime_core* rt, const std::exception_p
 
 void trace_complete(task_record* r) noexcept;
 
+/// Whether `error` is a cancelled_error (timeout_error included).
+bool is_cancellation(const std::exception_ptr& error) noexcept;
+
 std::coroutine_handle<> complete_helped(task_record* r, const std::exception_ptr& error) noexcept;
 
 /// Completion of a spawned task that its joiner ran inline: hand the thread straight back, no

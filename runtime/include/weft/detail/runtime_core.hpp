@@ -38,7 +38,12 @@ class runtime_core {
   task_table table{this};
   std::vector<worker_context> contexts;
 
+  /// Set first thing by shutdown: entry points from outside the workers refuse new work.
   std::atomic<bool> stopped{false};
+  /// Entries from outside in progress (entry_guard): shutdown waits for them after setting
+  /// `stopped`, so each one either lands its task before shutdown looks at the tasks or throws
+  /// runtime_stopped, never in between.
+  std::atomic<std::uint32_t> entering{0};
   /// The recorder of the running weft::trace, or null (tracer.hpp).
   std::atomic<detail::tracer*> tracer{nullptr};
   /// The runtime's registry (its own or the user's), for metrics created by tasks (channels).
@@ -63,6 +68,9 @@ class runtime_core {
   /// Frees a record from any thread.
   void free_record(task_record* r) noexcept;
 
+  /// Requests cancellation (`bit`) of every live task that does not have it yet, and returns
+  /// how many tasks are live (shutdown's first phase).
+  std::size_t cancel_live(std::uint32_t bit);
   /// Ends every live task (destroys its frame) after the workers stopped. Returns how many.
   std::size_t destroy_live_tasks();
 
@@ -75,6 +83,27 @@ class runtime_core {
 
   std::atomic<std::size_t> refs_{1};
   std::atomic<bool> retired_{false};
+};
+
+/// Admits one entry from outside the workers (runtime::spawn, block_on): throws
+/// runtime_stopped once shutdown has begun. See runtime_core::entering.
+class entry_guard {
+ public:
+  explicit entry_guard(runtime_core& core) : core_(core) {
+    // seq_cst, with shutdown's store of `stopped` and load of `entering`: either we see
+    // `stopped`, or shutdown sees us and waits.
+    core_.entering.fetch_add(1, std::memory_order_seq_cst);
+    if (core_.stopped.load(std::memory_order_seq_cst)) {
+      core_.entering.fetch_sub(1, std::memory_order_release);
+      throw_stopped();
+    }
+  }
+  entry_guard(const entry_guard&) = delete;
+  ~entry_guard() { core_.entering.fetch_sub(1, std::memory_order_release); }
+
+ private:
+  [[noreturn]] static void throw_stopped();
+  runtime_core& core_;
 };
 
 /// run_record with a trace on: records the wait that ends here and the dispatch (tracing.cpp).

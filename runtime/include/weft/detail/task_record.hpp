@@ -51,9 +51,15 @@ enum : std::uintptr_t {
   join_cancel_pending = 4,
 };
 
-/// What a suspended awaitable registers so that a canceller can unblock it.
+/// What a hook is asked to do (suspension.hpp).
+enum class hook_op : std::uint8_t {
+  cancel,   ///< a canceller: take the waiter out of its resource if it is still there, and wake it
+  abandon,  ///< its frame is being destroyed: take it out if it is still there, wake nobody
+};
+
+/// What a suspended awaitable registers so that a canceller can unblock it (suspension.hpp).
 struct cancel_hook {
-  void (*fn)(cancel_hook*) noexcept;
+  void (*fn)(cancel_hook*, hook_op) noexcept = nullptr;
 };
 
 enum class record_state : std::uint8_t { runnable, running, suspended, completed };
@@ -78,8 +84,9 @@ struct task_record : sched::job {
 
   // ---- cancellation ----
   /// cancel_handle: join_handle::cancel() (or inherited at spawn); cancel_token_bit: delivered
-  /// by the task's token while the task was suspended (cleared when a with_timeout scope ends).
-  static constexpr std::uint32_t cancel_handle = 1, cancel_token_bit = 2;
+  /// by the task's token while the task was suspended (cleared when a with_timeout scope ends);
+  /// cancel_shutdown: the runtime is shutting down (inherited at spawn, never cleared).
+  static constexpr std::uint32_t cancel_handle = 1, cancel_token_bit = 2, cancel_shutdown = 4;
   std::atomic<std::uint32_t> cancel_bits{0};
   std::atomic<bool> cancel_busy{false};
   std::atomic<cancel_hook*> hook{nullptr};
@@ -190,8 +197,10 @@ struct task_record : sched::job {
     cancel_bits.fetch_or(bit, std::memory_order_seq_cst);
     bool expected = false;
     while (!cancel_busy.compare_exchange_weak(expected, true, std::memory_order_acquire)) expected = false;
+    // Between our store of cancel_busy and our load of the hook: a task that disarms (stores a
+    // null hook, then reads cancel_busy) either sees us busy and waits, or we see its null hook.
     sched::heavy_barrier();
-    if (cancel_hook* h = hook.load(std::memory_order_acquire)) h->fn(h);
+    if (cancel_hook* h = hook.load(std::memory_order_acquire)) h->fn(h, hook_op::cancel);
     cancel_busy.store(false, std::memory_order_release);
   }
 };

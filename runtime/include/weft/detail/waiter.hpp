@@ -1,14 +1,27 @@
 #pragma once
 // weft::detail::waiter and waiter_queue: the one intrusive wait list under every sync primitive
-// (event, semaphore, async_mutex, latch, channel).
+// (event, semaphore, async_mutex, latch, channel), on the suspension protocol
+// (suspension.hpp).
 //
-// A primitive guards its state and its waiter queues with one mutex. Suspending on it
-// (suspend_on) follows the runtime's cancellation protocol (runtime/README.md): arm the task's
-// cancel hook, then, under the primitive's lock, re-check the condition *and* the cancel bit
-// before enqueueing. A waker pops waiters under the lock, marks them, and schedules them after
-// unlocking; a canceller's hook takes the lock and removes the waiter only if it is still
-// queued. So each waiter is resumed exactly once, by whoever took it out of the queue, and its
-// memory (in the suspended frame) stays valid until then.
+// A primitive guards its state and its queues with one short_mutex. A waiter knows that lock
+// and the queue it is in, so one hook serves every primitive: cancelled, it takes itself out
+// of its queue (if it is still there) and wakes its task; abandoned (its frame destroyed while
+// suspended), it takes itself out and wakes nobody. A waker pops waiters under the lock, marks
+// them and, after unlocking, wakes their tasks: so each waiter is resumed exactly once, by
+// whoever took it out of the queue. Wakers collect the tasks to wake (records, which live as
+// long as the runtime) under the lock and never touch a waiter after unlocking: by then its
+// frame may be gone.
+//
+// Hand-offs. A primitive that gives a waiter something it must give back if the waiter never
+// resumes (the lock of an async_mutex, a semaphore's permit) moves it to a `handed` queue
+// instead of unlinking it; the resumed task takes itself off that queue. A waiter abandoned
+// while handed runs the primitive's `undo` (unlock, release), so a task destroyed at shutdown
+// leaves no lock held and no permit lost.
+//
+// Destruction. A primitive destroyed while tasks wait (a bug in a running program; routine
+// while shutdown destroys frames in no particular order) unlinks every waiter, marks it
+// orphaned and wakes its task, whose co_await throws usage_error; a waiter that is orphaned
+// never touches its primitive again.
 //
 // Nothing here allocates: the waiter lives in the awaiter, in the waiting coroutine's frame.
 
@@ -16,29 +29,18 @@
 #include <coroutine>
 #include <cstdint>
 #include <mutex>
+#include <string>
 
-#include <weft/detail/current.hpp>
+#include <weft/detail/suspension.hpp>
 #include <weft/sched/futex.hpp>
 
 namespace weft::detail {
 
-struct waiter : cancel_hook {
-  enum class outcome : std::uint8_t { waiting, done, cancelled, closed };
-
-  waiter* prev = nullptr;
-  waiter* next = nullptr;
-  task_record* task = nullptr;
-  void* owner = nullptr;       ///< the primitive (for the cancel hook)
-  void* payload = nullptr;     ///< channel: the value to send, or where to receive
-  outcome result = outcome::waiting;
-  bool linked = false;
-};
-
-/// The lock of a primitive whose critical sections are a few loads and stores (channel): inline,
-/// one compare-exchange to lock and one exchange to unlock, where std::mutex costs two calls
-/// into the C library. A contended lock spins briefly (the holder is about to let go), then
-/// sleeps on a futex; the states are Drepper's (0 free, 1 locked, 2 locked and maybe waited
-/// for). Meets Lockable: use it with std::lock_guard / std::unique_lock.
+/// The lock of a primitive whose critical sections are a few loads and stores: inline, one
+/// compare-exchange to lock and one exchange to unlock, where std::mutex costs two calls into
+/// the C library. A contended lock spins briefly (the holder is about to let go), then sleeps on
+/// a futex; the states are Drepper's (0 free, 1 locked, 2 locked and maybe waited for). Meets
+/// Lockable: use it with std::lock_guard / std::unique_lock.
 class short_mutex {
  public:
   void lock() noexcept {
@@ -72,7 +74,123 @@ class short_mutex {
   std::atomic<std::uint32_t> state_{0};
 };
 
-/// FIFO of waiters. Not thread-safe: the owning primitive's mutex guards it.
+class waiter_queue;
+
+/// Tasks to wake once the primitive's lock is let go, linked through their records' job link
+/// (free while a task is suspended: it is in no queue).
+class wake_list {
+ public:
+  void add(task_record* r) noexcept {
+    r->next_ = head_;
+    head_ = r;
+  }
+  /// Wakes every task added (call after unlocking).
+  void wake_all() noexcept {
+    while (task_record* r = head_) {
+      head_ = static_cast<task_record*>(r->next_);  // read first: the task may run at once
+      wake(r);
+    }
+  }
+
+ private:
+  task_record* head_ = nullptr;
+};
+
+struct waiter : suspension {
+  enum class outcome : std::uint8_t { waiting, done, cancelled, closed, destroyed };
+  using undo_fn = void (*)(waiter&) noexcept;
+
+  /// `mu` guards `queue`; `undo` (may be null) gives back what a hand-off gave (see above);
+  /// `owner` is the primitive, for `undo`.
+  waiter(short_mutex& mu, waiter_queue& queue, void* owner, undo_fn undo = nullptr) noexcept
+      : suspension(&hook), mu(&mu), queue(&queue), owner(owner), undo(undo) {}
+
+  /// The suspend half of every primitive's awaiter (call from await_suspend, lock not held).
+  /// Under the lock, `ready()` tries to complete the operation at once (true: done, no wait);
+  /// otherwise, still under the lock, the hook is armed and the cancel bit checked, and the
+  /// waiter is enqueued by `enqueue(this)`. `after()` runs after unlocking when the operation
+  /// completed at once (to wake the task it handed a value to, say). `what` names the wait in
+  /// dumps ("channel results"): it must outlive the wait.
+  ///
+  /// One lock either way. The fast path (ready at once) arms nothing; it is still a
+  /// cancellation point (a cancelled task does not proceed) and spends one unit of the task's
+  /// budget, going to the back of the line when the budget is exhausted. Arming under the lock
+  /// is safe: a canceller that sees the hook runs it, and the hook takes this lock, so it finds
+  /// the waiter queued or not at all. Subscribing to the task's token takes the token's lock
+  /// inside the primitive's; the token runs its callbacks outside its own lock.
+  template <class Ready, class Enqueue, class After>
+  std::coroutine_handle<> suspend(std::coroutine_handle<> h, const char* what, Ready ready, Enqueue enqueue,
+                                  After after) {
+    if (!enter(h, what)) {
+      result = outcome::cancelled;
+      return h;
+    }
+    {
+      std::unique_lock lock(*mu);
+      if (!ready()) {
+        if (!arm()) {
+          result = outcome::cancelled;
+          return h;
+        }
+        join_state* helping = publish(await_kind::other, 0, what);
+        enqueue(this);
+        lock.unlock();
+        return suspended(helping);  // a waker or a canceller resumes us: touch nothing after this
+      }
+    }
+    if (result == outcome::waiting) result = outcome::done;
+    after();
+    if (!consume_budget()) {
+      sched::worker* wk = tls_ctx->w;
+      wk->note_budget_yield();
+      task_->set_state(record_state::runnable, task_->rt->coarse_now());
+      join_state* helping = take_helping(task_);
+      wk->push_yield(task_);
+      return after_suspend(helping);
+    }
+    return h;
+  }
+
+  /// The resume half: disarms; takes the waiter off a hand-off queue; throws cancelled_error if
+  /// the wait was cancelled and usage_error if the primitive was destroyed. `what` names the
+  /// primitive for that message.
+  outcome finish(const char* what) {
+    leave_quietly();
+    if (result == outcome::cancelled) throw cancelled_error();
+    if (result == outcome::destroyed) throw_destroyed(what);
+    if (linked && !orphaned.load(std::memory_order_acquire)) {  // handed: off the hand-off queue
+      std::lock_guard lock(*mu);
+      take_off_queue();
+    }
+    return result;
+  }
+
+  /// Under the lock: completes this (queued) waiter with `r`, to be woken by the caller.
+  task_record* complete(outcome r) noexcept;
+  /// Under the lock: completes this (queued) waiter by a hand-off: it moves to `handed`.
+  task_record* hand_off(waiter_queue& handed) noexcept;
+
+  task_record* task() const noexcept { return task_; }
+
+  waiter* prev = nullptr;
+  waiter* next = nullptr;
+  short_mutex* mu;
+  waiter_queue* queue;  ///< the queue it is linked in (its wait queue, or a hand-off queue)
+  void* owner;
+  undo_fn undo;
+  void* payload = nullptr;  ///< channel: the value to send, or where to receive
+  outcome result = outcome::waiting;
+  bool linked = false;
+  std::atomic<bool> orphaned{false};  ///< the primitive is gone: never touch it again
+
+ private:
+  friend void orphan_all(short_mutex& mu, waiter_queue& waiting, waiter_queue* handed) noexcept;
+  void take_off_queue() noexcept;
+  [[noreturn]] static void throw_destroyed(const char* what);
+  static void hook(cancel_hook* h, hook_op op) noexcept;
+};
+
+/// FIFO of waiters. Not thread-safe: the owning primitive's lock guards it.
 class waiter_queue {
  public:
   bool empty() const noexcept { return head_ == nullptr; }
@@ -84,6 +202,7 @@ class waiter_queue {
     w->prev = tail_;
     if (tail_) tail_->next = w; else head_ = w;
     tail_ = w;
+    w->queue = this;
     w->linked = true;
     ++size_;
   }
@@ -106,98 +225,31 @@ class waiter_queue {
   std::size_t size_ = 0;
 };
 
-/// The suspend half of every primitive's awaiter. Called from await_suspend with the
-/// primitive's lock not held. Under the lock, `ready()` tries to complete the operation at once
-/// (true: done, no wait); otherwise, still under the lock, the task arms its cancel hook, checks
-/// the cancel bit and its token, and the waiter is enqueued by `enqueue(w)`. Returns whether the
-/// task suspended. `what` names the wait in dumps ("channel results"): it must outlive the wait.
-///
-/// One lock either way. The fast path (ready at once) arms nothing; it is still a cancellation
-/// point (a cancelled task does not proceed) and spends one unit of the task's budget, going to
-/// the back of the line when the budget is exhausted. Arming under the lock is safe: a
-/// canceller that sees the hook runs it, and the hook takes this lock (cancel_waiter), so it
-/// finds the waiter queued or not at all; arm() reads the cancel bit after publishing the hook,
-/// so a cancellation is seen by one side or the other. Subscribing to the task's token takes
-/// the token's lock inside the primitive's; the token runs its callbacks outside its own lock.
-template <class Mutex, class Ready, class Enqueue, class After>
-std::coroutine_handle<> suspend_on(Mutex& mu, waiter& w, std::coroutine_handle<> h, const char* what,
-                                   Ready ready, Enqueue enqueue, After after) {
-  task_record* me = current_task(what);
-  if (me->cancelled()) {
-    w.result = waiter::outcome::cancelled;
-    return h;
-  }
-  me->resume_point = h;
-  {
-    std::unique_lock lock(mu);
-    if (!ready()) {
-      w.task = me;  // armed from here on: finish_wait() disarms
-      if (me->arm(&w)) {
-        w.result = waiter::outcome::cancelled;
-        return h;
-      }
-      me->set_awaiting(await_kind::other, 0, me->rt->coarse_now(), what);
-      trace_wait(me, what);
-      join_state* helping = take_helping(me);  // before the unlock publishes the wait
-      enqueue(&w);
-      lock.unlock();
-      // A waker or a canceller resumes us: nothing touches `w` or the frame after this.
-      return after_suspend(helping);
-    }
-  }
-  if (w.result == waiter::outcome::waiting) w.result = waiter::outcome::done;
-  after();
-  if (!consume_budget()) {
-    sched::worker* wk = tls_ctx->w;
-    wk->note_budget_yield();
-    me->set_state(record_state::runnable, me->rt->coarse_now());
-    join_state* helping = take_helping(me);
-    wk->push_yield(me);
-    return after_suspend(helping);
-  }
-  return h;
+inline task_record* waiter::complete(outcome r) noexcept {
+  queue->remove(this);
+  result = r;
+  return task_;
 }
 
-/// The cancel hook of a waiter queued in `queue` under `mu`: takes it out if it is still there.
-template <class Mutex>
-void cancel_waiter(Mutex& mu, waiter_queue& queue, waiter& w) noexcept {
-  {
-    std::lock_guard lock(mu);
-    if (!w.linked) return;  // a waker took it first and will resume it
-    queue.remove(&w);
-    w.result = waiter::outcome::cancelled;
-  }
-  wake(w.task);
+inline task_record* waiter::hand_off(waiter_queue& handed) noexcept {
+  queue->remove(this);
+  result = outcome::done;
+  handed.push_back(this);
+  return task_;
 }
 
-/// Resumes a waiter taken out of its queue (outside the primitive's lock).
-inline void resume_waiter(waiter* w) noexcept { wake(w->task); }
-
-/// Under the lock: moves every waiter of `q` to a private list (linked by `next`), marked done.
-inline waiter* take_all(waiter_queue& q, waiter::outcome result = waiter::outcome::done) noexcept {
-  waiter* list = nullptr;
-  while (waiter* w = q.pop_front()) {
-    w->result = result;
-    w->next = list;
-    list = w;
-  }
-  return list;
+inline void waiter::take_off_queue() noexcept {
+  if (linked) queue->remove(this);
 }
 
-/// After unlocking: resumes every waiter of a list from take_all().
-inline void resume_all(waiter* list) noexcept {
-  while (list) {
-    waiter* next = list->next;  // read first: a resumed waiter may be gone at once
-    resume_waiter(list);
-    list = next;
-  }
+/// Under the lock: completes every waiter of `q` with `r` and adds its task to `wake`.
+inline void complete_all(waiter_queue& q, waiter::outcome r, wake_list& wake) noexcept {
+  while (waiter* w = q.front()) wake.add(w->complete(r));
 }
 
-/// The resume half: disarms the cancel hook; throws cancelled_error if the wait was cancelled.
-inline waiter::outcome finish_wait(waiter& w) {
-  if (w.task) w.task->disarm();
-  if (w.result == waiter::outcome::cancelled) throw cancelled_error();
-  return w.result;
-}
+/// A primitive's destructor: every waiter still queued is unlinked, orphaned and woken (its
+/// co_await throws usage_error); every waiter in `handed` (given the lock or a permit, not yet
+/// resumed) is orphaned, so it never touches the primitive again.
+void orphan_all(short_mutex& mu, waiter_queue& waiting, waiter_queue* handed = nullptr) noexcept;
 
 }  // namespace weft::detail

@@ -22,9 +22,15 @@
 // every moment; nothing is counted twice, nothing is lost. Metrics: weft_pool_* with a `pool`
 // label, and weft_pool_job_duration_seconds by status.
 //
+// Lifecycle. stop() may be called any number of times, from several tasks at once: the first
+// drains, the others wait for it and get the same report. Submitters waiting in submit() when a
+// stop begins get submit_status::stopping. A pool destroyed without stop() cancels its jobs,
+// and its tasks free everything (queue, dead letters, metric series, its name) as they end;
+// nothing refers back to the pool object. A pool outliving its runtime stays safe to use
+// (try_submit says stopping) and to destroy. A processor that throws anything fails its job;
+// it never ends a pool worker.
+//
 // Thread safety: every member may be called from any thread (submit and stop from tasks).
-// Lifetime: stop() before destroying the pool to drain it; destroying a pool that was not
-// stopped cancels its jobs and lets its tasks finish on their own.
 
 #include <chrono>
 #include <deque>
@@ -36,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include <weft/detail/oneshot.hpp>
 #include <weft/pool/options.hpp>
 #include <weft/pool/pool_core.hpp>
 #include <weft/runtime.hpp>
@@ -63,56 +70,78 @@ class job_pool {
   /// The job's type for its circuit breaker ("email", "report"); by default one for all jobs.
   using type_fn = std::function<std::string(const Job&)>;
 
+  /// Throws std::invalid_argument for bad options (naming the field), or if another live pool
+  /// reports under the same explicit name to the runtime's registry; runtime_stopped after the
+  /// runtime's shutdown began.
   job_pool(runtime& rt, pool_options opts, processor_fn processor, type_fn type_of = {})
       : s_(std::make_shared<state>(rt, std::move(opts), std::move(processor), std::move(type_of))) {
     s_->core.register_metrics([raw = s_.get()] { return raw->snapshot(); });
-    for (std::size_t i = 0; i < s_->core.opts.concurrency; ++i)
-      s_->workers.push_back(rt.spawn(worker_loop(s_), {.name = s_->worker_name, .token = s_->core.cancel.token()}));
+    try {
+      for (std::size_t i = 0; i < s_->core.opts.concurrency; ++i) {
+        {
+          std::lock_guard lock(s_->core.mu);
+          ++s_->live_workers;
+        }
+        try {
+          // Detached: a worker's frame holds the state, never the other way round.
+          rt.spawn(worker_loop(s_), {.name = s_->worker_name, .token = s_->core.cancel.token()}).detach();
+        } catch (...) {
+          s_->worker_exited();
+          throw;
+        }
+      }
+    } catch (...) {
+      s_->abandon();  // the workers that did start end on their own
+      throw;
+    }
   }
   job_pool(const job_pool&) = delete;
   job_pool& operator=(const job_pool&) = delete;
-  ~job_pool() {
-    if (s_) s_->abandon();
-  }
+  ~job_pool() { s_->abandon(); }
 
   /// Queues `job` if there is room; never waits. Counts a rejection as dropped.
   submit_status try_submit(Job job) {
-    auto st = s_->admit(job);
+    std::string type = s_->type(job);
+    auto st = s_->admit(type);
     if (st != submit_status::accepted) return st;
     if (!s_->core.room.try_acquire()) {
       std::lock_guard lock(s_->core.mu);
       ++s_->core.counters.dropped;
       return submit_status::queue_full;
     }
-    return s_->enqueue(std::move(job), 0);
+    return s_->enqueue(std::move(job), std::move(type));
   }
 
-  /// Queues `job`, waiting for room. A cancellation point. Rejects only when stopping or when
-  /// the job type's circuit is open.
+  /// Queues `job`, waiting for room. A cancellation point. Rejects only when stopping (also if
+  /// a stop begins while it waits) or when the job type's circuit is open.
   task<submit_status> submit(Job job) {
     auto keep = s_;
-    auto st = keep->admit(job);
+    std::string type = keep->type(job);
+    auto st = keep->admit(type);
     if (st != submit_status::accepted) co_return st;
     co_await keep->core.room.acquire();
-    co_return keep->enqueue(std::move(job), 0);
+    co_return keep->enqueue(std::move(job), std::move(type));
   }
 
   pool_stats stats() const { return s_->snapshot(); }
 
   /// Healthy, or degraded with reasons: queue fuller than pool_options::degraded_queue_fill,
   /// open circuits, zombie workers or stalls since the last check, jobs dead-lettered since the
-  /// last check.
+  /// last check, or the pool stopped.
   health_status health() {
     std::vector<std::string> open;
+    bool runtime_gone;
     {
       std::lock_guard lock(s_->core.mu);
       open = s_->core.breakers.open_types(std::chrono::steady_clock::now());
+      runtime_gone = s_->runtime_gone;
     }
-    return s_->core.health(stats(), open);
+    return s_->core.health(stats(), open, runtime_gone);
   }
 
   /// Rejects new jobs, finishes what is queued, and at `drain_timeout` cancels what is still
-  /// running and dead-letters what is still queued. Waits for the pool's tasks to end.
+  /// running and dead-letters what is still queued. Waits for the pool's tasks to end. A
+  /// second call waits for the first and returns its report.
   task<stop_report> stop(std::chrono::milliseconds drain_timeout) {
     auto keep = s_;
     co_return co_await keep->stop(drain_timeout);
@@ -158,9 +187,15 @@ class job_pool {
     processor_fn processor;
     type_fn type_of;
     std::string worker_name;
-    std::deque<entry> queue;              // guarded by core.mu
-    std::deque<dead_letter<Job>> dead;    // guarded by core.mu
-    std::vector<join_handle<void>> workers;
+    // Guarded by core.mu:
+    std::deque<entry> queue;
+    std::deque<dead_letter<Job>> dead;
+    std::size_t live_workers = 0;
+    bool runtime_gone = false;   // the workers ended without a stop: the runtime shut down
+    bool stop_started = false;
+    stop_report report;          // the first stop's, for the others
+    detail::oneshot workers_exited;  // set when the last worker ended (awaited by the first stop)
+    event stop_finished;             // set when the first stop is done (awaited by the others)
 
     std::string type(const Job& j) const { return type_of ? type_of(j) : std::string(); }
 
@@ -171,9 +206,8 @@ class job_pool {
       return s;
     }
 
-    // Under no lock: the checks that do not need room.
-    submit_status admit(const Job& j) {
-      std::string t = type(j);
+    // The checks that do not need room.
+    submit_status admit(const std::string& t) {
       std::lock_guard lock(core.mu);
       submit_status st = core.stopping ? submit_status::stopping
                          : core.breakers.rejecting(t, std::chrono::steady_clock::now()) ? submit_status::circuit_open
@@ -183,8 +217,7 @@ class job_pool {
     }
 
     // With a room permit held: queue it (or give the permit back if the pool began stopping).
-    submit_status enqueue(Job j, std::size_t attempts) {
-      std::string t = type(j);
+    submit_status enqueue(Job j, std::string t) {
       {
         std::lock_guard lock(core.mu);
         if (core.stopping) {
@@ -192,7 +225,7 @@ class job_pool {
           core.room.release();
           return submit_status::stopping;
         }
-        queue.push_back(entry{std::move(j), std::move(t), attempts});
+        queue.push_back(entry{std::move(j), std::move(t), 0});
         ++core.counters.submitted;
       }
       core.items.release();
@@ -203,7 +236,8 @@ class job_pool {
     void dead_letter_locked(entry&& e, std::exception_ptr error) {
       ++core.counters.failed;
       ++core.counters.dead_lettered;
-      if (dead.size() >= core.opts.dead_letter_capacity && !dead.empty()) dead.pop_front();
+      if (core.opts.dead_letter_capacity == 0) return;  // counted, not kept
+      if (dead.size() >= core.opts.dead_letter_capacity) dead.pop_front();
       dead.push_back(dead_letter<Job>{std::move(e.job), detail::pool_core::describe(error), error, e.attempts,
                                       std::chrono::system_clock::now()});
     }
@@ -214,18 +248,44 @@ class job_pool {
       if (core.stopping && queue.empty() && core.counters.in_flight == 0) core.idle.set();
     }
 
-    void abandon() {
+    // Under core.mu: nothing more is taken in. Wakes every submitter waiting for room (their
+    // enqueue() then says stopping) and every idle worker (they see the flag and leave), now
+    // and later: a semaphore flooded with permits never makes anyone wait again.
+    void begin_stopping_locked() {
+      core.stopping = true;
+      core.room.release(flood);
+      core.items.release(flood);
+    }
+
+    // The last act of every worker, also of one whose frame shutdown destroyed.
+    void worker_exited() noexcept {
+      bool last;
       {
         std::lock_guard lock(core.mu);
-        if (core.stopping && core.idle.is_set()) return;
-        core.stopping = true;
+        last = --live_workers == 0;
+        if (last && !core.stopping) {  // not stopped by us: the runtime ended the workers
+          runtime_gone = true;
+          begin_stopping_locked();
+        }
+        if (last && queue.empty() && core.counters.in_flight == 0) core.idle.set();
+      }
+      if (last) workers_exited.set();
+    }
+
+    // ~job_pool without stop(): cancel everything; the workers free the state as they end.
+    void abandon() noexcept {
+      {
+        std::lock_guard lock(core.mu);
+        if (!core.stopping) begin_stopping_locked();
       }
       core.cancel.cancel();
-      core.items.release(core.opts.concurrency);
     }
 
     task<stop_report> stop(std::chrono::milliseconds drain_timeout);
+    task<stop_report> drain(std::chrono::milliseconds drain_timeout);
   };
+
+  static constexpr std::size_t flood = std::size_t{1} << 40;
 
   static task<void> worker_loop(std::shared_ptr<state> s);
   static task<void> run(std::shared_ptr<state> s, entry e);
@@ -235,11 +295,15 @@ class job_pool {
 
 template <class Job>
 task<void> job_pool<Job>::worker_loop(std::shared_ptr<state> s) {
+  struct exit_guard {
+    state* s;
+    ~exit_guard() { s->worker_exited(); }
+  } guard{s.get()};
   for (;;) {
     try {
       co_await s->core.items.acquire();
     } catch (const cancelled_error&) {
-      // Destroyed without stop(): nothing more will be taken from the queue.
+      co_return;  // the pool was destroyed (or stopped past its drain), or the runtime shuts down
     }
     entry e;
     {
@@ -282,7 +346,7 @@ task<void> job_pool<Job>::run(std::shared_ptr<state> s, entry e) {
       } catch (const timeout_error&) {
         timed_out = true;
         error = std::current_exception();
-      } catch (...) {
+      } catch (...) {  // whatever the processor throws fails the job, never the worker
         error = std::current_exception();
       }
       core.observe(!error ? detail::pool_core::outcome::success
@@ -312,7 +376,7 @@ task<void> job_pool<Job>::run(std::shared_ptr<state> s, entry e) {
     }
     try {
       co_await sleep_for(core.backoff(e.attempts + 1));
-    } catch (const cancelled_error&) {
+    } catch (...) {  // cancelled (stop's timeout, destruction, shutdown)
       std::lock_guard lock(core.mu);
       s->dead_letter_locked(std::move(e), std::current_exception());
       s->finished_locked();
@@ -323,47 +387,70 @@ task<void> job_pool<Job>::run(std::shared_ptr<state> s, entry e) {
 
 template <class Job>
 task<stop_report> job_pool<Job>::state::stop(std::chrono::milliseconds drain_timeout) {
-  stop_report report;
+  bool first;
+  {
+    std::lock_guard lock(core.mu);
+    first = !stop_started;
+    stop_started = true;
+  }
+  if (!first) {
+    co_await stop_finished.wait();  // the first stop's report, when it is done
+    std::lock_guard lock(core.mu);
+    co_return report;
+  }
+  // Whatever happens to the first caller (cancelled, or its runtime shutting down), the others
+  // are let go with what it found.
+  struct finish {
+    state* s;
+    ~finish() { s->stop_finished.set(); }
+  } done{this};
+  stop_report r = co_await drain(drain_timeout);
+  {
+    std::lock_guard lock(core.mu);
+    report = r;
+  }
+  co_return r;
+}
+
+template <class Job>
+task<stop_report> job_pool<Job>::state::drain(std::chrono::milliseconds drain_timeout) {
+  stop_report r;
   std::uint64_t finished_before;
   {
     std::lock_guard lock(core.mu);
-    if (core.stopping) {  // a second stop (or after destruction began): just wait
-      if (core.idle.is_set()) co_return report;
-    }
-    core.stopping = true;
+    if (!core.stopping) begin_stopping_locked();
     finished_before = core.counters.processed + core.counters.failed;
     if (queue.empty() && core.counters.in_flight == 0) core.idle.set();
   }
-  core.items.release(core.opts.concurrency);  // idle workers see the flag and leave
   bool drained = true;
   try {
     co_await with_timeout(drain_timeout, [](event& idle) -> task<void> { co_await idle.wait(); }(core.idle));
-  } catch (const timeout_error&) {
+  } catch (const cancelled_error&) {  // the timeout, or the stopping task itself cancelled
     drained = false;
   }
   if (!drained) {
     {
       std::lock_guard lock(core.mu);
-      report.cancelled = core.counters.in_flight;
+      r.cancelled = core.counters.in_flight;
       auto why = std::make_exception_ptr(cancelled_error("weft::job_pool: still queued at the drain timeout of stop()"));
       while (!queue.empty()) {
         entry e = std::move(queue.front());
         queue.pop_front();
         dead_letter_locked(std::move(e), why);
-        ++report.dead_lettered;
+        ++r.dead_lettered;
       }
-      if (core.counters.in_flight == 0) core.idle.set();
     }
     core.cancel.cancel();  // in-flight attempts and backoffs stop at their next cancellation point
-    co_await core.idle.wait();
   }
-  for (auto& w : workers) co_await w;
+  // The workers leave once the queue is empty (or at the cancellation); a job in flight ends
+  // first. Not a cancellation point: the pool is not stopped until they are gone.
+  co_await workers_exited.wait(false);
   {
     std::lock_guard lock(core.mu);
     std::uint64_t finished = core.counters.processed + core.counters.failed - finished_before;
-    report.drained = static_cast<std::size_t>(finished) - report.cancelled - report.dead_lettered;
+    r.drained = static_cast<std::size_t>(finished) - r.cancelled - r.dead_lettered;
   }
-  co_return report;
+  co_return r;
 }
 
 }  // namespace weft

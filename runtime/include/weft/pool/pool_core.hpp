@@ -39,7 +39,8 @@ class pool_core {
   /// The wait before attempt `attempt` (2, 3, ...): exponential, capped, jittered.
   std::chrono::nanoseconds backoff(std::size_t attempt);
   /// Health from a stats snapshot (see job_pool::health); call with the mutex not held.
-  health_status health(const pool_stats& s, const std::vector<std::string>& open_circuits);
+  /// `runtime_gone`: the runtime ended the pool's workers (it is not asked about stalls then).
+  health_status health(const pool_stats& s, const std::vector<std::string>& open_circuits, bool runtime_gone);
   /// The message of an exception, for dead letters.
   static std::string describe(const std::exception_ptr& e);
   static bool retryable(const std::exception_ptr& e);
@@ -50,8 +51,8 @@ class pool_core {
   pool_stats counters;           // queue_depth and in_flight are kept here too
   breaker_set breakers;
   bool stopping = false;
-  semaphore items{0};            // one permit per queued job (and wake-ups at stop)
-  semaphore room;                // free queue slots
+  semaphore items{0};            // one permit per queued job (flooded when stopping)
+  semaphore room;                // free queue slots (flooded when stopping)
   event idle;                    // set when stopping and nothing is queued or in flight
   cancel_source cancel;          // cancels in-flight jobs (stop's drain timeout, destruction)
 

@@ -17,7 +17,9 @@
 // the runtime it is created on (or channel_options::registry).
 //
 // Thread safety: every member may be called from any thread; try_send/try_recv/close from plain
-// threads too. Lifetime: a channel must outlive the tasks waiting on it.
+// threads too. Lifetime: a channel should outlive the tasks waiting on it (one destroyed under
+// them wakes them with usage_error); it may outlive its runtime. A value handed to a receiver
+// that is destroyed before it resumes (shutdown ending a task) is destroyed with it.
 
 #include <coroutine>
 #include <cstddef>
@@ -59,6 +61,10 @@ class channel {
   }
   channel(const channel&) = delete;
   channel& operator=(const channel&) = delete;
+  ~channel() {
+    detail::orphan_all(mu_, senders_);
+    detail::orphan_all(mu_, receivers_);
+  }
 
   std::size_t capacity() const noexcept { return capacity_; }
   const std::string& name() const noexcept { return name_; }
@@ -75,52 +81,50 @@ class channel {
   /// Closes the channel: waiting receivers get nullopt (after the buffer drains), waiting and
   /// later senders get channel_closed. Idempotent.
   void close() noexcept {
-    detail::waiter *receivers, *senders;
+    detail::wake_list woken;
     {
       std::lock_guard lock(mu_);
       closed_ = true;
       // Receivers wait only while the buffer is empty, so none of them misses a value.
-      receivers = detail::take_all(receivers_, detail::waiter::outcome::closed);
-      senders = detail::take_all(senders_, detail::waiter::outcome::closed);
+      detail::complete_all(receivers_, detail::waiter::outcome::closed, woken);
+      detail::complete_all(senders_, detail::waiter::outcome::closed, woken);
     }
-    detail::resume_all(receivers);
-    detail::resume_all(senders);
+    woken.wake_all();
   }
 
   /// Sends without waiting: false if the channel is full. Throws channel_closed if closed.
   bool try_send(T value) {
-    detail::waiter* woken = nullptr;
+    detail::task_record* woken = nullptr;
     {
       std::lock_guard lock(mu_);
       if (closed_) throw channel_closed();
       if (!offer_locked(value, woken)) return false;
     }
-    if (woken) detail::resume_waiter(woken);
+    if (woken) detail::wake(woken);
     return true;
   }
 
   /// Receives without waiting: nullopt if the channel is empty (or closed and drained).
   std::optional<T> try_recv() {
     std::optional<T> out;
-    detail::waiter* woken = nullptr;
+    detail::task_record* woken = nullptr;
     {
       std::lock_guard lock(mu_);
       take_locked(out, woken);
     }
-    if (woken) detail::resume_waiter(woken);
+    if (woken) detail::wake(woken);
     return out;
   }
 
   class send_awaiter : detail::waiter {
    public:
-    send_awaiter(channel& c, T v) : c_(&c), value_(std::move(v)) {
-      fn = &on_cancel;
+    send_awaiter(channel& c, T v) : waiter(c.mu_, c.senders_, &c), c_(&c), value_(std::move(v)) {
       payload = &value_;
     }
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-      return detail::suspend_on(
-          c_->mu_, *this, h, c_->send_what_.c_str(),
+      return suspend(
+          h, c_->send_what_.c_str(),
           [&] {
             if (c_->closed_) {
               result = outcome::closed;
@@ -128,63 +132,51 @@ class channel {
             }
             return c_->offer_locked(value_, woken_);
           },
-          [&](detail::waiter* w) {
+          [&](waiter* w) {
             if (c_->metrics_) blocked_since_ = sched::now_ns();
             c_->senders_.push_back(w);
           },
           [&] {
-            if (woken_) detail::resume_waiter(woken_);
+            if (woken_) detail::wake(woken_);
           });
     }
     void await_resume() {
-      if (detail::finish_wait(*this) == outcome::closed) throw channel_closed();
+      if (finish("weft::channel") == outcome::closed) throw channel_closed();
       if (blocked_since_) c_->metrics_->sent_after_blocking(sched::now_ns() - blocked_since_);
     }
 
    private:
-    static void on_cancel(detail::cancel_hook* h) noexcept {
-      auto* self = static_cast<send_awaiter*>(h);
-      detail::cancel_waiter(self->c_->mu_, self->c_->senders_, *self);
-    }
     channel* c_;
     T value_;
-    detail::waiter* woken_ = nullptr;
+    detail::task_record* woken_ = nullptr;
     std::int64_t blocked_since_ = 0;
   };
 
   class recv_awaiter : detail::waiter {
    public:
-    explicit recv_awaiter(channel& c) : c_(&c) {
-      fn = &on_cancel;
-      payload = &value_;
-    }
+    explicit recv_awaiter(channel& c) : waiter(c.mu_, c.receivers_, &c), c_(&c) { payload = &value_; }
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-      return detail::suspend_on(
-          c_->mu_, *this, h, c_->recv_what_.c_str(),
-          [&] { return c_->take_locked(value_, woken_); },
-          [&](detail::waiter* w) {
+      return suspend(
+          h, c_->recv_what_.c_str(), [&] { return c_->take_locked(value_, woken_); },
+          [&](waiter* w) {
             if (c_->metrics_) blocked_since_ = sched::now_ns();
             c_->receivers_.push_back(w);
           },
           [&] {
-            if (woken_) detail::resume_waiter(woken_);
+            if (woken_) detail::wake(woken_);
           });
     }
     std::optional<T> await_resume() {
-      detail::finish_wait(*this);
+      finish("weft::channel");
       if (blocked_since_) c_->metrics_->received_after_blocking(sched::now_ns() - blocked_since_);
       return std::move(value_);
     }
 
    private:
-    static void on_cancel(detail::cancel_hook* h) noexcept {
-      auto* self = static_cast<recv_awaiter*>(h);
-      detail::cancel_waiter(self->c_->mu_, self->c_->receivers_, *self);
-    }
     channel* c_;
     std::optional<T> value_;
-    detail::waiter* woken_ = nullptr;
+    detail::task_record* woken_ = nullptr;
     std::int64_t blocked_since_ = 0;
   };
 
@@ -198,11 +190,10 @@ class channel {
  private:
   // Under mu_: delivers `value` to a waiting receiver (returned in `woken`, to resume after
   // unlocking) or into the ring. False if there is no room.
-  bool offer_locked(T& value, detail::waiter*& woken) {
-    if (detail::waiter* r = receivers_.pop_front()) {
+  bool offer_locked(T& value, detail::task_record*& woken) {
+    if (detail::waiter* r = receivers_.front()) {
       static_cast<std::optional<T>*>(r->payload)->emplace(std::move(value));
-      r->result = detail::waiter::outcome::done;
-      woken = r;
+      woken = r->complete(detail::waiter::outcome::done);
       return true;
     }
     if (count_ == capacity_) return false;
@@ -213,24 +204,22 @@ class channel {
 
   // Under mu_: takes the next value into `out`: from the ring (refilled from a waiting sender),
   // or straight from a waiting sender (rendezvous). True if done: a value, or closed and empty.
-  bool take_locked(std::optional<T>& out, detail::waiter*& woken) {
+  bool take_locked(std::optional<T>& out, detail::task_record*& woken) {
     if (count_ > 0) {
       out.emplace(std::move(*ring_[head_]));
       ring_[head_].reset();
       head_ = (head_ + 1) % capacity_;
       --count_;
-      if (detail::waiter* s = senders_.pop_front()) {  // room now: the first sender moves in
+      if (detail::waiter* s = senders_.front()) {  // room now: the first sender moves in
         ring_[(head_ + count_) % capacity_].emplace(std::move(*static_cast<T*>(s->payload)));
         ++count_;
-        s->result = detail::waiter::outcome::done;
-        woken = s;
+        woken = s->complete(detail::waiter::outcome::done);
       }
       return true;
     }
-    if (detail::waiter* s = senders_.pop_front()) {
+    if (detail::waiter* s = senders_.front()) {
       out.emplace(std::move(*static_cast<T*>(s->payload)));
-      s->result = detail::waiter::outcome::done;
-      woken = s;
+      woken = s->complete(detail::waiter::outcome::done);
       return true;
     }
     return closed_;

@@ -8,7 +8,8 @@
 // cancellation point.
 //
 // Thread safety: every member may be called from any thread (set() from plain threads too).
-// Lifetime: an event must outlive the tasks waiting on it.
+// Lifetime: an event should outlive the tasks waiting on it; one destroyed under them wakes
+// them with usage_error. It may outlive its runtime.
 
 #include <coroutine>
 #include <mutex>
@@ -22,16 +23,17 @@ class event {
   explicit event(bool initially_set = false) noexcept : set_(initially_set) {}
   event(const event&) = delete;
   event& operator=(const event&) = delete;
+  ~event() { detail::orphan_all(mu_, waiters_); }
 
   /// Sets the event and wakes every waiter.
   void set() noexcept {
-    detail::waiter* woken = nullptr;
+    detail::wake_list woken;
     {
       std::lock_guard lock(mu_);
       set_ = true;
-      woken = detail::take_all(waiters_);
+      detail::complete_all(waiters_, detail::waiter::outcome::done, woken);
     }
-    detail::resume_all(woken);
+    woken.wake_all();
   }
   void reset() noexcept {
     std::lock_guard lock(mu_);
@@ -44,20 +46,15 @@ class event {
 
   class awaiter : detail::waiter {
    public:
-    explicit awaiter(event& e) noexcept : e_(&e) { fn = &on_cancel; }
+    explicit awaiter(event& e) noexcept : waiter(e.mu_, e.waiters_, &e), e_(&e) {}
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-      return detail::suspend_on(
-          e_->mu_, *this, h, "event", [&] { return e_->set_; },
-          [&](detail::waiter* w) { e_->waiters_.push_back(w); }, [] {});
+      return suspend(
+          h, "event", [&] { return e_->set_; }, [&](waiter* w) { e_->waiters_.push_back(w); }, [] {});
     }
-    void await_resume() { detail::finish_wait(*this); }
+    void await_resume() { finish("weft::event"); }
 
    private:
-    static void on_cancel(detail::cancel_hook* h) noexcept {
-      auto* self = static_cast<awaiter*>(h);
-      detail::cancel_waiter(self->e_->mu_, self->e_->waiters_, *self);
-    }
     event* e_;
   };
 
@@ -66,7 +63,7 @@ class event {
   awaiter wait() noexcept { return awaiter(*this); }
 
  private:
-  mutable std::mutex mu_;
+  mutable detail::short_mutex mu_;
   bool set_;
   detail::waiter_queue waiters_;
 };

@@ -7,7 +7,8 @@
 //
 // count_down() below zero throws std::invalid_argument. wait() is a cancellation point.
 //
-// Thread safety: every member may be called from any thread. Lifetime: must outlive its waiters.
+// Thread safety: every member may be called from any thread. Lifetime: should outlive its
+// waiters (one destroyed under them wakes them with usage_error); may outlive its runtime.
 
 #include <coroutine>
 #include <cstddef>
@@ -23,18 +24,19 @@ class latch {
   explicit latch(std::size_t count) noexcept : count_(count) {}
   latch(const latch&) = delete;
   latch& operator=(const latch&) = delete;
+  ~latch() { detail::orphan_all(mu_, waiters_); }
 
   /// Decrements the count by `n`; at zero, wakes every waiter.
   void count_down(std::size_t n = 1) {
-    detail::waiter* woken = nullptr;
+    detail::wake_list woken;
     {
       std::lock_guard lock(mu_);
       if (n > count_) throw std::invalid_argument("weft::latch::count_down below zero");
       count_ -= n;
       if (count_ != 0) return;
-      woken = detail::take_all(waiters_);
+      detail::complete_all(waiters_, detail::waiter::outcome::done, woken);
     }
-    detail::resume_all(woken);
+    woken.wake_all();
   }
   bool try_wait() const noexcept {
     std::lock_guard lock(mu_);
@@ -47,20 +49,15 @@ class latch {
 
   class awaiter : detail::waiter {
    public:
-    explicit awaiter(latch& l) noexcept : l_(&l) { fn = &on_cancel; }
+    explicit awaiter(latch& l) noexcept : waiter(l.mu_, l.waiters_, &l), l_(&l) {}
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-      return detail::suspend_on(
-          l_->mu_, *this, h, "latch", [&] { return l_->count_ == 0; },
-          [&](detail::waiter* w) { l_->waiters_.push_back(w); }, [] {});
+      return suspend(
+          h, "latch", [&] { return l_->count_ == 0; }, [&](waiter* w) { l_->waiters_.push_back(w); }, [] {});
     }
-    void await_resume() { detail::finish_wait(*this); }
+    void await_resume() { finish("weft::latch"); }
 
    private:
-    static void on_cancel(detail::cancel_hook* h) noexcept {
-      auto* self = static_cast<awaiter*>(h);
-      detail::cancel_waiter(self->l_->mu_, self->l_->waiters_, *self);
-    }
     latch* l_;
   };
 
@@ -68,7 +65,7 @@ class latch {
   awaiter wait() noexcept { return awaiter(*this); }
 
  private:
-  mutable std::mutex mu_;
+  mutable detail::short_mutex mu_;
   std::size_t count_;
   detail::waiter_queue waiters_;
 };

@@ -4,10 +4,12 @@
 //   auto guard = co_await m.lock();   // unlocked when `guard` dies
 //
 // Fair: unlock() hands the lock straight to the longest waiting task. lock() is a cancellation
-// point. Not recursive: a task that locks twice waits for itself forever.
+// point. Not recursive: a task that locks twice waits for itself forever. A lock handed to a
+// task that is destroyed before it resumes (shutdown) is unlocked again.
 //
-// Thread safety: every member may be called from any thread. Lifetime: must outlive its waiters
-// and guards.
+// Thread safety: every member may be called from any thread. Lifetime: should outlive its
+// waiters and guards (one destroyed under waiting tasks wakes them with usage_error); may
+// outlive its runtime.
 
 #include <coroutine>
 #include <mutex>
@@ -22,6 +24,7 @@ class async_mutex {
   async_mutex() noexcept = default;
   async_mutex(const async_mutex&) = delete;
   async_mutex& operator=(const async_mutex&) = delete;
+  ~async_mutex() { detail::orphan_all(mu_, waiters_, &handed_); }
 
   /// Owns the lock; unlocks when destroyed or on unlock().
   class [[nodiscard]] guard {
@@ -55,16 +58,15 @@ class async_mutex {
   }
   /// Releases the lock; a waiting task gets it.
   void unlock() noexcept {
-    detail::waiter* next;
+    detail::task_record* next = nullptr;
     {
       std::lock_guard lock(mu_);
-      next = waiters_.pop_front();
-      if (next)
-        next->result = detail::waiter::outcome::done;  // ownership passes on; locked_ stays true
+      if (detail::waiter* w = waiters_.front())
+        next = w->hand_off(handed_);  // ownership passes on; locked_ stays true
       else
         locked_ = false;
     }
-    if (next) detail::resume_waiter(next);
+    if (next) detail::wake(next);
   }
   bool is_locked() const noexcept {
     std::lock_guard lock(mu_);
@@ -73,28 +75,25 @@ class async_mutex {
 
   class awaiter : detail::waiter {
    public:
-    explicit awaiter(async_mutex& m) noexcept : m_(&m) { fn = &on_cancel; }
+    explicit awaiter(async_mutex& m) noexcept : waiter(m.mu_, m.waiters_, &m, &give_back), m_(&m) {}
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-      return detail::suspend_on(
-          m_->mu_, *this, h, "mutex",
+      return suspend(
+          h, "mutex",
           [&] {
             if (m_->locked_) return false;
             m_->locked_ = true;
             return true;
           },
-          [&](detail::waiter* w) { m_->waiters_.push_back(w); }, [] {});
+          [&](waiter* w) { m_->waiters_.push_back(w); }, [] {});
     }
     guard await_resume() {
-      detail::finish_wait(*this);
+      finish("weft::async_mutex");
       return guard(m_);
     }
 
    private:
-    static void on_cancel(detail::cancel_hook* h) noexcept {
-      auto* self = static_cast<awaiter*>(h);
-      detail::cancel_waiter(self->m_->mu_, self->m_->waiters_, *self);
-    }
+    static void give_back(waiter& w) noexcept { static_cast<async_mutex*>(w.owner)->unlock(); }
     async_mutex* m_;
   };
 
@@ -102,9 +101,10 @@ class async_mutex {
   awaiter lock() noexcept { return awaiter(*this); }
 
  private:
-  mutable std::mutex mu_;
+  mutable detail::short_mutex mu_;
   bool locked_ = false;
   detail::waiter_queue waiters_;
+  detail::waiter_queue handed_;  // given the lock, not yet resumed
 };
 
 }  // namespace weft

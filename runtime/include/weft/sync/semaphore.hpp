@@ -5,9 +5,11 @@
 //   co_await slots.acquire();  ...  slots.release();
 //
 // Fair: release() hands its permit to the longest waiting task rather than letting a newcomer
-// take it. acquire() is a cancellation point.
+// take it. acquire() is a cancellation point. A permit handed to a task that is destroyed
+// before it resumes (shutdown) comes back to the semaphore.
 //
-// Thread safety: every member may be called from any thread. Lifetime: must outlive its waiters.
+// Thread safety: every member may be called from any thread. Lifetime: should outlive its
+// waiters (one destroyed under them wakes them with usage_error); may outlive its runtime.
 
 #include <coroutine>
 #include <cstddef>
@@ -22,22 +24,17 @@ class semaphore {
   explicit semaphore(std::size_t permits) noexcept : permits_(permits) {}
   semaphore(const semaphore&) = delete;
   semaphore& operator=(const semaphore&) = delete;
+  ~semaphore() { detail::orphan_all(mu_, waiters_, &handed_); }
 
   /// Returns `n` permits: each goes to a waiting task first, if any.
   void release(std::size_t n = 1) noexcept {
-    detail::waiter* woken = nullptr;
+    detail::wake_list woken;
     {
       std::lock_guard lock(mu_);
-      while (n > 0 && !waiters_.empty()) {
-        detail::waiter* w = waiters_.pop_front();
-        w->result = detail::waiter::outcome::done;
-        w->next = woken;
-        woken = w;
-        --n;
-      }
+      for (; n > 0 && !waiters_.empty(); --n) woken.add(waiters_.front()->hand_off(handed_));
       permits_ += n;
     }
-    detail::resume_all(woken);
+    woken.wake_all();
   }
   /// Takes a permit if one is free, without waiting.
   bool try_acquire() noexcept {
@@ -57,25 +54,22 @@ class semaphore {
 
   class awaiter : detail::waiter {
    public:
-    explicit awaiter(semaphore& s) noexcept : s_(&s) { fn = &on_cancel; }
+    explicit awaiter(semaphore& s) noexcept : waiter(s.mu_, s.waiters_, &s, &give_back), s_(&s) {}
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-      return detail::suspend_on(
-          s_->mu_, *this, h, "semaphore",
+      return suspend(
+          h, "semaphore",
           [&] {
             if (s_->permits_ == 0) return false;
             --s_->permits_;
             return true;
           },
-          [&](detail::waiter* w) { s_->waiters_.push_back(w); }, [] {});
+          [&](waiter* w) { s_->waiters_.push_back(w); }, [] {});
     }
-    void await_resume() { detail::finish_wait(*this); }
+    void await_resume() { finish("weft::semaphore"); }
 
    private:
-    static void on_cancel(detail::cancel_hook* h) noexcept {
-      auto* self = static_cast<awaiter*>(h);
-      detail::cancel_waiter(self->s_->mu_, self->s_->waiters_, *self);
-    }
+    static void give_back(waiter& w) noexcept { static_cast<semaphore*>(w.owner)->release(); }
     semaphore* s_;
   };
 
@@ -83,9 +77,10 @@ class semaphore {
   awaiter acquire() noexcept { return awaiter(*this); }
 
  private:
-  mutable std::mutex mu_;
+  mutable detail::short_mutex mu_;
   std::size_t permits_;
   detail::waiter_queue waiters_;
+  detail::waiter_queue handed_;  // given a permit, not yet resumed
 };
 
 }  // namespace weft

@@ -8,6 +8,9 @@
 // wakes never touch it), a pop moves a batch into the worker's own deque, and a lock-free MPMC
 // queue would cost more per operation on this path than the uncontended mutex does.
 //
+// Closing: once the scheduler has stopped its workers it closes the injector; a push after that
+// is refused (the pusher disposes of the job), so no job is left in a queue nobody drains.
+//
 // Thread safety: every member may be called from any thread.
 
 #include <atomic>
@@ -20,15 +23,24 @@ namespace weft::sched {
 
 class injector {
  public:
-  /// Appends `j`. Never fails, never allocates (the link lives in the job).
-  void push(job* j) noexcept {
+  /// Appends `j`; false (leaving it alone) once closed. Never allocates (the link lives in the
+  /// job).
+  bool push(job* j) noexcept {
     j->next_ = nullptr;
     std::lock_guard lock(mu_);
+    if (closed_) return false;
     if (tail_) tail_->next_ = j; else head_ = j;
     tail_ = j;
     // relaxed: the length is a hint for lock-free emptiness checks; the list itself is only
     // read under mu_, which orders everything else.
     len_.store(len_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return true;
+  }
+
+  /// Refuses every later push. What is queued stays, for pop().
+  void close() noexcept {
+    std::lock_guard lock(mu_);
+    closed_ = true;
   }
 
   /// Removes up to `max` jobs from the front and returns them as a list linked by `next_`
@@ -62,6 +74,7 @@ class injector {
   std::mutex mu_;
   job* head_ = nullptr;
   job* tail_ = nullptr;
+  bool closed_ = false;
   std::atomic<std::size_t> len_{0};
 };
 

@@ -10,8 +10,10 @@
 //                              [timers: wheel under a mutex; one parked worker keeps them]
 //
 // Shutdown (stop()): 1. set the stop flag; 2. wake every worker; 3. each worker finishes the
-// job it is running and leaves its loop; 4. join the threads. Jobs still queued stay where they
-// are until drain() hands them to their owner (the runtime destroys its tasks itself).
+// job it is running and leaves its loop; 4. join the threads; 5. close the injector. Jobs still
+// queued stay where they are until drain() hands them to their owner (the runtime destroys its
+// tasks itself); a job scheduled from another thread after that is refused and discarded
+// (job::discard_), never left in a queue.
 //
 // Thread safety: schedule(), add_timer(), cancel_timer() and the observers may be called from
 // any thread. start(), stop() and drain() from one controlling thread, never from a worker.
@@ -96,6 +98,9 @@ class scheduler {
   std::size_t slots() const noexcept { return workers_.size(); }
   /// Workers with a running thread (replacements included).
   std::size_t active_workers() const noexcept;
+  /// Whether every worker with a running thread is inside a job right now (none about to look
+  /// at the timers itself).
+  bool all_workers_busy() const noexcept;
 
   /// Starts a worker in a free replacement slot (capacity for a worker that is stuck). Returns
   /// its index, or nothing when every replacement slot is in use or the scheduler is stopping.

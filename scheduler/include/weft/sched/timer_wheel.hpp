@@ -29,7 +29,8 @@ struct timer_entry {
   // Wheel bookkeeping.
   timer_entry* prev_ = nullptr;
   timer_entry* next_ = nullptr;
-  std::uint64_t when_ = 0;  ///< deadline in ticks since the wheel's start
+  std::uint64_t when_ = 0;      ///< where it sits: ticks since the wheel's start
+  std::uint64_t deadline_tick_ = 0;  ///< its deadline in ticks (when_ unless past the span)
   std::uint8_t level_ = 0;
   std::uint8_t slot_ = 0;
   bool linked_ = false;
@@ -69,6 +70,7 @@ class timer_wheel {
   std::optional<expiration> next_expiration() const noexcept;
   void link(timer_entry* e) noexcept;
   timer_entry* take_slot(int level, int slot) noexcept;
+  void place(timer_entry* e) noexcept;
   std::uint64_t ticks_ceil(std::int64_t ns) const noexcept;
   std::uint64_t ticks_floor(std::int64_t ns) const noexcept;
 

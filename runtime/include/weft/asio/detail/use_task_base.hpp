@@ -41,7 +41,7 @@
 
 #include <boost/asio/cancellation_signal.hpp>
 
-#include <weft/detail/task_record.hpp>
+#include <weft/detail/suspension.hpp>
 
 namespace weft::detail {
 
@@ -60,9 +60,9 @@ struct inline_executor {
   friend bool operator!=(const inline_executor&, const inline_executor&) noexcept { return false; }
 };
 
-class use_task_base : cancel_hook {
+class use_task_base : suspension {
  public:
-  use_task_base() noexcept { fn = &on_cancel; }
+  use_task_base() noexcept : suspension(&hook) {}
   /// Moving is allowed only before the operation starts (the async_result chain returns the
   /// awaiter by value).
   use_task_base(use_task_base&&) noexcept : use_task_base() {}
@@ -102,10 +102,10 @@ class use_task_base : cancel_hook {
   bool cancel_requested() const noexcept { return state_.load(std::memory_order_relaxed) & cancel_req; }
 
  private:
-  static constexpr std::uint32_t suspended = 1, completed = 2, cancel_req = 4, emit_pending = 8;
+  static constexpr std::uint32_t suspended_bit = 1, completed = 2, cancel_req = 4, emit_pending = 8;
 
   void abort_initiation() noexcept;
-  static void on_cancel(cancel_hook* h) noexcept;
+  static void hook(cancel_hook* h, hook_op op) noexcept;
   void post_emission() noexcept;
   void emit_now() noexcept;
   boost::asio::cancellation_signal& signal() noexcept {
@@ -113,11 +113,9 @@ class use_task_base : cancel_hook {
   }
 
   std::atomic<std::uint32_t> state_{0};
-  task_record* me_ = nullptr;
   io_driver* driver_ = nullptr;
+  join_state* helping_ = nullptr;  // taken by begin(), given back or passed on by end_initiation()
   bool signal_live_ = false;
-  bool early_cancel_ = false;
-  bool armed_ = false;
   // Constructed in begin(): a cancellation_signal cannot move, and the awaiter has to before.
   alignas(boost::asio::cancellation_signal) unsigned char signal_buf_[sizeof(boost::asio::cancellation_signal)];
 };
