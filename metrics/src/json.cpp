@@ -4,6 +4,8 @@
 #include <vector>
 
 #include "text.hpp"
+#include "weft/metrics/detail/name_check.hpp"
+#include "weft/metrics/utf8.hpp"
 
 namespace weft::metrics {
 
@@ -124,9 +126,21 @@ std::string to_json(const registry_snapshot& snap) {
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x80) {
+      // JSON text must be UTF-8 (RFC 8259 §8.1), and one bad byte in a task's name must not make
+      // the whole document unreadable: a well-formed character is copied, an ill-formed sequence
+      // becomes U+FFFD.
+      const detail::utf8_unit unit = detail::next_utf8_unit(s.substr(i));
+      if (unit.valid)
+        out += s.substr(i, unit.size);
+      else
+        out += utf8_replacement_character;
+      i += unit.size;
+      continue;
+    }
+    switch (s[i]) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
       case '\n': out += "\\n"; break;
@@ -138,9 +152,10 @@ void append_json_string(std::string& out, std::string_view s) {
           out += hex[u >> 4];
           out += hex[u & 0xf];
         } else {
-          out += c;
+          out += s[i];
         }
     }
+    ++i;
   }
   out += '"';
 }

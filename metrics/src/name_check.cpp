@@ -4,6 +4,7 @@
 #include <string>
 
 #include "text.hpp"
+#include "weft/metrics/utf8.hpp"
 
 namespace weft::metrics::detail {
 
@@ -37,40 +38,55 @@ bool is_valid_label_name(std::string_view name) noexcept {
   return true;
 }
 
+utf8_unit next_utf8_unit(std::string_view text) noexcept {
+  const auto b0 = static_cast<unsigned char>(text[0]);
+  if (b0 < 0x80)
+    return {1, true};
+  // Unicode's table of well-formed sequences (Table 3-7): the lead byte fixes the length and the
+  // range of the second byte, which is where overlong forms (after E0, F0), surrogates (after ED)
+  // and code points above U+10FFFF (after F4) are excluded; later bytes are 80..BF.
+  std::size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xbf;
+  if (b0 >= 0xc2 && b0 <= 0xdf) {
+    len = 2;
+  } else if (b0 >= 0xe0 && b0 <= 0xef) {
+    len = 3;
+    if (b0 == 0xe0)
+      lo = 0xa0;
+    else if (b0 == 0xed)
+      hi = 0x9f;
+  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+    len = 4;
+    if (b0 == 0xf0)
+      lo = 0x90;
+    else if (b0 == 0xf4)
+      hi = 0x8f;
+  } else {
+    return {1, false};  // a continuation byte, C0/C1 (only ever overlong) or F5..FF
+  }
+  for (std::size_t k = 1; k < len; ++k) {
+    if (k == text.size())
+      return {k, false};  // truncated by the end of the text
+    const auto b = static_cast<unsigned char>(text[k]);
+    if (b < lo || b > hi)
+      return {k, false};  // the bytes so far are the maximal subpart; `b` starts the next unit
+    lo = 0x80;
+    hi = 0xbf;
+  }
+  return {len, true};
+}
+
 bool is_valid_utf8(std::string_view text) noexcept {
   std::size_t i = 0;
   while (i < text.size()) {
-    const auto b0 = static_cast<unsigned char>(text[i]);
-    if (b0 < 0x80) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
       ++i;
       continue;
     }
-    std::size_t len = 0;
-    char32_t cp = 0;
-    if ((b0 & 0xe0) == 0xc0) {
-      len = 2;
-      cp = b0 & 0x1f;
-    } else if ((b0 & 0xf0) == 0xe0) {
-      len = 3;
-      cp = b0 & 0x0f;
-    } else if ((b0 & 0xf8) == 0xf0) {
-      len = 4;
-      cp = b0 & 0x07;
-    } else {
-      return false;  // a continuation byte or 0xf8..0xff where a sequence should start
-    }
-    if (text.size() - i < len)
+    const utf8_unit unit = next_utf8_unit(text.substr(i));
+    if (!unit.valid)
       return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto b = static_cast<unsigned char>(text[i + k]);
-      if ((b & 0xc0) != 0x80)
-        return false;
-      cp = (cp << 6) | (b & 0x3f);
-    }
-    static constexpr char32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_for_len[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += len;
+    i += unit.size;
   }
   return true;
 }
@@ -109,3 +125,35 @@ void check_help(std::string_view metric, std::string_view help) {
 }
 
 }  // namespace weft::metrics::detail
+
+namespace weft::metrics {
+
+std::size_t utf8_prefix_length(std::string_view s, std::size_t max_bytes) noexcept {
+  if (s.size() <= max_bytes)
+    return s.size();
+  // Walk whole units from the front: only there is it known where a character starts.
+  std::size_t n = 0;
+  while (n < s.size()) {
+    const std::size_t size = detail::next_utf8_unit(s.substr(n)).size;
+    if (size > max_bytes - n)
+      break;
+    n += size;
+  }
+  return n;
+}
+
+std::string utf8_sanitized(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const detail::utf8_unit unit = detail::next_utf8_unit(s.substr(i));
+    if (unit.valid)
+      out += s.substr(i, unit.size);
+    else
+      out += utf8_replacement_character;
+    i += unit.size;
+  }
+  return out;
+}
+
+}  // namespace weft::metrics

@@ -1,6 +1,7 @@
 #include "weft/metrics/registry.hpp"
 
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "registry_state.hpp"
@@ -203,6 +204,20 @@ std::pair<family_node*, series_node*> obtain(registry_state& state, std::string_
   }
 }
 
+// Whether no live claim holds `name` for `kind`. The caller holds state.mutex.
+bool name_is_free(const registry_state& state, std::string_view kind, std::string_view name) {
+  const auto names = state.claimed_names.find(kind);
+  return names == state.claimed_names.end() || !names->second.contains(name);
+}
+
+// Records a claim of a free name. The caller holds state.mutex.
+void record_claim(registry_state& state, std::string_view kind, const std::string& name) {
+  auto names = state.claimed_names.find(kind);
+  if (names == state.claimed_names.end())
+    names = state.claimed_names.try_emplace(std::string(kind)).first;
+  names->second.insert(name);
+}
+
 }  // namespace
 
 void remove_series(registry_state& state, family_node* family, series_node* series) {
@@ -211,6 +226,15 @@ void remove_series(registry_state& state, family_node* family, series_node* seri
   family->series.erase(family->series.find(*series->key));
   if (family->series.empty())
     state.families.erase(state.families.find(family->name));
+}
+
+void release_name(registry_state& state, std::string_view kind, std::string_view name) {
+  check_not_collecting(state, "name_claim::reset");
+  std::lock_guard lock(state.mutex);
+  const auto names = state.claimed_names.find(kind);
+  names->second.erase(names->second.find(name));
+  if (names->second.empty())
+    state.claimed_names.erase(names);
 }
 
 }  // namespace detail
@@ -283,6 +307,28 @@ callback_handle registry::counter_callback(std::string_view name, std::string_vi
 callback_handle registry::counter_callback(std::string_view name, std::string_view help,
                                            std::function<double()> sample) {
   return add_callback(name, help, metric_type::counter, {}, std::move(sample));
+}
+
+name_claim registry::claim_name(std::string_view kind, std::string_view name) {
+  detail::check_not_collecting(*state_, "registry::claim_name");
+  std::string owned_kind(kind), owned_name(name);  // allocated before the claim is recorded
+  std::lock_guard lock(state_->mutex);
+  if (!detail::name_is_free(*state_, kind, name))
+    throw std::invalid_argument(detail::cat({"weft::metrics: another live ", kind, " named ", detail::quoted(name),
+                                             " already reports to this registry; give this one another name"}));
+  detail::record_claim(*state_, kind, owned_name);
+  return name_claim(state_, std::move(owned_kind), std::move(owned_name));
+}
+
+name_claim registry::claim_unique_name(std::string_view kind, std::string_view base) {
+  detail::check_not_collecting(*state_, "registry::claim_unique_name");
+  std::string owned_kind(kind), name(base);
+  std::lock_guard lock(state_->mutex);
+  // Each taken candidate is a live claim of this kind, so this stops within claims + 1 tries.
+  for (std::size_t n = 2; !detail::name_is_free(*state_, kind, name); ++n)
+    name = detail::cat({base, "-", std::to_string(n)});
+  detail::record_claim(*state_, kind, name);
+  return name_claim(state_, std::move(owned_kind), std::move(name));
 }
 
 registry_snapshot registry::snapshot() const {

@@ -4,12 +4,13 @@
 // → the metric object (counter / gauge / histogram, which own their sharded cells) or a
 // callback. std::map nodes never move, so references to metric objects and the raw pointers a
 // callback_handle keeps stay valid until their node is erased. Only a callback series is ever
-// erased (by its handle); plain series live as long as the state.
+// erased (by its handle); plain series live as long as the state. Beside the families, the names
+// claimed by live objects (name_claim), by kind.
 //
-// Locking: `mutex` guards the maps and the callbacks. Registration, collection (which calls the
-// callbacks) and removal hold it; metric updates never touch it. The state is held by a
-// shared_ptr in the registry and a weak_ptr in each callback_handle, so a handle that outlives
-// its registry finds nothing to remove.
+// Locking: `mutex` guards the maps, the callbacks and the claimed names. Registration,
+// collection (which calls the callbacks), removal, claiming and releasing hold it; metric updates
+// never touch it. The state is held by a shared_ptr in the registry and a weak_ptr in each
+// callback_handle and name_claim, so a handle that outlives its registry finds nothing to remove.
 #pragma once
 
 #include <cstddef>
@@ -17,7 +18,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "weft/metrics/counter.hpp"
@@ -55,10 +58,16 @@ struct registry_state {
   const std::size_t shards;
   std::mutex mutex;
   std::map<std::string, family_node, std::less<>> families;  // guarded by mutex
+  // kind → the names claimed for it; a kind without names is erased. Guarded by mutex.
+  std::map<std::string, std::set<std::string, std::less<>>, std::less<>> claimed_names;
 };
 
 /// Erases a callback series (and its family if it was the last series). Throws std::logic_error
 /// when called from a callback of the same registry.
 void remove_series(registry_state& state, family_node* family, series_node* series);
+
+/// Frees a name that name_claim held. Throws std::logic_error when called from a callback of
+/// the same registry.
+void release_name(registry_state& state, std::string_view kind, std::string_view name);
 
 }  // namespace weft::metrics::detail

@@ -1,7 +1,9 @@
 #include "weft/metrics/counter.hpp"
 
+#include <barrier>
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 
 #include "test_support.hpp"
@@ -9,6 +11,10 @@
 
 using weft::metrics::registry;
 using weft::metrics::test::run_threads;
+
+namespace {
+constexpr std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
+}
 
 TEST_CASE("a counter starts at zero and counts every increment", "[metrics][counter]") {
   registry reg;
@@ -76,4 +82,32 @@ TEST_CASE("a reader never sees a counter go backwards while it is incremented", 
   });
   REQUIRE(regressions == 0);
   REQUIRE(c.value() == 200'000);
+}
+
+TEST_CASE("a counter stops at UINT64_MAX instead of wrapping", "[metrics][counter]") {
+  registry reg({.shards = 1});
+  auto& c = reg.counter("bytes_total", "Bytes");
+  c.inc(max - 1);
+  c.inc(5);
+  REQUIRE(c.value() == max);
+  c.inc();  // already at the top
+  REQUIRE(c.value() == max);
+  c.inc(max);
+  REQUIRE(c.value() == max);
+  REQUIRE(reg.snapshot().counter_value("bytes_total") == static_cast<double>(max));
+}
+
+TEST_CASE("shards that each hold nearly UINT64_MAX sum to UINT64_MAX", "[metrics][counter]") {
+  constexpr std::size_t shards = 64;
+  registry reg({.shards = shards});
+  auto& c = reg.counter("bytes_total", "Bytes");
+  std::uint32_t shard_of[2] = {};
+  std::barrier both_added(2);  // both threads alive, so on distinct thread ids, until both added
+  run_threads(2, [&](std::size_t i) {
+    c.inc(max - 10);
+    shard_of[i] = weft::metrics::detail::thread_slot() & (shards - 1);
+    both_added.arrive_and_wait();
+  });
+  REQUIRE(shard_of[0] != shard_of[1]);  // two cells, neither saturated on its own
+  REQUIRE(c.value() == max);
 }

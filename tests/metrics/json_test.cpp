@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "weft/metrics/detail/name_check.hpp"
 #include "weft/metrics/registry.hpp"
 
 namespace metrics = weft::metrics;
@@ -196,6 +197,35 @@ TEST_CASE("JSON strings are escaped and non-finite numbers become strings", "[me
   REQUIRE(json.find("\"value\":\"+Inf\"") != std::string::npos);
   REQUIRE(json.find("\"value\":\"NaN\"") != std::string::npos);
   REQUIRE(json.find("\"quantiles\":{\"0.5\":\"NaN\",\"0.95\":\"NaN\",\"0.99\":\"NaN\"}") != std::string::npos);
+}
+
+TEST_CASE("JSON strings replace ill-formed UTF-8 with U+FFFD and keep valid characters", "[metrics][json]") {
+  const auto json_string = [](std::string_view s) {
+    std::string out;
+    metrics::append_json_string(out, s);
+    return out;
+  };
+  const std::string fffd = "\xef\xbf\xbd";
+  CHECK(json_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") == "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+  CHECK(json_string("a\x80z") == "\"a" + fffd + "z\"");                               // stray continuation byte
+  CHECK(json_string("worker \xe2\x82") == "\"worker " + fffd + "\"");                 // truncated "€"
+  CHECK(json_string("\xc0\xaf") == "\"" + fffd + fffd + "\"");                        // overlong '/'
+  CHECK(json_string("\xed\xa0\x80") == "\"" + fffd + fffd + fffd + "\"");             // UTF-16 surrogate
+  CHECK(json_string("\xf4\x90\x80\x80") == "\"" + fffd + fffd + fffd + fffd + "\"");  // above U+10FFFF
+  CHECK(json_string("\"\xff\n") == "\"\\\"" + fffd + "\\n\"");                        // escapes still apply around it
+  // Every one- and two-byte string gives a JSON string that is valid UTF-8.
+  std::size_t bad = 0;
+  std::string first_bad;
+  for (unsigned a = 0; a < 256; ++a) {
+    for (unsigned b = 0; b < 256; ++b) {
+      const char bytes[] = {static_cast<char>(a), static_cast<char>(b)};
+      const std::string out = json_string(std::string_view(bytes, 2));
+      if ((!metrics::detail::is_valid_utf8(out) || !is_json(out)) && bad++ == 0)
+        first_bad = out;
+    }
+  }
+  INFO("first bad output: " << first_bad);
+  REQUIRE(bad == 0);
 }
 
 TEST_CASE("an empty registry encodes to an empty family list", "[metrics][json]") {

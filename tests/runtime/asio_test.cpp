@@ -8,8 +8,10 @@
 #include <cstddef>
 #include <future>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -438,6 +440,58 @@ TEST_CASE("the metrics endpoint answers 404, 405, 400 and 431 and closes after t
   }
   std::string huge = get("/metrics", "X-Filler: " + std::string(2000, 'a') + "\r\n");
   CHECK(http_exchange(srv.port(), huge).status == 431);
+}
+
+TEST_CASE("the metrics endpoint skips empty lines before a request line", "[asio]") {
+  // RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF) before the request-line.
+  weft::runtime rt({.workers = 2});
+  auto srv = weft::metrics::serve(rt, "127.0.0.1:0", {.max_request_bytes = 1024});
+  CHECK(http_exchange(srv.port(), "\r\n" + get("/metrics")).status == 200);
+  // Two in a row look like the end of an empty head; they are not.
+  http_response two = http_exchange(srv.port(), "\r\n\r\n" + get("/tasks"));
+  CHECK(two.status == 200);
+  CHECK(two.body.rfind("{\"tasks\":[", 0) == 0);
+  // Between pipelined requests, as some clients send after a request.
+  http_response pipelined = http_exchange(srv.port(), get("/metrics", "") + "\r\n" + get("/nope"));
+  CHECK(pipelined.status == 200);
+  CHECK(pipelined.body.find("HTTP/1.1 404 Not Found\r\n") != std::string::npos);
+  CHECK(srv.requests() == 4);
+  // They count toward the head's size limit, so a stream of them ends.
+  std::string flood;
+  for (int i = 0; i < 600; ++i) flood += "\r\n";
+  CHECK(http_exchange(srv.port(), flood + get("/metrics")).status == 431);
+}
+
+namespace {
+
+/// The message of the std::invalid_argument that serve() throws for `opts`; empty if it throws
+/// nothing.
+std::string serve_refusal(weft::runtime& rt, weft::metrics::serve_options opts) {
+  try {
+    auto srv = weft::metrics::serve(rt, "127.0.0.1:0", std::move(opts));
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("serve refuses options that cannot work, naming the field", "[asio]") {
+  using Catch::Contains;
+  weft::runtime rt({.workers = 2});
+  CHECK_THAT(serve_refusal(rt, {.idle_timeout = 0ms}), Contains("idle_timeout"));
+  CHECK_THAT(serve_refusal(rt, {.idle_timeout = -5ms}), Contains("idle_timeout"));
+  CHECK_THAT(serve_refusal(rt, {.max_request_bytes = 0}), Contains("max_request_bytes"));
+  CHECK_THAT(serve_refusal(rt, {.max_request_bytes = weft::metrics::serve_options::min_request_bytes - 1}),
+             Contains("max_request_bytes"));
+  CHECK_THAT(serve_refusal(rt, {.backlog = 0}), Contains("backlog"));
+  CHECK_THAT(serve_refusal(rt, {.backlog = -1}), Contains("backlog"));
+  // The smallest accepted values serve.
+  CHECK(serve_refusal(rt, {.idle_timeout = 1ms}).empty());
+  auto srv = weft::metrics::serve(rt, "127.0.0.1:0",
+                                  {.max_request_bytes = weft::metrics::serve_options::min_request_bytes, .backlog = 1});
+  CHECK(http_exchange(srv.port(), get("/metrics")).status == 200);
 }
 
 TEST_CASE("the metrics endpoint keeps a connection alive across pipelined requests", "[asio]") {

@@ -69,10 +69,25 @@ std::string_view path_of(std::string_view target) noexcept {
   return target.substr(0, target.find('?'));
 }
 
+// The bytes of the empty lines (CRLFs) at the start of `s`.
+std::size_t leading_empty_lines(std::string_view s) noexcept {
+  std::size_t n = 0;
+  while (s.substr(n, 2) == "\r\n") n += 2;
+  return n;
+}
+
 }  // namespace
+
+std::size_t find_head_end(std::string_view buffered) noexcept {
+  // Search after the leading CRLFs: two of them would read as the end of an empty head. No real
+  // end is lost: one starting at the last leading CRLF would make the next two bytes a CRLF too,
+  // and one cannot start at a '\n'.
+  return buffered.find("\r\n\r\n", leading_empty_lines(buffered));
+}
 
 std::optional<request> parse_request_head(std::string_view head) noexcept {
   request r;
+  head.remove_prefix(leading_empty_lines(head));  // RFC 9112 §2.2
   std::size_t eol = head.find("\r\n");
   std::string_view line = head.substr(0, eol);
   std::string_view rest = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);

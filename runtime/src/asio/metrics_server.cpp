@@ -60,6 +60,20 @@ tcp::endpoint parse_endpoint(std::string_view text) {
   return {address, static_cast<unsigned short>(port)};
 }
 
+// Options that cannot work fail here, by name, rather than as a server that drops every
+// connection (a timeout of zero) or answers every request with 431 (a tiny head limit).
+void check_options(const serve_options& opts) {
+  auto bad = [](std::string_view field, std::string_view why) {
+    return std::invalid_argument(fmt::format("weft::metrics::serve: serve_options::{} {}", field, why));
+  };
+  if (opts.idle_timeout <= std::chrono::milliseconds::zero())
+    throw bad("idle_timeout", fmt::format("must be positive, not {} ms", opts.idle_timeout.count()));
+  if (opts.max_request_bytes < serve_options::min_request_bytes)
+    throw bad("max_request_bytes", fmt::format("must be at least {} (a request line and a Host header), not {}",
+                                               serve_options::min_request_bytes, opts.max_request_bytes));
+  if (opts.backlog < 1) throw bad("backlog", fmt::format("must be at least 1, not {}", opts.backlog));
+}
+
 /// rt.dump_tasks() as `{"tasks":[{...}, ...]}` (one line).
 std::string tasks_json(const std::vector<task_info>& tasks) {
   std::string out = "{\"tasks\":[";
@@ -139,8 +153,11 @@ task<void> serve_connection(std::shared_ptr<server::state> st, tcp::socket s) {
   char chunk[4096];
   try {
     for (bool open = true; open;) {
+      // Empty lines before a request line count toward max_request_bytes, so a client cannot
+      // keep us reading them forever.
       std::size_t end;
-      while ((end = in.find("\r\n\r\n")) == std::string::npos && in.size() <= st->opts.max_request_bytes) {
+      while ((end = weft::detail::http::find_head_end(in)) == std::string::npos &&
+             in.size() <= st->opts.max_request_bytes) {
         std::size_t n = co_await with_timeout(st->opts.idle_timeout, read_some(s, chunk, sizeof chunk));
         in.append(chunk, n);
       }
@@ -247,6 +264,7 @@ void server::stop() noexcept {
 }
 
 server serve(runtime& rt, std::string_view endpoint, serve_options opts) {
+  check_options(opts);
   const tcp::endpoint ep = parse_endpoint(endpoint);
   tcp::acceptor acceptor(rt.get_executor());
   acceptor.open(ep.protocol());

@@ -18,8 +18,8 @@ namespace weft::metrics {
 ///
 /// (shown wrapped; the output is one line ending in "\n"). Histogram `counts` are per bucket, not
 /// cumulative, with one more entry than `bounds` for the +Inf bucket, as in histogram_snapshot.
-/// `quantiles` are histogram_snapshot::quantile(0.5, 0.95, 0.99). Strings are escaped (`"`, `\`,
-/// control characters). Numbers are formatted as for Prometheus;
+/// `quantiles` are histogram_snapshot::quantile(0.5, 0.95, 0.99). Strings are escaped as
+/// append_json_string() does. Numbers are formatted as for Prometheus;
 /// JSON has no NaN or infinities, so those are written as the strings "NaN", "+Inf" and "-Inf"
 /// (as Prometheus' own JSON API writes every sample value), for example the quantiles of an empty
 /// histogram.
@@ -28,8 +28,10 @@ namespace weft::metrics {
 std::string to_json(const registry_snapshot& snap);
 
 /// Appends `s` to `out` as a JSON string literal, quotes included: `"`, `\` and control
-/// characters escaped, other bytes copied as they are (pass valid UTF-8). For other JSON
-/// documents built beside the metrics (the runtime's task dump over HTTP).
+/// characters escaped, well-formed UTF-8 characters copied as they are, and each ill-formed
+/// sequence replaced by U+FFFD (as utf8_sanitized() does), so the output is always valid UTF-8
+/// whatever bytes `s` holds. For other JSON documents built beside the metrics (the runtime's
+/// task dump over HTTP, traces).
 void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace weft::metrics

@@ -9,6 +9,8 @@
 #include "weft/metrics/histogram_snapshot.hpp"
 #include "weft/metrics/json.hpp"
 #include "weft/metrics/labels.hpp"
+#include "weft/metrics/name_claim.hpp"
 #include "weft/metrics/prometheus.hpp"
 #include "weft/metrics/registry.hpp"
 #include "weft/metrics/snapshot.hpp"
+#include "weft/metrics/utf8.hpp"

@@ -13,6 +13,7 @@
 #include "weft/metrics/gauge.hpp"
 #include "weft/metrics/histogram.hpp"
 #include "weft/metrics/labels.hpp"
+#include "weft/metrics/name_claim.hpp"
 #include "weft/metrics/snapshot.hpp"
 
 namespace weft::metrics {
@@ -46,15 +47,20 @@ struct registry_options {
 /// Collection: snapshot(), to_prometheus() and to_json() copy every value out under the
 /// registry's lock, calling the callbacks of callback series there, then format without it.
 ///
+/// Names of objects: claim_name() and claim_unique_name() reserve a name per kind of object
+/// (runtime, pool, channel) for as long as the returned name_claim lives, so that two live
+/// objects never export series under the same name label.
+///
 /// Lifetime: references returned by counter(), gauge() and histogram() stay valid as long as
-/// the registry. A callback_handle may outlive the registry (it then does nothing).
+/// the registry. A callback_handle or name_claim may outlive the registry (it then does
+/// nothing).
 ///
 /// Thread safety: every member may be called from any number of threads at once. Registration,
-/// collection and callback removal take the registry's mutex; updates through the returned
-/// references never do. A callback runs on the collecting thread with that mutex held: it must
-/// be quick, should not throw (an exception propagates out of the collection, which then yields
-/// nothing), and must not call into the same registry (that throws std::logic_error rather than
-/// deadlocking).
+/// collection, callback removal and name claims take the registry's mutex; updates through the
+/// returned references never do. A callback runs on the collecting thread with that mutex held:
+/// it must be quick, should not throw (an exception propagates out of the collection, which then
+/// yields nothing), and must not call into the same registry (that throws std::logic_error
+/// rather than deadlocking).
 class registry {
  public:
   registry();
@@ -88,6 +94,17 @@ class registry {
                                                  const metrics::labels& label_set, std::function<double()> sample);
   [[nodiscard]] callback_handle counter_callback(std::string_view name, std::string_view help,
                                                  std::function<double()> sample);
+
+  /// Reserves `name` for one object of `kind` (such as kind "pool", name "orders") while the
+  /// returned claim lives. An object that labels its series with its name claims it before
+  /// registering them. Throws std::invalid_argument, naming the kind and the name, if a live
+  /// claim holds that name for that kind already; the same name under another kind is free.
+  [[nodiscard]] name_claim claim_name(std::string_view kind, std::string_view name);
+
+  /// Reserves the first of `base`, `base-2`, `base-3`, ... that no live claim of `kind` holds,
+  /// for objects that may share a name (two pools both called "orders" become "orders" and
+  /// "orders-2"). The claim's name() is the one taken. Never throws for a taken name.
+  [[nodiscard]] name_claim claim_unique_name(std::string_view kind, std::string_view base);
 
   /// Every family and series with its current value (callbacks sampled now).
   registry_snapshot snapshot() const;

@@ -11,8 +11,9 @@
 // charset=utf-8`; `GET /tasks` answers 200 with a JSON object `{"tasks":[...]}`, one entry per
 // task_info; any other path 404; another method 405. A malformed request gets 400, a request
 // head larger than serve_options::max_request_bytes gets 431, and the connection is closed
-// after either. Connections are kept alive (HTTP/1.1 default, or `Connection: keep-alive`)
-// until the client closes them, sends `Connection: close`, or stays idle for idle_timeout.
+// after either. Empty lines before a request line are skipped (RFC 9112 §2.2). Connections are
+// kept alive (HTTP/1.1 default, or `Connection: keep-alive`) until the client closes them,
+// sends `Connection: close`, or stays idle for idle_timeout.
 // Request bodies are not accepted (400). A client that disconnects mid-request costs nothing:
 // its connection task ends and its socket is closed.
 //
@@ -38,12 +39,17 @@ class runtime;
 
 namespace weft::metrics {
 
+/// serve()'s options; values outside the ranges given make serve() throw std::invalid_argument.
 struct serve_options {
-  /// The largest request head (request line and headers) accepted; larger gets 431.
+  /// The smallest max_request_bytes accepted.
+  static constexpr std::size_t min_request_bytes = 64;
+
+  /// The largest request head (request line and headers, and any empty lines before them)
+  /// accepted; larger gets 431. At least min_request_bytes.
   std::size_t max_request_bytes = 8192;
-  /// A connection idle (or a request arriving) for longer than this is closed.
+  /// A connection idle (or a request arriving) for longer than this is closed. Positive.
   std::chrono::milliseconds idle_timeout{30'000};
-  /// Listen backlog.
+  /// Listen backlog. At least 1.
   int backlog = 128;
   /// Called (on a worker) each time a connection has ended and its socket is closed. A seam
   /// for tests and logs; must not block.
@@ -80,8 +86,9 @@ class server {
 
 /// Listens on `endpoint` ("127.0.0.1:9464", "[::1]:9464", "0.0.0.0:0" for an ephemeral port)
 /// and serves the runtime's metrics there until the returned server is stopped or destroyed.
-/// Throws std::invalid_argument for a malformed endpoint, boost::system::system_error if it
-/// cannot listen (address in use, say), runtime_stopped after shutdown.
+/// Throws std::invalid_argument for a malformed endpoint or an option out of range (the message
+/// names the field), boost::system::system_error if it cannot listen (address in use, say),
+/// runtime_stopped after shutdown.
 [[nodiscard]] server serve(runtime& rt, std::string_view endpoint, serve_options opts = {});
 
 }  // namespace weft::metrics

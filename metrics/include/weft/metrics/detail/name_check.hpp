@@ -1,10 +1,12 @@
-// Validation of metric names, label names, label values and help texts at registration.
+// Validation of metric names, label names, label values and help texts at registration, and the
+// UTF-8 decoding step that the validation, the JSON encoder and utf8.hpp share.
 //
 // The rules are Prometheus' (text format 0.0.4 and its data model). Every check throws
 // std::invalid_argument with a message naming the metric, the offending name and the rule, so a
 // misconfigured registration is found by reading the exception, not by a scrape that fails later.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 namespace weft::metrics::detail {
@@ -18,6 +20,19 @@ bool is_valid_label_name(std::string_view name) noexcept;
 
 /// Well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF).
 bool is_valid_utf8(std::string_view text) noexcept;
+
+/// What starts a non-empty text: a well-formed character of `size` bytes (1 to 4), or, when
+/// `valid` is false, an ill-formed sequence of `size` bytes (1 to 3) that is its maximal subpart
+/// in Unicode's sense (§3.9, "U+FFFD Substitution of Maximal Subparts"): the longest start of a
+/// well-formed sequence there, or one byte. One U+FFFD per such part is what Unicode recommends
+/// and what WHATWG's decoder (browsers) and Python produce.
+struct utf8_unit {
+  std::size_t size;
+  bool valid;
+};
+
+/// The unit at the front of `text`, which must not be empty.
+utf8_unit next_utf8_unit(std::string_view text) noexcept;
 
 /// Throws std::invalid_argument unless is_valid_metric_name(name).
 void check_metric_name(std::string_view name);

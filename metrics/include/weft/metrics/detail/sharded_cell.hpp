@@ -28,6 +28,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 
 namespace weft::metrics::detail {
@@ -79,11 +80,16 @@ class sharded_cells {
   /// Shard `i` (i < shard_count()), for readers.
   const cell* shard(std::size_t i) const noexcept { return cells_.get() + i * stride_; }
 
-  /// Sum over the shards of cell `slot` (relaxed loads, wrapping on overflow like the counters).
+  /// Sum over the shards of cell `slot` (relaxed loads), stopping at UINT64_MAX as the counters
+  /// do rather than wrapping.
   std::uint64_t sum(std::size_t slot) const noexcept {
     std::uint64_t total = 0;
-    for (std::size_t i = 0; i <= mask_; ++i)
-      total += shard(i)[slot].load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i <= mask_; ++i) {
+      const std::uint64_t v = shard(i)[slot].load(std::memory_order_relaxed);
+      if (v > std::numeric_limits<std::uint64_t>::max() - total) [[unlikely]]
+        return std::numeric_limits<std::uint64_t>::max();
+      total += v;
+    }
     return total;
   }
 
