@@ -138,7 +138,33 @@ void check_compatible(const family_node& family, std::string_view help, metric_t
                                      "; it cannot be registered with buckets ", list(*bounds)}));
 }
 
-enum class series_kind { plain, callback };
+// What a registration asks for: the shared plain series (counter(), ...), a series of its own
+// (owned_counter(), ...), or a callback series (gauge_callback(), ...).
+enum class series_kind { plain, owned, callback };
+
+// Why a registration of an existing series fails; empty when it may share it. Only a plain
+// series is shared, and only with plain registrations: an owned or callback series belongs to
+// its handle, and a plain one is never handed to a handle that would remove it.
+std::string conflict(const series_node& existing, series_kind kind, std::string_view name, const labels& label_set,
+                     metric_type type) {
+  const bool has_callback = static_cast<bool>(existing.sample);
+  if (kind == series_kind::plain && !existing.owned_by_handle && !has_callback)
+    return {};
+  const std::string which = cat({"weft::metrics: series ", describe_series(name, label_set)});
+  if (existing.owned_by_handle)
+    return cat({which, " is owned by another live object (an owned<", to_string(type),
+                ">); it can be registered again once that handle is gone"});
+  if (kind == series_kind::plain)
+    return cat({which, " is already registered with a callback; it cannot also be a plain ", to_string(type)});
+  if (kind == series_kind::owned)
+    return has_callback
+        ? cat({which, " is already registered with a callback; it cannot also be an owned ", to_string(type)})
+        : cat({which, " is already registered as a plain ", to_string(type),
+               ", which lives as long as the registry; it cannot be owned"});
+  return has_callback
+      ? cat({which, " already has a callback; reset its callback_handle first"})
+      : cat({which, " is already registered as a plain ", to_string(type), "; a callback cannot replace it"});
+}
 
 // Finds the series (name, labels) or creates it with `fill`, under the registry's lock. Leaves
 // the maps unchanged when it throws.
@@ -160,17 +186,9 @@ std::pair<family_node*, series_node*> obtain(registry_state& state, std::string_
     family_node& family = family_at->second;
     if (const auto found = family.series.find(checked.values); found != family.series.end()) {
       series_node& series = found->second;
-      const bool has_callback = static_cast<bool>(series.sample);
-      if (kind == series_kind::plain && !has_callback)
-        return {&family, &series};
-      const std::string which = cat({"weft::metrics: series ", describe_series(name, label_set)});
-      if (kind == series_kind::plain)
-        throw std::invalid_argument(
-            cat({which, " is already registered with a callback; it cannot also be a plain ", to_string(type)}));
-      if (!has_callback)
-        throw std::invalid_argument(
-            cat({which, " is already registered as a plain ", to_string(type), "; a callback cannot replace it"}));
-      throw std::invalid_argument(cat({which, " already has a callback; reset its callback_handle first"}));
+      if (std::string error = conflict(series, kind, name, label_set, type); !error.empty())
+        throw std::invalid_argument(std::move(error));
+      return {&family, &series};
     }
   }
 
@@ -191,6 +209,7 @@ std::pair<family_node*, series_node*> obtain(registry_state& state, std::string_
       series_node& series = series_at->second;
       series.label_set = label_set;
       series.key = &series_at->first;
+      series.owned_by_handle = kind == series_kind::owned;
       fill(series);
       return {&family, &series};
     } catch (...) {
@@ -202,6 +221,31 @@ std::pair<family_node*, series_node*> obtain(registry_state& state, std::string_
       state.families.erase(family_at);
     throw;
   }
+}
+
+// The series makers, one per type, for both the plain and the owned registrations.
+std::pair<family_node*, series_node*> obtain_counter(registry_state& state, std::string_view name,
+                                                     std::string_view help, const labels& label_set,
+                                                     series_kind kind) {
+  const std::size_t shards = state.shards;
+  return obtain(state, name, help, metric_type::counter, label_set, nullptr, kind,
+                [shards](series_node& s) { s.counter_cell = std::make_shared<metrics::counter>(shards); });
+}
+
+std::pair<family_node*, series_node*> obtain_gauge(registry_state& state, std::string_view name, std::string_view help,
+                                                   const labels& label_set, series_kind kind) {
+  return obtain(state, name, help, metric_type::gauge, label_set, nullptr, kind,
+                [](series_node& s) { s.gauge_cell = std::make_shared<metrics::gauge>(); });
+}
+
+std::pair<family_node*, series_node*> obtain_histogram(registry_state& state, std::string_view name,
+                                                       std::string_view help, const bucket_layout& layout,
+                                                       const labels& label_set, series_kind kind) {
+  const std::size_t shards = state.shards;
+  return obtain(state, name, help, metric_type::histogram, label_set, &layout.bounds(), kind,
+                [&layout, shards](series_node& s) {
+                  s.histogram_cell = std::make_shared<metrics::histogram>(layout, shards);
+                });
 }
 
 // Whether no live claim holds `name` for `kind`. The caller holds state.mutex.
@@ -221,7 +265,8 @@ void record_claim(registry_state& state, std::string_view kind, const std::strin
 }  // namespace
 
 void remove_series(registry_state& state, family_node* family, series_node* series) {
-  check_not_collecting(state, "callback_handle::reset");
+  // owned_by_handle is never written after creation, so reading it without the lock is safe.
+  check_not_collecting(state, series->owned_by_handle ? "owned::reset" : "callback_handle::reset");
   std::lock_guard lock(state.mutex);
   family->series.erase(family->series.find(*series->key));
   if (family->series.empty())
@@ -250,32 +295,41 @@ std::size_t registry::shard_count() const noexcept { return state_->shards; }
 
 metrics::counter& registry::counter(std::string_view name, std::string_view help, const metrics::labels& label_set) {
   detail::check_not_collecting(*state_, "registry::counter");
-  const std::size_t shards = state_->shards;
-  auto [family, series] = detail::obtain(*state_, name, help, metric_type::counter, label_set, nullptr,
-                                         detail::series_kind::plain, [shards](detail::series_node& s) {
-                                           s.counter_cell = std::make_unique<metrics::counter>(shards);
-                                         });
-  return *series->counter_cell;
+  return *detail::obtain_counter(*state_, name, help, label_set, detail::series_kind::plain).second->counter_cell;
 }
 
 metrics::gauge& registry::gauge(std::string_view name, std::string_view help, const metrics::labels& label_set) {
   detail::check_not_collecting(*state_, "registry::gauge");
-  auto [family, series] = detail::obtain(*state_, name, help, metric_type::gauge, label_set, nullptr,
-                                         detail::series_kind::plain, [](detail::series_node& s) {
-                                           s.gauge_cell = std::make_unique<metrics::gauge>();
-                                         });
-  return *series->gauge_cell;
+  return *detail::obtain_gauge(*state_, name, help, label_set, detail::series_kind::plain).second->gauge_cell;
 }
 
 metrics::histogram& registry::histogram(std::string_view name, std::string_view help, const bucket_layout& layout,
                                         const metrics::labels& label_set) {
   detail::check_not_collecting(*state_, "registry::histogram");
-  const std::size_t shards = state_->shards;
-  auto [family, series] = detail::obtain(*state_, name, help, metric_type::histogram, label_set, &layout.bounds(),
-                                         detail::series_kind::plain, [&layout, shards](detail::series_node& s) {
-                                           s.histogram_cell = std::make_unique<metrics::histogram>(layout, shards);
-                                         });
-  return *series->histogram_cell;
+  return *detail::obtain_histogram(*state_, name, help, layout, label_set, detail::series_kind::plain)
+              .second->histogram_cell;
+}
+
+owned<metrics::counter> registry::owned_counter(std::string_view name, std::string_view help,
+                                                const metrics::labels& label_set) {
+  detail::check_not_collecting(*state_, "registry::owned_counter");
+  auto [family, series] = detail::obtain_counter(*state_, name, help, label_set, detail::series_kind::owned);
+  return owned<metrics::counter>(detail::series_owner(state_, family, series), series->counter_cell);
+}
+
+owned<metrics::gauge> registry::owned_gauge(std::string_view name, std::string_view help,
+                                            const metrics::labels& label_set) {
+  detail::check_not_collecting(*state_, "registry::owned_gauge");
+  auto [family, series] = detail::obtain_gauge(*state_, name, help, label_set, detail::series_kind::owned);
+  return owned<metrics::gauge>(detail::series_owner(state_, family, series), series->gauge_cell);
+}
+
+owned<metrics::histogram> registry::owned_histogram(std::string_view name, std::string_view help,
+                                                    const bucket_layout& layout, const metrics::labels& label_set) {
+  detail::check_not_collecting(*state_, "registry::owned_histogram");
+  auto [family, series] =
+      detail::obtain_histogram(*state_, name, help, layout, label_set, detail::series_kind::owned);
+  return owned<metrics::histogram>(detail::series_owner(state_, family, series), series->histogram_cell);
 }
 
 callback_handle registry::add_callback(std::string_view name, std::string_view help, metric_type type,
@@ -287,7 +341,7 @@ callback_handle registry::add_callback(std::string_view name, std::string_view h
         detail::cat({"weft::metrics: the callback for metric ", detail::quoted(name), " is empty"}));
   auto [family, series] = detail::obtain(*state_, name, help, type, label_set, nullptr, detail::series_kind::callback,
                                          [&sample](detail::series_node& s) { s.sample = std::move(sample); });
-  return callback_handle(state_, family, series);
+  return callback_handle(detail::series_owner(state_, family, series));
 }
 
 callback_handle registry::gauge_callback(std::string_view name, std::string_view help, const metrics::labels& label_set,

@@ -12,6 +12,8 @@ TEST_CASE("the README example compiles and reports what it recorded", "[metrics]
   auto& lat = reg.histogram("job_seconds", "Job duration", weft::metrics::buckets::exponential(1e-6, 2, 24));
   lat.observe(0.0042);
   auto busy = reg.gauge_callback("busy_workers", "Workers running a task", {}, [&] { return 3.0; });
+  auto sent = reg.owned_counter("sent_total", "Messages sent", {{"channel", "results"}});  // gone with `sent`
+  sent->inc();
   std::string text = reg.to_prometheus();                   // Prometheus text format 0.0.4
   auto snap = reg.snapshot();                               // snap.counter_value("jobs_processed_total", {{"type", "report"}})
   double p99 = snap.histogram("job_seconds").quantile(0.99);
@@ -22,4 +24,7 @@ TEST_CASE("the README example compiles and reports what it recorded", "[metrics]
   REQUIRE(p99 > 0.004096);
   REQUIRE(p99 <= 0.008192);
   REQUIRE(text.find("queue_depth 12\n") != std::string::npos);
+  REQUIRE(snap.counter_value("sent_total", {{"channel", "results"}}) == 1);
+  sent.reset();
+  REQUIRE(reg.snapshot().find_family("sent_total") == nullptr);
 }

@@ -1,16 +1,11 @@
 // weft::metrics::callback_handle: keeps a callback-sampled series registered while it lives.
 #pragma once
 
-#include <memory>
 #include <utility>
 
-namespace weft::metrics {
+#include "weft/metrics/detail/series_owner.hpp"
 
-namespace detail {
-struct registry_state;
-struct family_node;
-struct series_node;
-}  // namespace detail
+namespace weft::metrics {
 
 /// Owns one callback series (registry::gauge_callback / registry::counter_callback): while the
 /// handle lives, every collection calls the callback; destroying the handle, reset(), or
@@ -32,32 +27,28 @@ class [[nodiscard]] callback_handle {
   /// An empty handle that owns nothing.
   callback_handle() noexcept = default;
 
-  callback_handle(callback_handle&& other) noexcept;
+  callback_handle(callback_handle&& other) noexcept = default;
   /// Removes the series this handle owned, then takes over `other`'s.
-  callback_handle& operator=(callback_handle&& other) noexcept;
+  callback_handle& operator=(callback_handle&& other) noexcept = default;
   callback_handle(const callback_handle&) = delete;
   callback_handle& operator=(const callback_handle&) = delete;
 
   /// Removes the series (see reset()).
-  ~callback_handle();
+  ~callback_handle() = default;
 
   /// Removes the series now; afterwards the handle is empty. Blocks while a collection of the
   /// registry is in progress (collections take the registry's lock). No-op on an empty handle
   /// or once the registry is gone.
-  void reset();
+  void reset() { owner_.reset(); }
 
   /// True while the handle owns a series.
-  explicit operator bool() const noexcept { return series_ != nullptr; }
+  explicit operator bool() const noexcept { return static_cast<bool>(owner_); }
 
  private:
   friend class registry;
-  callback_handle(std::weak_ptr<detail::registry_state> state, detail::family_node* family,
-                  detail::series_node* series) noexcept
-      : state_(std::move(state)), family_(family), series_(series) {}
+  explicit callback_handle(detail::series_owner owner) noexcept : owner_(std::move(owner)) {}
 
-  std::weak_ptr<detail::registry_state> state_;
-  detail::family_node* family_ = nullptr;
-  detail::series_node* series_ = nullptr;
+  detail::series_owner owner_;
 };
 
 }  // namespace weft::metrics

@@ -31,8 +31,10 @@ namespace detail {
 /// add that gets there, or with an add to a shard already at the maximum, may see a lower total
 /// that once (see add()).
 ///
-/// Lifetime: made and owned by a registry (registry::counter); the reference it hands out stays
-/// valid as long as the registry. A standalone counter also works but is exported nowhere.
+/// Lifetime: made by a registry. The reference registry::counter hands out stays valid as long
+/// as the registry; registry::owned_counter hands out an owned<counter> instead, which keeps the
+/// counter and its series while it lives (owned.hpp). A standalone counter also works but is
+/// exported nowhere.
 ///
 /// Thread safety: every member may be called from any number of threads at once. Registration
 /// takes a lock; updates never do.

@@ -16,8 +16,9 @@ namespace weft::metrics {
 /// that many threads move at high rates is better kept as per-thread state and exported with
 /// registry::gauge_callback, which costs the hot path nothing.
 ///
-/// Lifetime: made and owned by a registry (registry::gauge); the reference stays valid as long
-/// as the registry.
+/// Lifetime: made by a registry. The reference registry::gauge hands out stays valid as long as
+/// the registry; registry::owned_gauge hands out an owned<gauge> instead, which keeps the gauge
+/// and its series while it lives (owned.hpp).
 ///
 /// Thread safety: every member may be called from any number of threads at once; updates are
 /// relaxed atomics and never take a lock. Concurrent set() calls leave one of the values set.

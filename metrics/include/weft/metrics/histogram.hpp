@@ -33,8 +33,9 @@ namespace weft::metrics {
 /// thread's update succeeded; that is the standard progress guarantee of a lock-free counter,
 /// acceptable here because no thread can stall the others.
 ///
-/// Lifetime: made and owned by a registry (registry::histogram); the reference stays valid as
-/// long as the registry.
+/// Lifetime: made by a registry. The reference registry::histogram hands out stays valid as
+/// long as the registry; registry::owned_histogram hands out an owned<histogram> instead, which
+/// keeps the histogram and its series while it lives (owned.hpp).
 ///
 /// Thread safety: every member may be called from any number of threads at once. Registration
 /// takes a lock; observations never do.

@@ -10,6 +10,7 @@
 #include "weft/metrics/json.hpp"
 #include "weft/metrics/labels.hpp"
 #include "weft/metrics/name_claim.hpp"
+#include "weft/metrics/owned.hpp"
 #include "weft/metrics/prometheus.hpp"
 #include "weft/metrics/registry.hpp"
 #include "weft/metrics/snapshot.hpp"

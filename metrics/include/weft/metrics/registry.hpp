@@ -14,6 +14,7 @@
 #include "weft/metrics/histogram.hpp"
 #include "weft/metrics/labels.hpp"
 #include "weft/metrics/name_claim.hpp"
+#include "weft/metrics/owned.hpp"
 #include "weft/metrics/snapshot.hpp"
 
 namespace weft::metrics {
@@ -41,8 +42,15 @@ struct registry_options {
 /// (and buckets) returns the same object. Any mismatch throws std::invalid_argument naming the
 /// metric and the conflict: another type, other label keys, another help text, other buckets,
 /// a name that clashes with a histogram's `_bucket`/`_sum`/`_count` lines, or a series already
-/// registered as a callback. Invalid names, empty help texts, duplicate label keys and
+/// registered as a callback or owned. Invalid names, empty help texts, duplicate label keys and
 /// non-UTF-8 text throw std::invalid_argument too (see detail/name_check.hpp).
+///
+/// Series of objects: owned_counter(), owned_gauge() and owned_histogram() make a series that
+/// belongs to the returned owned<> handle and leaves the registry with it, for objects that label
+/// series with their own identity (a job pool, a named channel) and come and go while the
+/// registry stays. While it lives, no other registration (plain, owned or callback) may take the
+/// same name and label values; afterwards the next one starts from zero. Callback series
+/// (gauge_callback(), counter_callback()) belong to their callback_handle in the same way.
 ///
 /// Collection: snapshot(), to_prometheus() and to_json() copy every value out under the
 /// registry's lock, calling the callbacks of callback series there, then format without it.
@@ -52,15 +60,15 @@ struct registry_options {
 /// objects never export series under the same name label.
 ///
 /// Lifetime: references returned by counter(), gauge() and histogram() stay valid as long as
-/// the registry. A callback_handle or name_claim may outlive the registry (it then does
-/// nothing).
+/// the registry. An owned<> handle keeps its metric valid as long as the handle owns it. An
+/// owned<>, callback_handle or name_claim may outlive the registry (it then removes nothing).
 ///
 /// Thread safety: every member may be called from any number of threads at once. Registration,
-/// collection, callback removal and name claims take the registry's mutex; updates through the
-/// returned references never do. A callback runs on the collecting thread with that mutex held:
-/// it must be quick, should not throw (an exception propagates out of the collection, which then
-/// yields nothing), and must not call into the same registry (that throws std::logic_error
-/// rather than deadlocking).
+/// collection, removal of owned and callback series, and name claims take the registry's mutex;
+/// updates through the returned references and handles never do. A callback runs on the
+/// collecting thread with that mutex held: it must be quick, should not throw (an exception
+/// propagates out of the collection, which then yields nothing), and must not call into the same
+/// registry, nor reset a handle of it (that throws std::logic_error rather than deadlocking).
 class registry {
  public:
   registry();
@@ -80,9 +88,30 @@ class registry {
   metrics::histogram& histogram(std::string_view name, std::string_view help, const bucket_layout& layout,
                                 const metrics::labels& label_set = {});
 
+  /// A new counter `name{label_set}` at 0 that lives as long as the returned handle (see
+  /// owned.hpp): destroying or resetting the handle removes the series, and its family with its
+  /// last series. Throws std::invalid_argument as counter() does, and, naming the series, if it
+  /// exists already: owned by another live handle, as a plain counter (which lives as long as the
+  /// registry), or with a callback.
+  [[nodiscard]] owned<metrics::counter> owned_counter(std::string_view name, std::string_view help,
+                                                      const metrics::labels& label_set = {});
+
+  /// A new gauge `name{label_set}` at 0 that lives as long as the returned handle; otherwise as
+  /// owned_counter().
+  [[nodiscard]] owned<metrics::gauge> owned_gauge(std::string_view name, std::string_view help,
+                                                  const metrics::labels& label_set = {});
+
+  /// A new, empty histogram `name{label_set}` with these buckets that lives as long as the
+  /// returned handle; the buckets must match the family's, as for histogram(). Otherwise as
+  /// owned_counter().
+  [[nodiscard]] owned<metrics::histogram> owned_histogram(std::string_view name, std::string_view help,
+                                                          const bucket_layout& layout,
+                                                          const metrics::labels& label_set = {});
+
   /// A gauge series whose value is `sample()`, called at each collection. The series lives as
   /// long as the returned handle. Throws std::invalid_argument as gauge() does, if `sample` is
-  /// empty, or if the series already exists (as a plain gauge or with another callback).
+  /// empty, or if the series already exists (as a plain or owned gauge, or with another
+  /// callback).
   [[nodiscard]] callback_handle gauge_callback(std::string_view name, std::string_view help,
                                                const metrics::labels& label_set, std::function<double()> sample);
   [[nodiscard]] callback_handle gauge_callback(std::string_view name, std::string_view help,
@@ -122,7 +151,7 @@ class registry {
   callback_handle add_callback(std::string_view name, std::string_view help, metric_type type,
                                const metrics::labels& label_set, std::function<double()> sample);
 
-  std::shared_ptr<detail::registry_state> state_;  // shared with callback handles (weakly)
+  std::shared_ptr<detail::registry_state> state_;  // shared with the handles (weakly)
 };
 
 }  // namespace weft::metrics

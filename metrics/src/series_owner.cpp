@@ -1,15 +1,15 @@
-#include "weft/metrics/callback_handle.hpp"
+#include "weft/metrics/detail/series_owner.hpp"
 
 #include "registry_state.hpp"
 
-namespace weft::metrics {
+namespace weft::metrics::detail {
 
-callback_handle::callback_handle(callback_handle&& other) noexcept
+series_owner::series_owner(series_owner&& other) noexcept
     : state_(std::move(other.state_)),
       family_(std::exchange(other.family_, nullptr)),
       series_(std::exchange(other.series_, nullptr)) {}
 
-callback_handle& callback_handle::operator=(callback_handle&& other) noexcept {
+series_owner& series_owner::operator=(series_owner&& other) noexcept {
   if (this != &other) {
     reset();  // noexcept here: a re-entrant reset from a callback terminates (see the header)
     state_ = std::move(other.state_);
@@ -19,17 +19,17 @@ callback_handle& callback_handle::operator=(callback_handle&& other) noexcept {
   return *this;
 }
 
-callback_handle::~callback_handle() { reset(); }
+series_owner::~series_owner() { reset(); }
 
-void callback_handle::reset() {
+void series_owner::reset() {
   if (series_ == nullptr)
     return;
   // The registry may be gone already; then its series went with it.
-  if (const std::shared_ptr<detail::registry_state> state = state_.lock())
-    detail::remove_series(*state, family_, series_);
+  if (const std::shared_ptr<registry_state> state = state_.lock())
+    remove_series(*state, family_, series_);
   state_.reset();
   family_ = nullptr;
   series_ = nullptr;
 }
 
-}  // namespace weft::metrics
+}  // namespace weft::metrics::detail
