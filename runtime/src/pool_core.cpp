@@ -16,7 +16,8 @@ namespace weft::detail {
 namespace {
 
 // Options with every field checked; each error names the field.
-pool_options validated(pool_options o, std::size_t workers) {
+pool_options validated(pool_options o, std::size_t workers, const std::string& name) {
+  o.name = name;
   using ms = std::chrono::milliseconds;
   auto bad = [](const char* field, const char* rule) {
     return std::invalid_argument(fmt::format("weft::job_pool: pool_options::{} {}", field, rule));
@@ -42,7 +43,8 @@ pool_options validated(pool_options o, std::size_t workers) {
 
 pool_core::pool_core(runtime& r, pool_options o)
     : rt(r),
-      opts(validated(std::move(o), r.workers())),
+      name(o.name.empty() ? r.metrics().claim_unique_name("pool", "pool") : r.metrics().claim_name("pool", o.name)),
+      opts(validated(std::move(o), r.workers(), name.name())),
       breakers(opts.breaker),
       room(opts.queue_capacity) {
   counters.workers = opts.concurrency;
@@ -54,7 +56,7 @@ void pool_core::register_metrics(std::function<pool_stats()> stats) {
   const metrics::labels pool{{"pool", opts.name}};
   static constexpr const char* status[] = {"success", "failure", "timeout"};
   for (int i = 0; i < 3; ++i)
-    durations_[i] = &reg.histogram("weft_pool_job_duration_seconds", "Time one attempt of a job took, by its outcome",
+    durations_[i] = reg.owned_histogram("weft_pool_job_duration_seconds", "Time one attempt of a job took, by its outcome",
                                    metrics::buckets::exponential(1e-5, 2, 24), {{"pool", opts.name}, {"status", status[i]}});
   struct series {
     const char* name;
@@ -81,7 +83,7 @@ void pool_core::register_metrics(std::function<pool_stats()> stats) {
 }
 
 void pool_core::observe(outcome o, clock::duration d) noexcept {
-  if (auto* h = durations_[static_cast<int>(o)]) h->observe(std::chrono::duration<double>(d).count());
+  if (auto& h = durations_[static_cast<int>(o)]) h->observe(std::chrono::duration<double>(d).count());
 }
 
 std::chrono::nanoseconds pool_core::backoff(std::size_t attempt) {

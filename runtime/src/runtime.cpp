@@ -18,12 +18,12 @@
 namespace weft {
 namespace {
 
-sched::options scheduler_options(runtime_options& o, const detail::runtime_metrics& m) {
+sched::options scheduler_options(runtime_options& o, const std::string& name, const detail::runtime_metrics& m) {
   sched::options s;
   s.poll_duration = m.poll_duration();
   s.schedule_delay = m.schedule_delay();
   s.workers = o.workers;
-  s.name = o.name;
+  s.name = name;
   s.deque_capacity = o.deque_capacity;
   s.budget = o.budget;
   s.on_thread_start = std::move(o.on_thread_start);
@@ -43,11 +43,13 @@ std::chrono::milliseconds checked_grace(std::chrono::milliseconds g) {
 }  // namespace
 
 runtime::runtime(runtime_options opts)
-    : name_(opts.name),
-      own_registry_(opts.registry ? nullptr : std::make_unique<metrics::registry>()),
+    : own_registry_(opts.registry ? nullptr : std::make_unique<metrics::registry>()),
       registry_(opts.registry ? opts.registry : own_registry_.get()),
+      name_claim_(opts.name.empty() ? registry_->claim_unique_name("runtime", "weft")
+                                    : registry_->claim_name("runtime", opts.name)),
+      name_(name_claim_.name()),
       metrics_(std::make_unique<detail::runtime_metrics>(*registry_, name_, opts.timing_metrics)),
-      core_(new detail::runtime_core(scheduler_options(opts, *metrics_))),
+      core_(new detail::runtime_core(scheduler_options(opts, name_, *metrics_))),
       shutdown_grace_(checked_grace(opts.shutdown_grace)) {
   core_->registry = registry_;
   try {

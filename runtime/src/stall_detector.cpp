@@ -9,6 +9,7 @@
 #include <weft/detail/runtime_metrics.hpp>
 #include <weft/metrics/buckets.hpp>
 #include <weft/metrics/registry.hpp>
+#include <weft/metrics/utf8.hpp>
 
 namespace weft::detail {
 
@@ -24,7 +25,7 @@ bool read_identity(const task_record& r, std::uint64_t& id, std::string& name,
   std::atomic_thread_fence(std::memory_order_acquire);
   if (r.id.load(std::memory_order_relaxed) != first) return false;
   id = first;
-  name.assign(buf, len);
+  name = metrics::utf8_sanitized(std::string_view(buf, len));  // a name given as bytes, not UTF-8
   return true;
 }
 

@@ -15,6 +15,8 @@
 #include <weft/spawn.hpp>
 #include <weft/time.hpp>
 
+#include "../support/suspended.hpp"
+
 using namespace std::chrono_literals;
 using weft::task;
 
@@ -194,4 +196,26 @@ TEST_CASE("a task suspended past the hang threshold counts as hung", "[stall][du
   CHECK(hung == 1);
   h.cancel();
   CHECK_THROWS_AS(rt.block_on(std::move(h)), weft::cancelled_error);
+}
+
+TEST_CASE("task names are cut on a UTF-8 character boundary and dumps are always valid UTF-8", "[stall][dump]") {
+  weft::runtime rt({.workers = 1});
+  // 20 three-byte characters (60 bytes): 47 bytes would cut the 16th in two; 45 keep 15 whole.
+  std::string long_name;
+  for (int i = 0; i < 20; ++i) long_name += "\xe2\x82\xac";  // U+20AC EURO SIGN
+  const std::string invalid = "bad\xff\xfename";
+  auto a = rt.spawn([]() -> task<void> { co_await weft::sleep_for(1h); }(), {.name = long_name});
+  auto b = rt.spawn([]() -> task<void> { co_await weft::sleep_for(1h); }(), {.name = invalid});
+  weft::test::wait_suspended(rt, 2);
+  std::string euros, replaced;
+  for (const auto& t : rt.dump_tasks()) {
+    if (t.id == a.id()) euros = t.name;
+    if (t.id == b.id()) replaced = t.name;
+  }
+  CHECK(euros == long_name.substr(0, 45));
+  CHECK(replaced == "bad\xef\xbf\xbd\xef\xbf\xbdname");  // each invalid byte shown as U+FFFD
+  a.cancel();
+  b.cancel();
+  CHECK_THROWS_AS(rt.block_on(std::move(a)), weft::cancelled_error);
+  CHECK_THROWS_AS(rt.block_on(std::move(b)), weft::cancelled_error);
 }

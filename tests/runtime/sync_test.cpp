@@ -7,6 +7,8 @@
 #include <atomic>
 #include <chrono>
 #include <numeric>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -277,4 +279,37 @@ TEST_CASE("a named channel reports how long senders were blocked", "[sync][chann
   }());
   // The channel is gone: its depth series too.
   CHECK(rt.metrics().snapshot().find("weft_channel_depth", {{"channel", "results"}}) == nullptr);
+}
+
+TEST_CASE("two live channels of one name are an error naming it; the name is free once one is gone", "[sync][channel][metrics]") {
+  weft::metrics::registry reg;
+  std::string error;
+  {
+    weft::channel<int> first(1, {.name = "results", .registry = &reg});
+    try {
+      weft::channel<int> second(1, {.name = "results", .registry = &reg});
+    } catch (const std::invalid_argument& e) {
+      error = e.what();
+    }
+  }
+  CHECK(error.find("\"results\"") != std::string::npos);
+  weft::channel<int> again(1, {.name = "results", .registry = &reg});
+  CHECK(again.name() == "results");
+}
+
+TEST_CASE("runtimes sharing a registry get distinct default names; an explicit duplicate is an error", "[runtime][names]") {
+  weft::metrics::registry reg;
+  weft::runtime a({.workers = 1, .registry = &reg});
+  weft::runtime b({.workers = 1, .registry = &reg});
+  CHECK(a.name() == "weft");
+  CHECK(b.name() == "weft-2");
+  weft::runtime api({.workers = 1, .name = "api", .registry = &reg});
+  std::string error;
+  try {
+    weft::runtime again({.workers = 1, .name = "api", .registry = &reg});
+  } catch (const std::invalid_argument& e) {
+    error = e.what();
+  }
+  CHECK(error.find("\"api\"") != std::string::npos);
+  CHECK(reg.to_prometheus().find("runtime=\"weft-2\"") != std::string::npos);
 }

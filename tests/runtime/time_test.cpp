@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
+#include <stdexcept>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -10,7 +12,10 @@
 
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
+#include <weft/timeout.hpp>
 #include <weft/yield.hpp>
+
+#include "../support/suspended.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;
@@ -82,4 +87,35 @@ TEST_CASE("a sleeping task that is cancelled wakes at once with cancelled_error"
   CHECK(cancelled);
   CHECK(clock_type::now() - start < 1h);  // it did not sleep the hour out
   CHECK(rt.scheduler().pending_timers() == 0);
+}
+
+TEST_CASE("durations saturate: X::max() is never, time_point::min() is already due", "[time]") {
+  weft::runtime rt({.workers = 2});
+  // sleep_for(max) waits until cancelled (it does not wrap to "now").
+  auto sleeping = rt.spawn([]() -> task<void> { co_await weft::sleep_for(std::chrono::hours::max()); }());
+  weft::test::wait_suspended(rt, 1);
+  CHECK_FALSE(sleeping.done());
+  sleeping.cancel();
+  CHECK_THROWS_AS(rt.block_on(std::move(sleeping)), weft::cancelled_error);
+  // A timeout or deadline of "max" is no deadline at all.
+  auto twice = [](int v) -> task<int> {
+    co_await weft::yield();
+    co_return 2 * v;
+  };
+  CHECK(rt.block_on(weft::with_timeout(std::chrono::nanoseconds::max(), twice(1))) == 2);
+  CHECK(rt.block_on(weft::with_timeout(std::chrono::hours::max(), twice(2))) == 4);
+  CHECK(rt.block_on(weft::with_deadline(clock_type::time_point::max(), twice(3))) == 6);
+  CHECK(rt.block_on(weft::with_timeout(std::chrono::duration<double>(1e300), twice(4))) == 8);
+  // Already due, without overflow (UBSan watches the arithmetic).
+  rt.block_on([]() -> task<void> { co_await weft::sleep_until(clock_type::time_point::min()); }());
+  CHECK_THROWS_AS(rt.block_on(weft::with_deadline(clock_type::time_point::min(), twice(5))), weft::timeout_error);
+  CHECK(rt.scheduler().pending_timers() == 0);
+}
+
+TEST_CASE("a NaN or negative duration is refused", "[time][misuse]") {
+  weft::runtime rt({.workers = 1});
+  const std::chrono::duration<double> nan(std::numeric_limits<double>::quiet_NaN());
+  CHECK_THROWS_AS(rt.block_on([&]() -> task<void> { co_await weft::sleep_for(nan); }()), std::invalid_argument);
+  CHECK_THROWS_AS(rt.block_on(weft::with_timeout(nan, []() -> task<void> { co_return; }())), std::invalid_argument);
+  CHECK_THROWS_AS(rt.block_on(weft::with_timeout(-1ms, []() -> task<void> { co_return; }())), std::invalid_argument);
 }

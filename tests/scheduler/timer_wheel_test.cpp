@@ -111,3 +111,30 @@ TEST_CASE("clear unlinks every timer without firing", "[timer]") {
   for (auto& e : es) CHECK_FALSE(e.linked_);
   CHECK(w.advance(100000 * ms) == nullptr);
 }
+
+TEST_CASE("deadlines at the ends of int64 neither overflow nor fire early", "[timer]") {
+  timer_wheel w(1000 * ms);
+  timer_entry past, never, far;
+  past.deadline_ns = INT64_MIN;
+  CHECK_FALSE(w.insert(&past));  // already due
+  never.deadline_ns = INT64_MAX;
+  REQUIRE(w.insert(&never));
+  // Past the wheel's span (64^6 ticks, about 2.2 years): placed at its far end meanwhile.
+  constexpr std::int64_t year = 365LL * 24 * 3600 * 1000 * ms;
+  far.deadline_ns = 1000 * ms + 3 * year;
+  REQUIRE(w.insert(&far));
+  // Walk time forward a few months at a time (as a busy runtime would, in larger steps).
+  std::int64_t now = 1000 * ms;
+  std::vector<timer_entry*> fired;
+  while (now < far.deadline_ns - 30 * 24 * 3600 * 1000 * ms) {
+    now += 60LL * 24 * 3600 * 1000 * ms;
+    if (now >= far.deadline_ns) break;
+    for (auto* e : drain(w.advance(now))) fired.push_back(e);
+  }
+  CHECK(fired.empty());  // neither fired before its deadline
+  auto at_deadline = drain(w.advance(far.deadline_ns));
+  REQUIRE(at_deadline.size() == 1);
+  CHECK(at_deadline[0] == &far);
+  CHECK(drain(w.advance(far.deadline_ns + 5 * year)).empty());  // "never" still waits
+  CHECK(w.remove(&never));
+}

@@ -36,6 +36,7 @@
 
 #include <weft/detail/runtime_core.hpp>
 #include <weft/errors.hpp>
+#include <weft/metrics/name_claim.hpp>
 #include <weft/spawn.hpp>
 #include <weft/stall.hpp>
 #include <weft/task.hpp>
@@ -43,7 +44,7 @@
 
 namespace weft::metrics {
 class registry;
-}
+}  // namespace weft::metrics
 namespace weft::detail {
 class monitor;
 class tracer;
@@ -58,8 +59,10 @@ class executor;  // <weft/asio/executor.hpp>
 struct runtime_options {
   /// Worker threads; 0 means one per hardware thread.
   std::size_t workers = 0;
-  /// Names the worker threads and labels the runtime's metrics.
-  std::string name = "weft";
+  /// Names the worker threads and labels the runtime's metrics. Empty (the default): "weft",
+  /// or "weft-2", "weft-3"... while other runtimes report to the same registry. An explicit
+  /// name another live runtime uses in that registry is an error (std::invalid_argument).
+  std::string name{};
   /// Where the runtime registers its metrics; null means it owns a registry (rt.metrics()).
   metrics::registry* registry = nullptr;
   /// The stall detector.
@@ -188,9 +191,10 @@ class runtime {
   [[noreturn]] static void throw_ended_by_shutdown();
   static std::uint32_t wait(detail::thread_waiter& tw) noexcept;
 
-  std::string name_;
   std::unique_ptr<metrics::registry> own_registry_;
   metrics::registry* registry_;
+  metrics::name_claim name_claim_;  // the runtime's name in its registry, for its lifetime
+  std::string name_;
   std::unique_ptr<detail::runtime_metrics> metrics_;
   detail::runtime_core* core_;
   std::unique_ptr<detail::monitor> monitor_;

@@ -25,8 +25,9 @@ namespace weft {
 
 /// Options for one spawn.
 struct spawn_options {
-  /// Names the task in dumps, stall reports and traces. Copied (up to 47 bytes) before spawn
-  /// returns, so any string that lives through the call will do.
+  /// Names the task in dumps, stall reports and traces. Copied (up to 47 bytes, cut on a UTF-8
+  /// character boundary) before spawn returns, so any string that lives through the call will
+  /// do. Bytes that are not UTF-8 are shown as U+FFFD.
   std::string_view name{};
   /// The task's cancellation token. Empty (the default): it inherits the spawning task's.
   cancel_token token{};

@@ -36,6 +36,7 @@
 #include <string_view>
 
 #include <weft/detail/cancel_state.hpp>
+#include <weft/metrics/utf8.hpp>
 #include <weft/sched/barrier.hpp>
 #include <weft/sched/job.hpp>
 
@@ -133,9 +134,11 @@ struct task_record : sched::job {
     set_state(record_state::suspended, now);
   }
 
+  /// Copies up to max_name bytes of `n`, cut on a UTF-8 character boundary. (Readers replace
+  /// whatever else is not UTF-8: read_identity.)
   void set_name(std::string_view n) noexcept {
     char buf[name_words * 8] = {};
-    std::size_t len = n.size() < max_name ? n.size() : max_name;
+    std::size_t len = n.size() <= max_name ? n.size() : metrics::utf8_prefix_length(n, max_name);
     std::memcpy(buf, n.data(), len);
     for (std::size_t i = 0; i < name_words; ++i) {
       std::uint64_t w;

@@ -31,7 +31,10 @@ struct breaker_options {
 
 /// How a job_pool is built. Members in this order so that designated initializers work.
 struct pool_options {
-  std::string name = "pool";               ///< the `pool` label of its metrics
+  /// The `pool` label of its metrics. Empty (the default): "pool", or "pool-2", "pool-3"...
+  /// while other pools report to the runtime's registry. An explicit name another live pool
+  /// uses there is an error (std::invalid_argument).
+  std::string name{};
   std::size_t concurrency = 0;             ///< jobs processed at once; 0: the runtime's workers
   std::size_t queue_capacity = 1024;       ///< jobs waiting at most; then try_submit sheds
   std::chrono::milliseconds job_timeout{0};  ///< deadline of one attempt; 0: none

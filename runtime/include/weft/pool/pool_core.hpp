@@ -14,6 +14,8 @@
 #include <weft/cancel.hpp>
 #include <weft/metrics/callback_handle.hpp>
 #include <weft/metrics/histogram.hpp>
+#include <weft/metrics/name_claim.hpp>
+#include <weft/metrics/owned.hpp>
 #include <weft/pool/breaker.hpp>
 #include <weft/pool/options.hpp>
 #include <weft/sync/event.hpp>
@@ -46,6 +48,7 @@ class pool_core {
   static bool retryable(const std::exception_ptr& e);
 
   runtime& rt;
+  metrics::name_claim name;      // opts.name, held in the registry while the pool's state lives
   const pool_options opts;
   std::mutex mu;                 // guards everything below
   pool_stats counters;           // queue_depth and in_flight are kept here too
@@ -57,7 +60,7 @@ class pool_core {
   cancel_source cancel;          // cancels in-flight jobs (stop's drain timeout, destruction)
 
  private:
-  metrics::histogram* durations_[3] = {};
+  metrics::owned<metrics::histogram> durations_[3];  // leave the registry with the pool
   std::vector<metrics::callback_handle> handles_;
   std::mt19937_64 rng_{0x5EED};
   std::uint64_t last_dead_lettered_ = 0;

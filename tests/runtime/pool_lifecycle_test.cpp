@@ -1,0 +1,207 @@
+// job_pool at the edges of its life: stop() called twice at once, options that cannot work,
+// processors that throw anything, names, and the counters those paths keep.
+
+#include <atomic>
+#include <chrono>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <optional>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <weft/metrics/registry.hpp>
+#include <weft/pool/pool.hpp>
+#include <weft/runtime.hpp>
+#include <weft/sync/event.hpp>
+#include <weft/time.hpp>
+
+
+#include "../support/suspended.hpp"
+#include "../support/watchdog.hpp"
+
+using namespace std::chrono_literals;
+using weft::task;
+
+namespace {
+
+bool consistent(const weft::pool_stats& s) {
+  return s.submitted == s.processed + s.failed + s.in_flight + s.queue_depth && s.failed == s.dead_lettered;
+}
+
+std::string invalid_argument_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "(no std::invalid_argument)";
+}
+
+}  // namespace
+
+TEST_CASE("two stops at once: the first drains, the second waits for it and gets the same report", "[pool][lifecycle]") {
+  weft::test::watchdog wd("two stops at once");
+  weft::runtime rt({.workers = 2});
+  weft::event gate;
+  weft::job_pool<int> pool(rt, {.concurrency = 1, .queue_capacity = 8}, [&](int) -> task<void> { co_await gate.wait(); });
+  for (int i = 0; i < 3; ++i) REQUIRE(pool.try_submit(i) == weft::submit_status::accepted);
+  auto first = rt.spawn(pool.stop(10s));
+  auto second = rt.spawn(pool.stop(10s));
+  weft::test::wait_suspended(rt, 3);  // the job at the gate, the drain, the second stop
+  gate.set();                         // the drain can finish now
+  std::vector<weft::stop_report> both;
+  both.push_back(rt.block_on(std::move(first)));
+  both.push_back(rt.block_on(std::move(second)));
+  CHECK(both[0].drained == 3);
+  CHECK(both[1].drained == both[0].drained);
+  CHECK(both[1].cancelled == both[0].cancelled);
+  CHECK(both[1].dead_lettered == both[0].dead_lettered);
+  // And a third, much later, returns at once with the same report.
+  auto third = rt.block_on(pool.stop(0ms));
+  CHECK(third.drained == 3);
+  CHECK(pool.stats().processed == 3);
+}
+
+TEST_CASE("a submitter waiting for room gets stopping when a stop begins, also past the drain timeout",
+          "[pool][lifecycle]") {
+  weft::test::watchdog wd("submitter waiting at stop");
+  weft::runtime rt({.workers = 2});
+  weft::job_pool<int> pool(rt, {.concurrency = 1, .queue_capacity = 1},
+                           [](int) -> task<void> { co_await weft::sleep_for(1h); });
+  REQUIRE(pool.try_submit(1) == weft::submit_status::accepted);
+  while (pool.stats().in_flight == 0) std::this_thread::yield();
+  REQUIRE(pool.try_submit(2) == weft::submit_status::accepted);  // the queue is full now
+  auto waiting = rt.spawn([&]() -> task<weft::submit_status> {
+    auto submitting = pool.submit(3);
+    co_return co_await std::move(submitting);
+  }());
+  weft::test::wait_suspended(rt, 2);  // the job in flight, the submitter waiting for room
+  auto report = rt.block_on(pool.stop(0ms));
+  CHECK(rt.block_on(std::move(waiting)) == weft::submit_status::stopping);
+  CHECK(report.cancelled == 1);
+  CHECK(report.dead_lettered == 1);
+  auto s = pool.stats();
+  CHECK(s.dropped == 1);
+  CHECK(consistent(s));
+}
+
+TEST_CASE("options that cannot work are refused, naming the field", "[pool][misuse]") {
+  weft::runtime rt({.workers = 1});
+  auto processor = [](int) -> task<void> { co_return; };
+  auto with = [&](weft::pool_options o) {
+    return invalid_argument_of([&] { weft::job_pool<int> pool(rt, std::move(o), processor); });
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  CHECK(with({.queue_capacity = 0}).find("queue_capacity") != std::string::npos);
+  CHECK(with({.job_timeout = -1ms}).find("job_timeout") != std::string::npos);
+  CHECK(with({.retry = {.max_attempts = 0}}).find("retry.max_attempts") != std::string::npos);
+  CHECK(with({.retry = {.initial_backoff = -5ms}}).find("retry.initial_backoff") != std::string::npos);
+  CHECK(with({.retry = {.max_backoff = -5ms}}).find("retry.max_backoff") != std::string::npos);
+  CHECK(with({.retry = {.multiplier = nan}}).find("retry.multiplier") != std::string::npos);
+  CHECK(with({.retry = {.multiplier = 0.5}}).find("retry.multiplier") != std::string::npos);
+  CHECK(with({.retry = {.jitter = nan}}).find("retry.jitter") != std::string::npos);
+  CHECK(with({.retry = {.jitter = 1.5}}).find("retry.jitter") != std::string::npos);
+  CHECK(with({.breaker = {.enabled = true, .failure_threshold = 0}}).find("breaker.failure_threshold") != std::string::npos);
+  CHECK(with({.breaker = {.enabled = true, .reset_timeout = -1ms}}).find("breaker.reset_timeout") != std::string::npos);
+  CHECK(with({.degraded_queue_fill = nan}).find("degraded_queue_fill") != std::string::npos);
+  // Nothing was left registered by the refused pools: a good one takes the default name.
+  weft::job_pool<int> ok(rt, {}, processor);
+  CHECK(rt.metrics().to_prometheus().find("pool=\"pool\"") != std::string::npos);
+  rt.block_on(ok.stop(1s));
+}
+
+TEST_CASE("a processor that throws anything fails its job and never ends a pool worker", "[pool][lifecycle]") {
+  weft::test::watchdog wd("throwing processors");
+  weft::runtime rt({.workers = 2});
+  std::atomic<int> ran{0};
+  weft::job_pool<int> pool(rt, {.concurrency = 1, .queue_capacity = 64, .retry = {.max_attempts = 2, .initial_backoff = 0ms}},
+                           [&](int kind) -> task<void> {
+                             ran.fetch_add(1);
+                             switch (kind) {
+                               case 0: throw 42;                                   // not an exception class
+                               case 1: throw std::string("a string");              // nor this
+                               case 2: throw weft::retryable_error("flaky");       // retried, then dead
+                               case 3: throw std::invalid_argument("bad");         // an ordinary failure
+                               default: co_return;
+                             }
+                           });
+  for (int i = 0; i < 5; ++i) REQUIRE(pool.try_submit(i) == weft::submit_status::accepted);
+  auto report = rt.block_on(pool.stop(10s));
+  auto s = pool.stats();
+  CHECK(report.cancelled == 0);
+  CHECK(s.processed == 1);
+  CHECK(s.failed == 4);
+  CHECK(s.retried == 1);
+  CHECK(ran.load() == 6);
+  CHECK(consistent(s));
+  auto letters = pool.take_dead_letters();
+  REQUIRE(letters.size() == 4);
+  CHECK(letters[0].error == "an exception not derived from std::exception");
+}
+
+TEST_CASE("a type_of that throws leaves the queue's room as it was", "[pool][misuse]") {
+  weft::runtime rt({.workers = 1});
+  weft::event gate;
+  weft::job_pool<int> pool(
+      rt, {.concurrency = 1, .queue_capacity = 2}, [&](int) -> task<void> { co_await gate.wait(); },
+      [](const int& j) -> std::string {
+        if (j < 0) throw std::runtime_error("no type for a negative job");
+        return "t";
+      });
+  REQUIRE(pool.try_submit(1) == weft::submit_status::accepted);
+  while (pool.stats().in_flight == 0) std::this_thread::yield();
+  for (int i = 0; i < 5; ++i) CHECK_THROWS_AS(pool.try_submit(-1), std::runtime_error);
+  CHECK(pool.try_submit(2) == weft::submit_status::accepted);  // both slots still free
+  CHECK(pool.try_submit(3) == weft::submit_status::accepted);
+  CHECK(pool.try_submit(4) == weft::submit_status::queue_full);
+  gate.set();
+  rt.block_on(pool.stop(10s));
+  CHECK(pool.stats().processed == 3);
+}
+
+TEST_CASE("dead_letter_capacity 0 counts dead letters and keeps none", "[pool]") {
+  weft::runtime rt({.workers = 1});
+  weft::job_pool<int> pool(rt, {.concurrency = 1, .dead_letter_capacity = 0},
+                           [](int) -> task<void> { throw std::runtime_error("no"); co_return; });
+  for (int i = 0; i < 3; ++i) REQUIRE(pool.try_submit(i) == weft::submit_status::accepted);
+  rt.block_on(pool.stop(10s));
+  CHECK(pool.stats().dead_lettered == 3);
+  CHECK(pool.take_dead_letters().empty());
+}
+
+TEST_CASE("pools get distinct default names, and an explicit duplicate is an error naming it", "[pool][names]") {
+  weft::runtime rt({.workers = 1});
+  auto processor = [](int) -> task<void> { co_return; };
+  {
+    weft::job_pool<int> a(rt, {}, processor), b(rt, {}, processor), c(rt, {}, processor);
+    std::string text = rt.metrics().to_prometheus();
+    CHECK(text.find("pool=\"pool\"") != std::string::npos);
+    CHECK(text.find("pool=\"pool-2\"") != std::string::npos);
+    CHECK(text.find("pool=\"pool-3\"") != std::string::npos);
+    weft::job_pool<int> orders(rt, {.name = "orders"}, processor);
+    std::string error = invalid_argument_of([&] { weft::job_pool<int> again(rt, {.name = "orders"}, processor); });
+    CHECK(error.find("\"orders\"") != std::string::npos);
+    for (auto* p : {&a, &b, &c, &orders}) rt.block_on(p->stop(1s));
+  }
+  // Stopped and destroyed: the names are free again.
+  weft::job_pool<int> again(rt, {.name = "orders"}, processor);
+  rt.block_on(again.stop(1s));
+}
+
+TEST_CASE("a pool outliving its runtime says stopping and is destroyed safely", "[pool][lifecycle]") {
+  std::optional<weft::job_pool<int>> pool;
+  {
+    weft::runtime rt({.workers = 1});
+    pool.emplace(rt, weft::pool_options{.concurrency = 2}, [](int) -> task<void> { co_await weft::sleep_for(1h); });
+    REQUIRE(pool->try_submit(1) == weft::submit_status::accepted);
+    REQUIRE(pool->try_submit(2) == weft::submit_status::accepted);
+  }
+  CHECK(pool->try_submit(3) == weft::submit_status::stopping);
+  auto h = pool->health();
+  CHECK_FALSE(h.healthy);
+  CHECK(consistent(pool->stats()));
+  pool.reset();
+}
