@@ -5,7 +5,6 @@
 
 #include "text.hpp"
 #include "weft/metrics/detail/name_check.hpp"
-#include "weft/metrics/utf8.hpp"
 
 namespace weft::metrics {
 
@@ -132,12 +131,7 @@ void append_json_string(std::string& out, std::string_view s) {
       // JSON text must be UTF-8 (RFC 8259 §8.1), and one bad byte in a task's name must not make
       // the whole document unreadable: a well-formed character is copied, an ill-formed sequence
       // becomes U+FFFD.
-      const detail::utf8_unit unit = detail::next_utf8_unit(s.substr(i));
-      if (unit.valid)
-        out += s.substr(i, unit.size);
-      else
-        out += utf8_replacement_character;
-      i += unit.size;
+      i += detail::append_utf8_unit(out, s.substr(i));
       continue;
     }
     switch (s[i]) {

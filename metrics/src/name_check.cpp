@@ -145,15 +145,19 @@ std::size_t utf8_prefix_length(std::string_view s, std::size_t max_bytes) noexce
 std::string utf8_sanitized(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    const detail::utf8_unit unit = detail::next_utf8_unit(s.substr(i));
-    if (unit.valid)
-      out += s.substr(i, unit.size);
-    else
-      out += utf8_replacement_character;
-    i += unit.size;
-  }
+  for (std::size_t i = 0; i < s.size();) i += detail::append_utf8_unit(out, s.substr(i));
   return out;
 }
+
+namespace detail {
+std::size_t append_utf8_unit(std::string& out, std::string_view text) {
+  const utf8_unit unit = next_utf8_unit(text);
+  if (unit.valid)
+    out += text.substr(0, unit.size);
+  else
+    out += utf8_replacement_character;
+  return unit.size;
+}
+}  // namespace detail
 
 }  // namespace weft::metrics

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace weft::metrics::detail {
@@ -33,6 +34,10 @@ struct utf8_unit {
 
 /// The unit at the front of `text`, which must not be empty.
 utf8_unit next_utf8_unit(std::string_view text) noexcept;
+
+/// Appends the unit at the front of `text` (not empty) to `out`, or U+FFFD if it is ill-formed;
+/// returns how many bytes of `text` it consumed.
+std::size_t append_utf8_unit(std::string& out, std::string_view text);
 
 /// Throws std::invalid_argument unless is_valid_metric_name(name).
 void check_metric_name(std::string_view name);
