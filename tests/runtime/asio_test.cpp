@@ -546,3 +546,28 @@ TEST_CASE("stopping the metrics server ends idle keep-alive connections and clos
   again.connect(loopback(port), ec);
   CHECK(ec == net::error::connection_refused);
 }
+
+TEST_CASE("shutting the runtime down with a keep-alive connection open returns, and the client sees the close",
+          "[asio][lifecycle]") {
+  // Every read of a connection is under with_timeout: shutdown used to wait forever for the
+  // timer of a deadline scope it had just cleared.
+  std::optional<weft::metrics::server> srv;
+  net::io_context io;
+  tcp::socket s(io);
+  {
+    weft::runtime rt({.workers = 2});
+    srv.emplace(weft::metrics::serve(rt, "127.0.0.1:0"));
+    s.connect(loopback(srv->port()));
+    net::write(s, net::buffer(get("/metrics", "")));
+    char buf[4096];
+    CHECK(std::string(buf, s.read_some(net::buffer(buf))).rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(srv->open_connections() == 1);
+    rt.shutdown();  // with the connection's task inside with_timeout(idle_timeout, read)
+    CHECK(srv->open_connections() == 0);  // its task unwound: the socket was closed
+    srv.reset();  // a server outliving its runtime's shutdown stops quietly
+  }
+  char buf[4096];
+  boost::system::error_code ec;
+  while (!ec) s.read_some(net::buffer(buf), ec);
+  CHECK(ec == net::error::eof);
+}

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <string>
@@ -210,10 +211,11 @@ std::vector<kind> kinds() {
                }});
   k.push_back({"fiber await", 2, [](resources&, lifetime_counter& c) -> task<void> {
                  tracked t(c);
-                 co_await weft::spawn_fiber([&c] {
+                 auto fiber = weft::spawn_fiber([&c] {
                    tracked on_fiber(c);
                    weft::this_fiber::await(weft::sleep_for(1h));
                  });
+                 co_await fiber;  // (a named handle: g++ 12 relocates temporaries inside co_await)
                }});
   k.push_back({"pool submit waiting for room", 2,
                [](resources& r, lifetime_counter& c) -> task<void> {
@@ -331,6 +333,9 @@ cell_result run_cell(const kind& k, event ev, std::chrono::milliseconds grace) {
 
 TEST_CASE("lifecycle matrix: every suspension survives shutdown, destruction, cancellation and pool stops",
           "[lifecycle]") {
+  // WEFT_CELL=<text> runs only the cells whose name contains it (to look at one, or to run each
+  // in a process of its own).
+  const char* only = std::getenv("WEFT_CELL");
   std::size_t cells = 0;
   for (const kind& k : kinds()) {
     std::vector<std::pair<event, std::chrono::milliseconds>> events = {
@@ -338,6 +343,8 @@ TEST_CASE("lifecycle matrix: every suspension survives shutdown, destruction, ca
         {event::pool_stop, 1000ms}, {event::pool_destroy, 1000ms}};
     if (!k.own_pool) events.push_back({event::cancel, 1000ms});
     for (auto [ev, grace] : events) {
+      const std::string cell = std::string(k.name) + " x " + to_string(ev) + " (grace " + std::to_string(grace.count()) + " ms)";
+      if (only && cell.find(only) == std::string::npos) continue;
       INFO(k.name << " x " << to_string(ev) << " (grace " << grace.count() << " ms)");
       cell_result r = run_cell(k, ev, grace);
       CHECK(r.constructed > 0);
@@ -345,5 +352,5 @@ TEST_CASE("lifecycle matrix: every suspension survives shutdown, destruction, ca
       ++cells;
     }
   }
-  CHECK(cells == 19 * 6 + 17);
+  if (!only) CHECK(cells == 19 * 6 + 17);
 }

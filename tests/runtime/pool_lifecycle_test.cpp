@@ -74,10 +74,10 @@ TEST_CASE("a submitter waiting for room gets stopping when a stop begins, also p
   REQUIRE(pool.try_submit(1) == weft::submit_status::accepted);
   while (pool.stats().in_flight == 0) std::this_thread::yield();
   REQUIRE(pool.try_submit(2) == weft::submit_status::accepted);  // the queue is full now
-  auto waiting = rt.spawn([&]() -> task<weft::submit_status> {
-    auto submitting = pool.submit(3);
+  auto waiting = rt.spawn([](weft::job_pool<int>& p) -> task<weft::submit_status> {
+    auto submitting = p.submit(3);
     co_return co_await std::move(submitting);
-  }());
+  }(pool));
   weft::test::wait_suspended(rt, 2);  // the job in flight, the submitter waiting for room
   auto report = rt.block_on(pool.stop(0ms));
   CHECK(rt.block_on(std::move(waiting)) == weft::submit_status::stopping);

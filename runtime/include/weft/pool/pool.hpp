@@ -266,6 +266,9 @@ class job_pool {
         if (last && !core.stopping) {  // not stopped by us: the runtime ended the workers
           runtime_gone = true;
           begin_stopping_locked();
+          // Nobody will run what is queued: it becomes dead letters (to resubmit elsewhere).
+          auto why = std::make_exception_ptr(runtime_stopped("weft::job_pool: the runtime shut down before the job started"));
+          for (; !queue.empty(); queue.pop_front()) dead_letter_locked(std::move(queue.front()), why);
         }
         if (last && queue.empty() && core.counters.in_flight == 0) core.idle.set();
       }
@@ -325,6 +328,20 @@ template <class Job>
 task<void> job_pool<Job>::run(std::shared_ptr<state> s, entry e) {
   auto& core = s->core;
   using clock = std::chrono::steady_clock;
+  // A job whose frame is destroyed mid-attempt (shutdown past its grace) still leaves the
+  // books balanced, as a dead letter that says why.
+  struct ended_guard {
+    state* s;
+    entry* e;
+    bool finished = false;
+    ~ended_guard() {
+      if (finished) return;
+      std::lock_guard lock(s->core.mu);
+      s->dead_letter_locked(std::move(*e), std::make_exception_ptr(runtime_stopped(
+                                               "weft::job_pool: the runtime shut down while the job ran")));
+      s->finished_locked();
+    }
+  } guard{s.get(), &e};
   for (;;) {
     ++e.attempts;
     bool allowed;
@@ -361,6 +378,7 @@ task<void> job_pool<Job>::run(std::shared_ptr<state> s, entry e) {
         ++core.counters.processed;
         core.breakers.success(e.type);
         s->finished_locked();
+        guard.finished = true;
         co_return;
       }
       if (timed_out) ++core.counters.timed_out;
@@ -371,6 +389,7 @@ task<void> job_pool<Job>::run(std::shared_ptr<state> s, entry e) {
       else {
         s->dead_letter_locked(std::move(e), error);
         s->finished_locked();
+        guard.finished = true;
         co_return;
       }
     }
@@ -380,6 +399,7 @@ task<void> job_pool<Job>::run(std::shared_ptr<state> s, entry e) {
       std::lock_guard lock(core.mu);
       s->dead_letter_locked(std::move(e), std::current_exception());
       s->finished_locked();
+      guard.finished = true;
       co_return;
     }
   }
