@@ -77,7 +77,8 @@ void join_state::join_hook(cancel_hook* h, hook_op op) noexcept {
   if (!s.waiting.load(std::memory_order_acquire)) {
     // The joiner runs its child (or a sibling) inline: cancelling it cancels the child, whose
     // failure then unwinds the joiner. The child's record stays valid: the joiner frees it only
-    // after disarm(), which waits for us. (Abandoned inline: the child is ended on its own.)
+    // after disarm(), which waits for us. (Abandoned inline, or every task being cancelled at
+    // once: the child is ended, or cancelled, on its own.)
     if (op == hook_op::cancel) s.child->request_cancel();
     return;
   }
@@ -87,7 +88,7 @@ void join_state::join_hook(cancel_hook* h, hook_op op) noexcept {
   std::uintptr_t v = me;
   for (;;) {
     if (s.child->join.compare_exchange_strong(v, join_running, std::memory_order_acq_rel)) {
-      if (op == hook_op::cancel) {
+      if (wakes(op)) {
         s.mark_cancelled();
         s.me()->rt->sched.schedule(s.me(), sched::hint::wake);
       }

@@ -44,7 +44,7 @@ void sleep_awaiter::on_fire(sched::timer_entry* e) noexcept {
 void sleep_awaiter::hook(cancel_hook* h, hook_op op) noexcept {
   auto* self = static_cast<sleep_awaiter*>(h);
   // Only one of the timer and the canceller gets the entry out of the wheel; that one wakes us.
-  if (self->task_->rt->sched.cancel_timer(self) && op == hook_op::cancel) {
+  if (self->task_->rt->sched.cancel_timer(self) && wakes(op)) {
     self->mark_cancelled();
     wake(self->task_);
   }

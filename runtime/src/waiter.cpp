@@ -17,7 +17,7 @@ void waiter::hook(cancel_hook* h, hook_op op) noexcept {
     if (w.result == outcome::waiting) {
       w.queue->remove(&w);
       w.result = outcome::cancelled;
-      if (op == hook_op::cancel) to_wake = w.task_;
+      if (wakes(op)) to_wake = w.task_;
     } else if (op == hook_op::abandon) {
       // Handed the lock or a permit and destroyed before it resumed: give it back.
       w.queue->remove(&w);

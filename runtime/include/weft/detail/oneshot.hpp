@@ -64,7 +64,7 @@ class oneshot {
       std::uintptr_t v = me;
       for (;;) {
         if (self->o_->state_.compare_exchange_strong(v, 0, std::memory_order_acq_rel)) {
-          if (op == hook_op::cancel) {
+          if (wakes(op)) {
             self->mark_cancelled();
             wake(self->task_);
           }

@@ -54,9 +54,12 @@ enum : std::uintptr_t {
 
 /// What a hook is asked to do (suspension.hpp).
 enum class hook_op : std::uint8_t {
-  cancel,   ///< a canceller: take the waiter out of its resource if it is still there, and wake it
-  abandon,  ///< its frame is being destroyed: take it out if it is still there, wake nobody
+  cancel,      ///< a canceller: take the waiter out of its resource if it is still there, and wake it
+  cancel_all,  ///< as cancel, from a canceller of every task (shutdown): cancel no other task
+  abandon,     ///< its frame is being destroyed: take it out if it is still there, wake nobody
 };
+/// Whether a hook asked to do `op` wakes the task it takes out.
+constexpr bool wakes(hook_op op) noexcept { return op != hook_op::abandon; }
 
 /// What a suspended awaitable registers so that a canceller can unblock it (suspension.hpp).
 struct cancel_hook {
@@ -197,13 +200,23 @@ struct task_record : sched::job {
   }
   /// Any thread: requests cancellation and unblocks the task if it is suspended at a hook.
   void request_cancel(std::uint32_t bit = cancel_handle) noexcept {
-    cancel_bits.fetch_or(bit, std::memory_order_seq_cst);
-    bool expected = false;
-    while (!cancel_busy.compare_exchange_weak(expected, true, std::memory_order_acquire)) expected = false;
+    begin_cancel(bit);
     // Between our store of cancel_busy and our load of the hook: a task that disarms (stores a
     // null hook, then reads cancel_busy) either sees us busy and waits, or we see its null hook.
     sched::heavy_barrier();
-    if (cancel_hook* h = hook.load(std::memory_order_acquire)) h->fn(h, hook_op::cancel);
+    end_cancel(hook_op::cancel);
+  }
+  /// request_cancel() in halves, for a canceller of many tasks at once (shutdown): begin_cancel()
+  /// on each, one heavy_barrier() for all, then end_cancel(hook_op::cancel_all) on each. Between
+  /// the halves the canceller holds each task's cancel_busy (a disarming task waits), so a hook
+  /// run then must not cancel another task: cancel_all tells it so.
+  void begin_cancel(std::uint32_t bit) noexcept {
+    cancel_bits.fetch_or(bit, std::memory_order_seq_cst);
+    bool expected = false;
+    while (!cancel_busy.compare_exchange_weak(expected, true, std::memory_order_acquire)) expected = false;
+  }
+  void end_cancel(hook_op op) noexcept {
+    if (cancel_hook* h = hook.load(std::memory_order_acquire)) h->fn(h, op);
     cancel_busy.store(false, std::memory_order_release);
   }
 };
