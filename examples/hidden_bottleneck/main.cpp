@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
 
   std::vector<double> cache_latency_ms;
   clock_type::duration workers_done{};
+  weft::metrics::histogram_snapshot blocked;  // read while the channel lives: its series go with it
   auto start = clock_type::now();
   rt.block_on([&]() -> weft::task<void> {
     weft::channel<request> queue(requests, {.name = "requests"});
@@ -94,6 +95,7 @@ int main(int argc, char** argv) {
     workers_done = clock_type::now() - start;
     results.close();
     co_await consumer;
+    blocked = rt.metrics().snapshot().histogram("weft_channel_send_blocked_seconds", {{"channel", "results"}});
   }());
   auto total = clock_type::now() - start;
   tracing.stop();
@@ -101,8 +103,6 @@ int main(int argc, char** argv) {
   std::sort(cache_latency_ms.begin(), cache_latency_ms.end());
   double p50 = cache_latency_ms[cache_latency_ms.size() / 2];
   double p95 = cache_latency_ms[cache_latency_ms.size() * 95 / 100];
-  auto snap = rt.metrics().snapshot();
-  auto blocked = snap.histogram("weft_channel_send_blocked_seconds", {{"channel", "results"}});
 
   std::printf("hidden_bottleneck%s: %d requests, %d workers, results channel of %zu\n", fixed ? " --fixed" : "",
               requests, workers, results_capacity);
