@@ -126,7 +126,7 @@ TEST_CASE("deadlines at the ends of int64 neither overflow nor fire early", "[ti
   // Walk time forward a few months at a time (as a busy runtime would, in larger steps).
   std::int64_t now = 1000 * ms;
   std::vector<timer_entry*> fired;
-  while (now < far.deadline_ns - 30 * 24 * 3600 * 1000 * ms) {
+  while (now < far.deadline_ns - 30LL * 24 * 3600 * 1000 * ms) {
     now += 60LL * 24 * 3600 * 1000 * ms;
     if (now >= far.deadline_ns) break;
     for (auto* e : drain(w.advance(now))) fired.push_back(e);
