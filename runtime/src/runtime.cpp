@@ -7,11 +7,10 @@
 
 #include <fmt/format.h>
 
-#include <weft/asio/detail/io_shutdown.hpp>
-#include <weft/detail/dump.hpp>
-#include <weft/detail/monitor.hpp>
-#include <weft/detail/runtime_metrics.hpp>
-#include <weft/detail/tracer.hpp>
+#include "observe/dump.hpp"
+#include "observe/monitor.hpp"
+#include "observe/runtime_metrics.hpp"
+#include <weft/observe/detail/tracer.hpp>
 #include <weft/metrics/registry.hpp>
 #include <weft/sched/futex.hpp>
 
@@ -74,7 +73,7 @@ runtime::~runtime() {
   shutdown();
   // The Asio reactor's io_context: after the tasks, and after I/O objects a user kept past an
   // explicit shutdown(); their sockets close through its services.
-  detail::destroy_io(*core_);
+  core_->run_destroy_hooks();
   metrics_->unbind();  // the registry may outlive us: no callback may reach the core after this
   monitor_.reset();
   core_->retire();
@@ -85,7 +84,7 @@ std::uint64_t runtime::stalls_detected() const { return monitor_->stalls().stall
 
 detail::tracer* runtime::start_trace() {
   auto t = std::make_unique<detail::tracer>(core_->sched.slots());
-  detail::tracer* expected = nullptr;
+  detail::trace_sink* expected = nullptr;
   if (!core_->tracer.compare_exchange_strong(expected, t.get(), std::memory_order_acq_rel))
     throw usage_error("weft::trace: a trace is already recording this runtime");
   tracers_.push_back(std::move(t));
@@ -93,7 +92,7 @@ detail::tracer* runtime::start_trace() {
 }
 
 void runtime::stop_trace(detail::tracer* t) {
-  detail::tracer* expected = t;
+  detail::trace_sink* expected = t;
   core_->tracer.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
 }
 
@@ -123,7 +122,7 @@ void runtime::shutdown() {
   // 3. Stop what drives tasks: the monitor (replacements, its timer fallback), the Asio
   // reactor (no completion reaches a task or a queue after this), then the workers.
   monitor_->stop();
-  detail::stop_io(*core_);
+  core_->run_stop_hooks();
   core_->sched.stop();
 
   // 4. End what is left. Queued jobs first (posted functions are destroyed; tasks are ended

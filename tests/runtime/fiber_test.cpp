@@ -19,7 +19,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <weft/detail/fiber_stack.hpp>
+#include <weft/fiber/detail/fiber_stack.hpp>
 #include <weft/runtime.hpp>
 #include <weft/stall.hpp>
 #include <weft/spawn.hpp>

@@ -9,7 +9,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <weft/detail/backtrace.hpp>
+#include <weft/observe/detail/backtrace.hpp>
 #include <weft/metrics/registry.hpp>
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>

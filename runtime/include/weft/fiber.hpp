@@ -45,7 +45,7 @@
 #include <utility>
 
 #include <weft/cancel.hpp>
-#include <weft/detail/fiber_core.hpp>
+#include <weft/fiber/detail/fiber_core.hpp>
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>

@@ -103,7 +103,7 @@ class runtime {
       auto h = t.release();
       r = core_->external_record(h, opts.name, site, detail::token_for_spawn(opts, nullptr));
       h.promise().record_ = r;
-      r->join.store(reinterpret_cast<std::uintptr_t>(&tw) | 1, std::memory_order_relaxed);
+      detail::wait_on_thread(r, tw);
       core_->sched.inject(r);
     }
     return wait_and_take<T>(r, tw);
@@ -116,10 +116,7 @@ class runtime {
     if (!h) throw usage_error("weft: block_on of an empty join_handle");
     detail::task_record* r = h.release_record();
     detail::thread_waiter tw;
-    std::uintptr_t expected = detail::join_running;
-    if (!r->join.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(&tw) | 1,
-                                         std::memory_order_acq_rel, std::memory_order_acquire))
-      tw.done.store(expected == detail::join_done ? 1 : 2, std::memory_order_relaxed);
+    detail::wait_on_thread(r, tw);
     return wait_and_take<T>(r, tw);
   }
 

@@ -84,7 +84,7 @@ class [[nodiscard]] join_handle {
 
   /// Whether the task has finished (its result is ready).
   bool done() const noexcept {
-    return r_ && r_->join.load(std::memory_order_acquire) == detail::join_done;
+    return r_ && detail::join_finished(r_);
   }
 
   /// Lets the task run on without a handle; it frees itself when it finishes.

@@ -16,7 +16,7 @@
 #include <memory>
 #include <source_location>
 
-#include <weft/detail/group.hpp>
+#include <weft/combinators/detail/group.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
 

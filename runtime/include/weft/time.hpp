@@ -19,7 +19,7 @@
 #include <stdexcept>
 #include <string>
 
-#include <weft/detail/deadline.hpp>
+#include <weft/time/detail/deadline.hpp>
 #include <weft/detail/suspension.hpp>
 #include <weft/sched/timer_wheel.hpp>
 

@@ -26,7 +26,7 @@
 
 #include <weft/cancel.hpp>
 #include <weft/detail/current.hpp>
-#include <weft/detail/deadline.hpp>
+#include <weft/time/detail/deadline.hpp>
 #include <weft/errors.hpp>
 #include <weft/sched/timer_wheel.hpp>
 #include <weft/task.hpp>

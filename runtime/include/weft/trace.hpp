@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include <weft/detail/tracer.hpp>
+#include <weft/observe/detail/tracer.hpp>
 
 namespace weft {
 

@@ -19,7 +19,7 @@
 #include <variant>
 #include <vector>
 
-#include <weft/detail/group.hpp>
+#include <weft/combinators/detail/group.hpp>
 #include <weft/task.hpp>
 
 namespace weft {

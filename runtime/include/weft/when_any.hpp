@@ -21,7 +21,7 @@
 #include <variant>
 #include <vector>
 
-#include <weft/detail/group.hpp>
+#include <weft/combinators/detail/group.hpp>
 #include <weft/task.hpp>
 #include <weft/when_all.hpp>
 

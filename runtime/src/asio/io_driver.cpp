@@ -21,6 +21,19 @@ io_driver* const destroyed = reinterpret_cast<io_driver*>(std::uintptr_t{1});
 
 constinit thread_local const io_driver* tls_driver = nullptr;
 
+// The reactor's part in the runtime's end (registered with core as its area_hooks): shutdown
+// stops the thread before the workers stop, so no completion reaches a task or a queue after it;
+// ~runtime destroys the io_context after the tasks (pending operations are destroyed unrun).
+void stop_io(runtime_core& core) noexcept {
+  io_driver* d = core.io.load(std::memory_order_seq_cst);  // see ensure_io_driver
+  if (d && d != destroyed) d->stop();
+}
+
+void destroy_io(runtime_core& core) noexcept {
+  io_driver* d = core.io.exchange(destroyed, std::memory_order_acq_rel);
+  if (d != destroyed) delete d;
+}
+
 }  // namespace
 
 io_driver::io_driver(std::string_view runtime_name)
@@ -71,6 +84,7 @@ io_driver& ensure_io_driver(runtime_core& core, std::string_view runtime_name) {
     // shutdown's stop_io finds this driver and stops it, or the load below sees `stopped`.
     if (core.io.compare_exchange_strong(d, fresh.get(), std::memory_order_seq_cst, std::memory_order_acquire)) {
       io_driver* mine = fresh.release();  // installed: destroy_io deletes it
+      core.add_hooks({.stop = &stop_io, .destroy = &destroy_io});
       if (core.stopped.load(std::memory_order_seq_cst)) {
         mine->stop();
         throw runtime_stopped();
@@ -86,16 +100,6 @@ io_driver& ensure_io_driver(runtime_core& core, std::string_view runtime_name) {
 io_driver* find_io_driver(const runtime_core& core) noexcept {
   io_driver* d = core.io.load(std::memory_order_acquire);
   return d == destroyed ? nullptr : d;
-}
-
-void stop_io(runtime_core& core) noexcept {
-  io_driver* d = core.io.load(std::memory_order_seq_cst);  // see ensure_io_driver
-  if (d && d != destroyed) d->stop();
-}
-
-void destroy_io(runtime_core& core) noexcept {
-  io_driver* d = core.io.exchange(destroyed, std::memory_order_acq_rel);
-  if (d != destroyed) delete d;
 }
 
 }  // namespace weft::detail

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <utility>
 
+#include <weft/detail/join_word.hpp>
 #include <weft/detail/promise.hpp>
 #include <weft/detail/runtime_core.hpp>
 #include <weft/detail/suspension.hpp>
@@ -108,7 +109,7 @@ class join_awaiter : join_state {
   explicit join_awaiter(task_record*& handle_slot) noexcept : join_state(handle_slot), slot_(&handle_slot) {}
 
   bool await_ready() const noexcept {
-    return child->join.load(std::memory_order_acquire) == join_done;
+    return join_finished(child);
   }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) { return join_suspend(*this, h); }
 

@@ -9,12 +9,15 @@
 #include <coroutine>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <source_location>
 #include <string_view>
 #include <vector>
 
+#include <weft/detail/join_word.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/detail/task_table.hpp>
+#include <weft/detail/trace_sink.hpp>
 #include <weft/detail/worker_context.hpp>
 #include <weft/sched/scheduler.hpp>
 
@@ -26,7 +29,6 @@ namespace weft::detail {
 
 class io_driver;
 
-class tracer;
 
 class runtime_core {
  public:
@@ -44,8 +46,8 @@ class runtime_core {
   /// `stopped`, so each one either lands its task before shutdown looks at the tasks or throws
   /// runtime_stopped, never in between.
   std::atomic<std::uint32_t> entering{0};
-  /// The recorder of the running weft::trace, or null (tracer.hpp).
-  std::atomic<detail::tracer*> tracer{nullptr};
+  /// Where the hot path reports while a weft::trace records, or null (trace_sink.hpp).
+  std::atomic<trace_sink*> tracer{nullptr};
   /// The runtime's registry (its own or the user's), for metrics created by tasks (channels).
   metrics::registry* registry = nullptr;
   std::atomic<std::uint64_t> external_spawned{0};
@@ -53,9 +55,21 @@ class runtime_core {
   std::atomic<std::uint64_t> external_failed{0};
   std::atomic<std::uint64_t> external_cancelled{0};
   std::atomic<std::uint64_t> timed_out{0};
-  /// The Asio reactor (asio/detail/io_driver.hpp): null until the first get_executor(); stopped
-  /// and destroyed by shutdown (asio/detail/io_shutdown.hpp).
+  /// The Asio reactor (asio/detail/io_driver.hpp): null until the first get_executor(). The
+  /// asio area owns it and registers its area_hooks when it makes it.
   std::atomic<io_driver*> io{nullptr};
+
+  /// How an area above core takes part in the runtime's end without core including it: it
+  /// registers its hooks once (the Asio reactor when it is made), and the runtime calls them.
+  struct area_hooks {
+    /// Shutdown, once the tasks had their grace and before the workers stop: stop driving tasks.
+    void (*stop)(runtime_core&) noexcept = nullptr;
+    /// ~runtime, after every task is gone: free what the area keeps for this runtime.
+    void (*destroy)(runtime_core&) noexcept = nullptr;
+  };
+  void add_hooks(area_hooks h);
+  void run_stop_hooks() noexcept;
+  void run_destroy_hooks() noexcept;
 
   /// A steady-clock reading refreshed by the workers now and then: cheap timestamps for task
   /// states (precision: a few milliseconds).
@@ -83,6 +97,8 @@ class runtime_core {
 
   std::atomic<std::size_t> refs_{1};
   std::atomic<bool> retired_{false};
+  std::mutex hooks_mu_;
+  std::vector<area_hooks> hooks_;
 };
 
 /// Admits one entry from outside the workers (runtime::spawn, block_on): throws
@@ -107,14 +123,14 @@ class entry_guard {
 };
 
 /// run_record with a trace on: records the wait that ends here and the dispatch (tracing.cpp).
-void run_record_traced(task_record* r, detail::tracer* t) noexcept;
+void run_record_traced(task_record* r, trace_sink* t) noexcept;
 
 /// The job function of every task record: resumes the task where it left off.
 inline void run_record(sched::job* j) noexcept {
   auto* r = static_cast<task_record*>(j);
   tls_ctx->current = r;
   r->set_running();
-  if (detail::tracer* t = r->rt->tracer.load(std::memory_order_relaxed)) [[unlikely]]
+  if (trace_sink* t = r->rt->tracer.load(std::memory_order_relaxed)) [[unlikely]]
     return run_record_traced(r, t);
   r->resume_point.resume();
 }
@@ -135,7 +151,7 @@ inline void init_record(task_record* r, std::coroutine_handle<> h, std::string_v
   r->inline_joiner = nullptr;
   r->helping = nullptr;
   r->spawner = spawner;
-  r->join.store(join_running, std::memory_order_relaxed);
+  reset_join(r);
   r->cancel_bits.store(inherited_cancel, std::memory_order_relaxed);
   r->token = token;
   r->site.store(site, std::memory_order_relaxed);

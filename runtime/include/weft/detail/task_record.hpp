@@ -8,20 +8,8 @@
 // record at any time; a reused record is told apart by its id (ids are never reused).
 //
 // Lifetime: a record and its root frame are released by the last of two parties: the task's
-// completion and its join handle (joined, detached or destroyed). `join` arbitrates:
-//
-//   join value             meaning
-//   join_running (0)       not finished; the handle has not started waiting
-//   join_done              finished; the frame waits at its final suspend point for the handle
-//   join_detached          the handle let go first; completion frees everything
-//   join_orphaned          shutdown destroyed the frame; the handle frees the record
-//   join_cancel_pending    a canceller found no waiter yet; the joiner sees it and gives up
-//   a task_record*         the joining task, resumed by completion
-//   a thread_waiter* | 1   a thread in block_on, woken by completion
-//
-// The common join costs no atomic read-modify-write at all: a joiner that finds its child still
-// at the bottom of its own deque pops it and runs it inline (`inline_joiner`), and the child's
-// completion hands the thread straight back by symmetric transfer.
+// completion and its join handle (joined, detached or destroyed). The `join` word arbitrates;
+// join_word.hpp owns it (its values, and with join.cpp every read and write of it).
 //
 // Cancellation: `cancel_bits` is set by a canceller; every weft awaitable checks it. A task that
 // suspends arms `hook` with its awaitable's "unblock me" function. The arm/check pair is
@@ -44,13 +32,6 @@ namespace weft::detail {
 
 class runtime_core;
 
-enum : std::uintptr_t {
-  join_running = 0,
-  join_done = 1,
-  join_detached = 2,
-  join_orphaned = 3,
-  join_cancel_pending = 4,
-};
 
 /// What a hook is asked to do (suspension.hpp).
 enum class hook_op : std::uint8_t {
@@ -84,7 +65,7 @@ struct task_record : sched::job {
   struct join_state* helping = nullptr;  ///< set while it runs inline to help a sibling's joiner
 
   // ---- join ----
-  std::atomic<std::uintptr_t> join{join_running};
+  std::atomic<std::uintptr_t> join{0};  ///< join_word.hpp (0: join_running)
 
   // ---- cancellation ----
   /// cancel_handle: join_handle::cancel() (or inherited at spawn); cancel_token_bit: delivered
@@ -219,11 +200,6 @@ struct task_record : sched::job {
     if (cancel_hook* h = hook.load(std::memory_order_acquire)) h->fn(h, op);
     cancel_busy.store(false, std::memory_order_release);
   }
-};
-
-/// A thread blocked in runtime::block_on, registered in a record's `join` with the low bit set.
-struct thread_waiter {
-  std::atomic<std::uint32_t> done{0};
 };
 
 }  // namespace weft::detail

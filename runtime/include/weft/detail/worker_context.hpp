@@ -14,7 +14,7 @@
 namespace weft::detail {
 
 class runtime_core;
-class tracer;
+class trace_sink;
 
 struct alignas(64) worker_context {  // one cache line set per worker: no false sharing
   static constexpr std::size_t max_free = 512;
@@ -22,7 +22,7 @@ struct alignas(64) worker_context {  // one cache line set per worker: no false 
   runtime_core* rt = nullptr;
   sched::worker* w = nullptr;
   /// &rt->tracer, for headers that cannot see runtime_core: non-null while a trace records.
-  const std::atomic<tracer*>* tracing = nullptr;
+  const std::atomic<trace_sink*>* tracing = nullptr;
   task_record* current = nullptr;  ///< the task this worker is running (valid during a dispatch)
 
   task_record* free_ = nullptr;

@@ -42,9 +42,9 @@
 #include <utility>
 #include <vector>
 
-#include <weft/detail/oneshot.hpp>
+#include <weft/combinators/detail/oneshot.hpp>
 #include <weft/pool/options.hpp>
-#include <weft/pool/pool_core.hpp>
+#include <weft/pool/detail/pool_core.hpp>
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>

@@ -31,8 +31,8 @@
 #include <utility>
 #include <vector>
 
-#include <weft/detail/channel_metrics.hpp>
-#include <weft/detail/waiter.hpp>
+#include <weft/sync/detail/channel_metrics.hpp>
+#include <weft/sync/detail/waiter.hpp>
 #include <weft/errors.hpp>
 #include <weft/sched/parker.hpp>
 

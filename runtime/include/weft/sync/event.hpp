@@ -14,7 +14,7 @@
 #include <coroutine>
 #include <mutex>
 
-#include <weft/detail/waiter.hpp>
+#include <weft/sync/detail/waiter.hpp>
 
 namespace weft {
 

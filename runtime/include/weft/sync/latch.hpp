@@ -15,7 +15,7 @@
 #include <mutex>
 #include <stdexcept>
 
-#include <weft/detail/waiter.hpp>
+#include <weft/sync/detail/waiter.hpp>
 
 namespace weft {
 

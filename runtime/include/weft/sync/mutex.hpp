@@ -15,7 +15,7 @@
 #include <mutex>
 #include <utility>
 
-#include <weft/detail/waiter.hpp>
+#include <weft/sync/detail/waiter.hpp>
 
 namespace weft {
 

@@ -15,7 +15,7 @@
 #include <cstddef>
 #include <mutex>
 
-#include <weft/detail/waiter.hpp>
+#include <weft/sync/detail/waiter.hpp>
 
 namespace weft {
 

@@ -28,7 +28,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include <weft/asio/detail/io_shutdown.hpp>
 
 namespace weft::detail {
 

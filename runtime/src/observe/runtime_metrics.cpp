@@ -1,4 +1,4 @@
-#include <weft/detail/runtime_metrics.hpp>
+#include "observe/runtime_metrics.hpp"
 
 #include <string>
 

@@ -18,7 +18,7 @@
 // switch is announced with synchronisation, so TSan orders what the fiber did before a switch
 // before what runs after it. These are the only sanitizer-specific lines of the fiber code.
 
-#include <weft/detail/fiber_core.hpp>
+#include <weft/fiber/detail/fiber_core.hpp>
 
 #include <cstdlib>
 #include <exception>
@@ -30,7 +30,7 @@
 #include <boost/context/detail/fcontext.hpp>
 
 #include <weft/detail/current.hpp>
-#include <weft/detail/fiber_stack.hpp>
+#include <weft/fiber/detail/fiber_stack.hpp>
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)

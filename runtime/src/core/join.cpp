@@ -158,6 +158,18 @@ std::coroutine_handle<> after_suspend(join_state* hs) noexcept {
   return join_next(*hs, tls_ctx);
 }
 
+void orphan_record(task_record* r) noexcept {
+  std::uintptr_t prev = r->join.exchange(join_orphaned, std::memory_order_acq_rel);
+  if (prev == join_detached) {
+    free_record(r);
+  } else if (prev & 1) {
+    auto* tw = reinterpret_cast<thread_waiter*>(prev & ~std::uintptr_t{1});
+    tw->done.store(2, std::memory_order_release);  // block_on throws runtime_stopped
+    sched::futex_wake(&tw->done);
+  }
+  // Otherwise a handle still refers to the record and frees it when it lets go.
+}
+
 void release_handle(task_record* r) noexcept {
   std::uintptr_t prev = r->join.exchange(join_detached, std::memory_order_acq_rel);
   if (prev == join_done) {

@@ -1,4 +1,4 @@
-#include <weft/detail/monitor.hpp>
+#include "observe/monitor.hpp"
 
 #include <climits>
 

@@ -55,6 +55,23 @@ void runtime_core::free_record(task_record* r) noexcept {
 
 void entry_guard::throw_stopped() { throw runtime_stopped(); }
 
+void runtime_core::add_hooks(area_hooks h) {
+  std::lock_guard lock(hooks_mu_);
+  hooks_.push_back(h);
+}
+
+void runtime_core::run_stop_hooks() noexcept {
+  std::lock_guard lock(hooks_mu_);
+  for (const auto& h : hooks_)
+    if (h.stop) h.stop(*this);
+}
+
+void runtime_core::run_destroy_hooks() noexcept {
+  std::lock_guard lock(hooks_mu_);
+  for (const auto& h : hooks_)
+    if (h.destroy) h.destroy(*this);
+}
+
 std::size_t runtime_core::cancel_live(std::uint32_t bit) {
   std::size_t live = 0;
   std::vector<task_record*> todo;
@@ -96,15 +113,7 @@ std::size_t runtime_core::destroy_live_tasks() {
   for (task_record* r : live) {
     r->root.destroy();
     r->set_state(record_state::completed, coarse_now());
-    std::uintptr_t prev = r->join.exchange(join_orphaned, std::memory_order_acq_rel);
-    if (prev == join_detached) {
-      free_record(r);
-    } else if (prev & 1) {
-      auto* tw = reinterpret_cast<thread_waiter*>(prev & ~std::uintptr_t{1});
-      tw->done.store(2, std::memory_order_release);  // block_on throws runtime_stopped
-      sched::futex_wake(&tw->done);
-    }
-    // Otherwise a handle still refers to the record and frees it when it lets go.
+    orphan_record(r);
   }
   return live.size();
 }

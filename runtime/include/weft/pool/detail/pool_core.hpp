@@ -16,7 +16,7 @@
 #include <weft/metrics/histogram.hpp>
 #include <weft/metrics/name_claim.hpp>
 #include <weft/metrics/owned.hpp>
-#include <weft/pool/breaker.hpp>
+#include <weft/pool/detail/breaker.hpp>
 #include <weft/pool/options.hpp>
 #include <weft/sync/event.hpp>
 #include <weft/sync/semaphore.hpp>

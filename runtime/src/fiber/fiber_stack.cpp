@@ -1,6 +1,6 @@
 // The fiber stack pool (detail/fiber_stack.hpp): mmap + a PROT_NONE guard, per-thread caches
 // in front of one global pool.
-#include <weft/detail/fiber_stack.hpp>
+#include <weft/fiber/detail/fiber_stack.hpp>
 
 #include <algorithm>
 #include <atomic>

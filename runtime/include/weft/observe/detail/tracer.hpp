@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include <weft/detail/trace_sink.hpp>
+
 namespace weft::detail {
 
 struct trace_event {
@@ -40,16 +42,16 @@ struct trace_site {
   std::int64_t max_ns = 0;
 };
 
-class tracer {
+class tracer final : public trace_sink {
  public:
   static constexpr std::size_t max_events_per_buffer = 1'000'000;
 
   explicit tracer(std::size_t workers);
 
-  void spawn(std::size_t worker, std::uint64_t task, std::string_view name, std::int64_t now);
-  void run(std::size_t worker, std::uint64_t task, std::string_view name, std::int64_t start, std::int64_t end);
-  void blocked(std::size_t worker, std::uint64_t task, const char* what, std::int64_t start, std::int64_t end);
-  void complete(std::size_t worker, std::uint64_t task, std::int64_t now);
+  void spawn(std::size_t worker, std::uint64_t task, std::string_view name, std::int64_t now) override;
+  void run(std::size_t worker, std::uint64_t task, std::string_view name, std::int64_t start, std::int64_t end) override;
+  void blocked(std::size_t worker, std::uint64_t task, const char* what, std::int64_t start, std::int64_t end) override;
+  void complete(std::size_t worker, std::uint64_t task, std::int64_t now) override;
 
   struct result {
     std::vector<trace_event> events;

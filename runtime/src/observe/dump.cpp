@@ -1,9 +1,9 @@
-#include <weft/detail/dump.hpp>
+#include "observe/dump.hpp"
 
 #include <fmt/format.h>
 
 #include <weft/detail/runtime_core.hpp>
-#include <weft/detail/stall_detector.hpp>
+#include "observe/stall_detector.hpp"
 
 namespace weft::detail {
 namespace {

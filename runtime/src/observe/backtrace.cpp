@@ -1,5 +1,5 @@
 #define BOOST_STACKTRACE_LINK
-#include <weft/detail/backtrace.hpp>
+#include <weft/observe/detail/backtrace.hpp>
 
 #include <atomic>
 #include <csignal>

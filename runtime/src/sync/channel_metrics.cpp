@@ -1,4 +1,4 @@
-#include <weft/detail/channel_metrics.hpp>
+#include <weft/sync/detail/channel_metrics.hpp>
 
 #include <weft/detail/runtime_core.hpp>
 #include <weft/metrics/buckets.hpp>

@@ -15,7 +15,7 @@
 #include <mutex>
 #include <thread>
 
-#include <weft/detail/stall_detector.hpp>
+#include "observe/stall_detector.hpp"
 
 namespace weft::detail {
 

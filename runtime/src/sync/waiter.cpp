@@ -1,7 +1,7 @@
 // The out-of-line half of the sync primitives' wait list (detail/waiter.hpp): the one hook,
 // the destruction of a primitive with waiters, and its error.
 
-#include <weft/detail/waiter.hpp>
+#include <weft/sync/detail/waiter.hpp>
 
 namespace weft::detail {
 

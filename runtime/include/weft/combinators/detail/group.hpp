@@ -22,7 +22,7 @@
 #include <vector>
 
 #include <weft/cancel.hpp>
-#include <weft/detail/oneshot.hpp>
+#include <weft/combinators/detail/oneshot.hpp>
 #include <weft/this_task.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>

@@ -15,7 +15,7 @@
 // fibers gets an alternate signal stack the first time it does (unless it already has one, as
 // under the sanitizers), freed when the thread exits.
 
-#include <weft/detail/fiber_core.hpp>
+#include <weft/fiber/detail/fiber_core.hpp>
 
 #include <atomic>
 #include <csignal>
@@ -28,7 +28,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <weft/detail/fiber_stack.hpp>
+#include <weft/fiber/detail/fiber_stack.hpp>
 #include <weft/detail/task_record.hpp>
 
 namespace weft::detail {

@@ -1,69 +1,23 @@
-// The runtime's side of weft::trace: hooks the hot path calls only while a trace is on.
+// weft::trace: a trace of the runtime switched on at run time (trace.hpp), over the recorder in
+// observe/detail/tracer.hpp.
 
 #include <weft/trace.hpp>
 
-#include <cstring>
 #include <ostream>
 
 #include <fmt/format.h>
 
-#include <weft/detail/runtime_core.hpp>
 #include <weft/metrics/json.hpp>
-#include <weft/detail/tracer.hpp>
+#include <weft/observe/detail/tracer.hpp>
 #include <weft/runtime.hpp>
 
-namespace weft::detail {
+namespace weft {
+
 namespace {
-
-std::size_t worker_of(worker_context* ctx, runtime_core* rt) {
-  return ctx && ctx->rt == rt ? static_cast<std::size_t>(ctx - rt->contexts.data()) : rt->contexts.size();
-}
-
 std::string task_label(std::uint64_t id, std::string_view name) {
   return name.empty() ? fmt::format("task {}", id) : fmt::format("{} ({})", name, id);
 }
-
 }  // namespace
-
-void run_record_traced(task_record* r, detail::tracer* t) noexcept {
-  runtime_core* rt = r->rt;
-  const std::size_t w = worker_of(tls_ctx, rt);
-  const std::int64_t start = sched::now_ns();
-  if (r->trace_since) {
-    t->blocked(w, r->id.load(std::memory_order_relaxed), r->trace_what, r->trace_since, start);
-    r->trace_since = 0;
-  }
-  // Read what the event needs now: once resumed, the task may finish and its record be reused.
-  const std::uint64_t id = r->id.load(std::memory_order_relaxed);
-  char name[task_record::name_words * 8];
-  const std::size_t len = r->copy_name(name);
-  r->resume_point.resume();
-  t->run(w, id, std::string_view(name, len), start, sched::now_ns());
-}
-
-void trace_wait(task_record* me, const char* what) noexcept {
-  if (me->rt->tracer.load(std::memory_order_relaxed)) {
-    me->trace_since = sched::now_ns();
-    me->trace_what = what;
-  }
-}
-
-void trace_spawn(task_record* r) noexcept {
-  if (detail::tracer* t = r->rt->tracer.load(std::memory_order_relaxed)) {
-    char name[task_record::name_words * 8];
-    std::size_t len = r->copy_name(name);
-    t->spawn(worker_of(tls_ctx, r->rt), r->id.load(std::memory_order_relaxed), std::string_view(name, len), sched::now_ns());
-  }
-}
-
-void trace_complete(task_record* r) noexcept {
-  if (detail::tracer* t = r->rt->tracer.load(std::memory_order_relaxed))
-    t->complete(worker_of(tls_ctx, r->rt), r->id.load(std::memory_order_relaxed), sched::now_ns());
-}
-
-}  // namespace weft::detail
-
-namespace weft {
 
 trace::trace(runtime& rt) : rt_(&rt), tracer_(rt.start_trace()) {}
 
@@ -124,7 +78,7 @@ void trace::write_chrome_json(std::ostream& os) const {
     switch (e.k) {
       case detail::trace_event::kind::run:
         os << fmt::format("{{\"ph\":\"X\",\"name\":{},\"cat\":\"run\",\"pid\":1,\"tid\":{},\"ts\":{:.3f},\"dur\":{:.3f},\"args\":{{\"task\":{}}}}}",
-                          quoted(detail::task_label(e.task, e.name)), e.worker, us(e.start_ns),
+                          quoted(task_label(e.task, e.name)), e.worker, us(e.start_ns),
                           static_cast<double>(e.end_ns - e.start_ns) / 1000.0, e.task);
         break;
       case detail::trace_event::kind::blocked:
@@ -134,7 +88,7 @@ void trace::write_chrome_json(std::ostream& os) const {
         break;
       case detail::trace_event::kind::spawn:
         os << fmt::format("{{\"ph\":\"i\",\"s\":\"t\",\"name\":{},\"cat\":\"task\",\"pid\":1,\"tid\":{},\"ts\":{:.3f}}}",
-                          quoted("spawn " + detail::task_label(e.task, e.name)), e.worker, us(e.start_ns));
+                          quoted("spawn " + task_label(e.task, e.name)), e.worker, us(e.start_ns));
         break;
       case detail::trace_event::kind::complete:
         os << fmt::format("{{\"ph\":\"i\",\"s\":\"t\",\"name\":\"done task {}\",\"cat\":\"task\",\"pid\":1,\"tid\":{},\"ts\":{:.3f}}}",

@@ -1,4 +1,4 @@
-#include <weft/detail/tracer.hpp>
+#include <weft/observe/detail/tracer.hpp>
 
 #include <algorithm>
 #include <cstring>

@@ -1,12 +1,12 @@
-#include <weft/detail/stall_detector.hpp>
+#include "observe/stall_detector.hpp"
 
 #include <cstdio>
 
 #include <fmt/format.h>
 
-#include <weft/detail/backtrace.hpp>
+#include <weft/observe/detail/backtrace.hpp>
 #include <weft/detail/runtime_core.hpp>
-#include <weft/detail/runtime_metrics.hpp>
+#include "observe/runtime_metrics.hpp"
 #include <weft/metrics/buckets.hpp>
 #include <weft/metrics/registry.hpp>
 #include <weft/metrics/utf8.hpp>

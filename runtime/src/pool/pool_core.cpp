@@ -1,4 +1,4 @@
-#include <weft/pool/pool_core.hpp>
+#include <weft/pool/detail/pool_core.hpp>
 
 #include <algorithm>
 #include <cmath>

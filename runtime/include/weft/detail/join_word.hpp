@@ -1,0 +1,66 @@
+#pragma once
+// The join word (task_record::join): who frees a finished task, and who is resumed when it
+// finishes. This header and join.cpp are the only code that reads or writes it.
+//
+// A record and its root frame are released by the last of two parties: the task's completion
+// and its join handle (joined, detached or destroyed). The word says which came first:
+//
+//   join value             meaning
+//   join_running (0)       not finished; the handle has not started waiting
+//   join_done              finished; the frame waits at its final suspend point for the handle
+//   join_detached          the handle let go first; completion frees everything
+//   join_orphaned          shutdown destroyed the frame; the handle frees the record
+//   join_cancel_pending    a canceller found no waiter yet; the joiner sees it and gives up
+//   a task_record*         the joining task, resumed by completion
+//   a thread_waiter* | 1   a thread in block_on, woken by completion
+//
+// The common join costs no atomic read-modify-write at all: a joiner that finds its child still
+// at the bottom of its own deque pops it and runs it inline (`inline_joiner`, join.hpp), and the
+// child's completion hands the thread straight back by symmetric transfer.
+//
+// Thread safety: the transitions are atomic exchanges and compare-exchanges (acq_rel: the
+// release publishes the result, or the registered waiter, to the other party).
+
+#include <atomic>
+#include <cstdint>
+
+#include <weft/detail/task_record.hpp>
+
+namespace weft::detail {
+
+enum : std::uintptr_t {
+  join_running = 0,
+  join_done = 1,
+  join_detached = 2,
+  join_orphaned = 3,
+  join_cancel_pending = 4,
+};
+
+/// A thread blocked in runtime::block_on, registered in a record's `join` with the low bit set.
+/// `done` becomes 1 when the task finished, 2 when shutdown ended it.
+struct thread_waiter {
+  std::atomic<std::uint32_t> done{0};
+};
+
+/// A new task: not finished, nobody waiting.
+inline void reset_join(task_record* r) noexcept { r->join.store(join_running, std::memory_order_relaxed); }
+
+/// Whether the task has finished and waits for its handle (its result is ready).
+inline bool join_finished(const task_record* r) noexcept {
+  return r->join.load(std::memory_order_acquire) == join_done;
+}
+
+/// Registers a thread that will block in `tw` for the task (block_on). If the task is already
+/// finished (or ended by shutdown), `tw` says so at once.
+inline void wait_on_thread(task_record* r, thread_waiter& tw) noexcept {
+  std::uintptr_t expected = join_running;
+  if (!r->join.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(&tw) | 1, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+    tw.done.store(expected == join_done ? 1 : 2, std::memory_order_relaxed);
+}
+
+/// Shutdown destroyed the task's frame: lets its handle (or a blocked thread) know, and frees
+/// the record if nobody holds it (join.cpp).
+void orphan_record(task_record* r) noexcept;
+
+}  // namespace weft::detail
