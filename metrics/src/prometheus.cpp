@@ -9,20 +9,6 @@ namespace weft::metrics {
 
 namespace {
 
-// `k="v",k2="v2"` (no braces), values escaped.
-void append_label_pairs(std::string& out, const labels& label_set) {
-  bool first = true;
-  for (const auto& [key, value] : label_set) {
-    if (!first)
-      out += ',';
-    first = false;
-    out += key;
-    out += "=\"";
-    detail::append_label_value(out, value);
-    out += "\"";
-  }
-}
-
 // `name{labels} value\n`, or `name value\n` without labels.
 void append_sample(std::string& out, std::string_view name, std::string_view suffix, const std::string& label_text,
                    double value) {
@@ -104,7 +90,7 @@ std::string to_prometheus(const registry_snapshot& snap) {
     out += '\n';
     for (const series_snapshot& series : family.series) {
       label_text.clear();
-      append_label_pairs(label_text, series.labels);
+      detail::append_label_pairs(label_text, series.labels);
       if (family.type == metric_type::histogram)
         append_histogram(out, family, series.histogram, label_text, les);
       else

@@ -62,23 +62,6 @@ std::string list(const std::vector<double>& bounds) {
   return s;
 }
 
-std::string describe_series(std::string_view name, const labels& label_set) {
-  std::string s(name);
-  s += '{';
-  bool first = true;
-  for (const auto& [key, value] : label_set) {
-    if (!first)
-      s += ',';
-    first = false;
-    s += key;
-    s += "=\"";
-    append_label_value(s, value);
-    s += '"';
-  }
-  s += '}';
-  return s;
-}
-
 // A registration's label keys and values, checked.
 struct checked_labels {
   std::vector<std::string> keys;  // sorted, because labels keeps its pairs sorted by key

@@ -7,26 +7,6 @@
 
 namespace weft::metrics {
 
-namespace {
-
-std::string describe(std::string_view name, const labels& label_set) {
-  std::string s(name);
-  s += '{';
-  bool first = true;
-  for (const auto& [key, value] : label_set) {
-    if (!first)
-      s += ',';
-    first = false;
-    s += key;
-    s += "=\"";
-    s += value;
-    s += '"';
-  }
-  s += '}';
-  return s;
-}
-
-}  // namespace
 
 std::string_view to_string(metric_type type) noexcept {
   switch (type) {
@@ -63,7 +43,7 @@ const series_snapshot& registry_snapshot::require(std::string_view name, const l
                                          to_string(family->type), ", not a ", to_string(type)}));
   const series_snapshot* series = find(name, label_set);
   if (series == nullptr)
-    throw std::out_of_range(detail::cat({"weft::metrics: the snapshot has no series ", describe(name, label_set)}));
+    throw std::out_of_range(detail::cat({"weft::metrics: the snapshot has no series ", detail::describe_series(name, label_set)}));
   return *series;
 }
 

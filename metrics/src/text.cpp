@@ -69,4 +69,24 @@ void append_help(std::string& out, std::string_view help) {
   }
 }
 
+void append_label_pairs(std::string& out, const labels& label_set) {
+  bool first = true;
+  for (const auto& [key, value] : label_set) {
+    if (!first) out += ',';
+    first = false;
+    out += key;
+    out += "=\"";
+    append_label_value(out, value);
+    out += '"';
+  }
+}
+
+std::string describe_series(std::string_view name, const labels& label_set) {
+  std::string s(name);
+  s += '{';
+  append_label_pairs(s, label_set);
+  s += '}';
+  return s;
+}
+
 }  // namespace weft::metrics::detail

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "weft/metrics/labels.hpp"
+
 namespace weft::metrics::detail {
 
 /// The parts joined into one string, for error messages. (Not `"literal" + std::string(...)`:
@@ -28,6 +30,13 @@ std::string format_number(double v);
 
 /// Prometheus 0.0.4 label value escaping: backslash, double quote and line feed.
 void append_label_value(std::string& out, std::string_view value);
+
+/// `k="v",k2="v2"` (no braces), values escaped: the one label formatter, for the exposition and
+/// for naming a series in messages.
+void append_label_pairs(std::string& out, const labels& label_set);
+
+/// `name{k="v",...}` (values escaped), for naming a series in messages.
+std::string describe_series(std::string_view name, const labels& label_set);
 
 /// Prometheus 0.0.4 HELP escaping: backslash and line feed.
 void append_help(std::string& out, std::string_view help);

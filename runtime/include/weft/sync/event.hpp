@@ -44,25 +44,22 @@ class event {
     return set_;
   }
 
-  class awaiter : detail::waiter {
-   public:
-    explicit awaiter(event& e) noexcept : waiter(e.mu_, e.waiters_, &e), e_(&e) {}
-    bool await_ready() const noexcept { return false; }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-      return suspend(
-          h, "event", [&] { return e_->set_; }, [&](waiter* w) { e_->waiters_.push_back(w); }, [] {});
-    }
-    void await_resume() { finish("weft::event"); }
-
-   private:
-    event* e_;
-  };
-
   /// Suspends until the event is set (at once if it is). Throws cancelled_error if the task is
   /// cancelled first.
-  awaiter wait() noexcept { return awaiter(*this); }
+  auto wait() noexcept { return detail::wait_awaiter<wait_op>(*this); }
 
  private:
+  struct wait_op {
+    using primitive = event;
+    static constexpr const char* what = "event";
+    static constexpr const char* name = "weft::event";
+    static constexpr detail::waiter::undo_fn give_back = nullptr;
+    static detail::short_mutex& lock(event& e) noexcept { return e.mu_; }
+    static detail::waiter_queue& queue(event& e) noexcept { return e.waiters_; }
+    static bool ready(event& e) noexcept { return e.set_; }
+    static void result(event&) noexcept {}
+  };
+
   mutable detail::short_mutex mu_;
   bool set_;
   detail::waiter_queue waiters_;

@@ -47,24 +47,21 @@ class latch {
     return count_;
   }
 
-  class awaiter : detail::waiter {
-   public:
-    explicit awaiter(latch& l) noexcept : waiter(l.mu_, l.waiters_, &l), l_(&l) {}
-    bool await_ready() const noexcept { return false; }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-      return suspend(
-          h, "latch", [&] { return l_->count_ == 0; }, [&](waiter* w) { l_->waiters_.push_back(w); }, [] {});
-    }
-    void await_resume() { finish("weft::latch"); }
-
-   private:
-    latch* l_;
-  };
-
   /// Suspends until the count reaches zero.
-  awaiter wait() noexcept { return awaiter(*this); }
+  auto wait() noexcept { return detail::wait_awaiter<wait_op>(*this); }
 
  private:
+  struct wait_op {
+    using primitive = latch;
+    static constexpr const char* what = "latch";
+    static constexpr const char* name = "weft::latch";
+    static constexpr detail::waiter::undo_fn give_back = nullptr;
+    static detail::short_mutex& lock(latch& l) noexcept { return l.mu_; }
+    static detail::waiter_queue& queue(latch& l) noexcept { return l.waiters_; }
+    static bool ready(latch& l) noexcept { return l.count_ == 0; }
+    static void result(latch&) noexcept {}
+  };
+
   mutable detail::short_mutex mu_;
   std::size_t count_;
   detail::waiter_queue waiters_;

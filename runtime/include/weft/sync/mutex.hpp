@@ -73,34 +73,26 @@ class async_mutex {
     return locked_;
   }
 
-  class awaiter : detail::waiter {
-   public:
-    explicit awaiter(async_mutex& m) noexcept : waiter(m.mu_, m.waiters_, &m, &give_back), m_(&m) {}
-    bool await_ready() const noexcept { return false; }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-      return suspend(
-          h, "mutex",
-          [&] {
-            if (m_->locked_) return false;
-            m_->locked_ = true;
-            return true;
-          },
-          [&](waiter* w) { m_->waiters_.push_back(w); }, [] {});
-    }
-    guard await_resume() {
-      finish("weft::async_mutex");
-      return guard(m_);
-    }
-
-   private:
-    static void give_back(waiter& w) noexcept { static_cast<async_mutex*>(w.owner)->unlock(); }
-    async_mutex* m_;
-  };
-
   /// Suspends until the lock is free and takes it; yields the guard.
-  awaiter lock() noexcept { return awaiter(*this); }
+  auto lock() noexcept { return detail::wait_awaiter<wait_op>(*this); }
 
  private:
+  struct wait_op {
+    using primitive = async_mutex;
+    static constexpr const char* what = "mutex";
+    static constexpr const char* name = "weft::async_mutex";
+    static void unlock_again(detail::waiter& w) noexcept { static_cast<async_mutex*>(w.owner)->unlock(); }
+    static constexpr detail::waiter::undo_fn give_back = &unlock_again;
+    static detail::short_mutex& lock(async_mutex& m) noexcept { return m.mu_; }
+    static detail::waiter_queue& queue(async_mutex& m) noexcept { return m.waiters_; }
+    static bool ready(async_mutex& m) noexcept {
+      if (m.locked_) return false;
+      m.locked_ = true;
+      return true;
+    }
+    static guard result(async_mutex& m) noexcept { return guard(&m); }
+  };
+
   mutable detail::short_mutex mu_;
   bool locked_ = false;
   detail::waiter_queue waiters_;

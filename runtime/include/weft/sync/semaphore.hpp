@@ -52,31 +52,26 @@ class semaphore {
     return waiters_.size();
   }
 
-  class awaiter : detail::waiter {
-   public:
-    explicit awaiter(semaphore& s) noexcept : waiter(s.mu_, s.waiters_, &s, &give_back), s_(&s) {}
-    bool await_ready() const noexcept { return false; }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-      return suspend(
-          h, "semaphore",
-          [&] {
-            if (s_->permits_ == 0) return false;
-            --s_->permits_;
-            return true;
-          },
-          [&](waiter* w) { s_->waiters_.push_back(w); }, [] {});
-    }
-    void await_resume() { finish("weft::semaphore"); }
-
-   private:
-    static void give_back(waiter& w) noexcept { static_cast<semaphore*>(w.owner)->release(); }
-    semaphore* s_;
-  };
-
   /// Suspends until a permit is free and takes it.
-  awaiter acquire() noexcept { return awaiter(*this); }
+  auto acquire() noexcept { return detail::wait_awaiter<wait_op>(*this); }
 
  private:
+  struct wait_op {
+    using primitive = semaphore;
+    static constexpr const char* what = "semaphore";
+    static constexpr const char* name = "weft::semaphore";
+    static void return_permit(detail::waiter& w) noexcept { static_cast<semaphore*>(w.owner)->release(); }
+    static constexpr detail::waiter::undo_fn give_back = &return_permit;
+    static detail::short_mutex& lock(semaphore& s) noexcept { return s.mu_; }
+    static detail::waiter_queue& queue(semaphore& s) noexcept { return s.waiters_; }
+    static bool ready(semaphore& s) noexcept {
+      if (s.permits_ == 0) return false;
+      --s.permits_;
+      return true;
+    }
+    static void result(semaphore&) noexcept {}
+  };
+
   mutable detail::short_mutex mu_;
   std::size_t permits_;
   detail::waiter_queue waiters_;

@@ -252,4 +252,34 @@ inline void complete_all(waiter_queue& q, waiter::outcome r, wake_list& wake) no
 /// resumed) is orphaned, so it never touches the primitive again.
 void orphan_all(short_mutex& mu, waiter_queue& waiting, waiter_queue* handed = nullptr) noexcept;
 
+/// The one awaiter of the primitives whose wait hands over no value (event, latch, semaphore,
+/// async_mutex). `Op`, a nested struct of the primitive, describes its wait:
+///
+///   using primitive = event;
+///   static constexpr const char* what = "event";           // the wait, in dumps and traces
+///   static constexpr const char* name = "weft::event";     // the primitive, in errors
+///   static constexpr waiter::undo_fn give_back = nullptr;  // returns a hand-off (or null)
+///   static short_mutex& lock(event&);  static waiter_queue& queue(event&);
+///   static bool ready(event&);         // under the lock: done at once? (takes what it waits for)
+///   static R result(event&);           // what co_await yields
+template <class Op>
+class wait_awaiter : waiter {
+ public:
+  using primitive = typename Op::primitive;
+  explicit wait_awaiter(primitive& p) noexcept : waiter(Op::lock(p), Op::queue(p), &p, Op::give_back), p_(&p) {}
+
+  bool await_ready() const noexcept { return false; }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
+    return suspend(
+        h, Op::what, [&] { return Op::ready(*p_); }, [&](waiter* w) { Op::queue(*p_).push_back(w); }, [] {});
+  }
+  decltype(auto) await_resume() {
+    finish(Op::name);
+    return Op::result(*p_);
+  }
+
+ private:
+  primitive* p_;
+};
+
 }  // namespace weft::detail
