@@ -3,11 +3,14 @@
 #include <atomic>
 #include <chrono>
 #include <latch>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include <weft/metrics/registry.hpp>
 #include <weft/time.hpp>
 #include <weft/yield.hpp>
 
@@ -113,4 +116,20 @@ TEST_CASE("a finished task's handle may outlive its runtime", "[runtime][lifetim
   CHECK(h.valid());
   h.detach();  // frees the frame and the record after the runtime is gone
   CHECK(c.alive() == 0);
+}
+TEST_CASE("runtimes sharing a registry get distinct default names; an explicit duplicate is an error", "[runtime][names]") {
+  weft::metrics::registry reg;
+  weft::runtime a({.workers = 1, .registry = &reg});
+  weft::runtime b({.workers = 1, .registry = &reg});
+  CHECK(a.name() == "weft");
+  CHECK(b.name() == "weft-2");
+  weft::runtime api({.workers = 1, .name = "api", .registry = &reg});
+  std::string error;
+  try {
+    weft::runtime again({.workers = 1, .name = "api", .registry = &reg});
+  } catch (const std::invalid_argument& e) {
+    error = e.what();
+  }
+  CHECK(error.find("\"api\"") != std::string::npos);
+  CHECK(reg.to_prometheus().find("runtime=\"weft-2\"") != std::string::npos);
 }

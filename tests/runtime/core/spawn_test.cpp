@@ -10,7 +10,7 @@
 #include <weft/sync/channel.hpp>
 #include <weft/yield.hpp>
 
-#include "../support/lifetime.hpp"
+#include "../../support/lifetime.hpp"
 
 using weft::join_handle;
 using weft::task;

@@ -7,7 +7,7 @@
 
 #include <weft/runtime.hpp>
 
-#include "../support/lifetime.hpp"
+#include "../../support/lifetime.hpp"
 
 using weft::task;
 

@@ -15,7 +15,7 @@
 #include <weft/timeout.hpp>
 #include <weft/yield.hpp>
 
-#include "../support/suspended.hpp"
+#include "../../support/suspended.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;

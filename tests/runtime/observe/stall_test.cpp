@@ -15,7 +15,7 @@
 #include <weft/spawn.hpp>
 #include <weft/time.hpp>
 
-#include "../support/suspended.hpp"
+#include "../../support/suspended.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;

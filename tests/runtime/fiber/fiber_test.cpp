@@ -29,7 +29,7 @@
 #include <weft/timeout.hpp>
 #include <weft/yield.hpp>
 
-#include "../support/lifetime.hpp"
+#include "../../support/lifetime.hpp"
 
 extern char** environ;
 

@@ -11,7 +11,7 @@
 #include <weft/time.hpp>
 #include <weft/yield.hpp>
 
-#include "../support/promtool.hpp"
+#include "../../support/promtool.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;

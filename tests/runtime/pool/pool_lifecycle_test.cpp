@@ -19,8 +19,8 @@
 #include <weft/time.hpp>
 
 
-#include "../support/suspended.hpp"
-#include "../support/watchdog.hpp"
+#include "../../support/suspended.hpp"
+#include "../../support/watchdog.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;

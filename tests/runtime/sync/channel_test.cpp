@@ -1,8 +1,4 @@
 #include <weft/sync/channel.hpp>
-#include <weft/sync/event.hpp>
-#include <weft/sync/latch.hpp>
-#include <weft/sync/mutex.hpp>
-#include <weft/sync/semaphore.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -16,120 +12,12 @@
 #include <weft/metrics/registry.hpp>
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
-#include <weft/timeout.hpp>
 #include <weft/time.hpp>
+#include <weft/timeout.hpp>
 #include <weft/yield.hpp>
 
 using namespace std::chrono_literals;
 using weft::task;
-
-TEST_CASE("an event wakes every waiter when set, and lets later waits pass", "[sync][event]") {
-  weft::runtime rt({.workers = 2});
-  weft::event ev;
-  std::atomic<int> woke{0};
-  rt.block_on([&]() -> task<void> {
-    std::vector<weft::join_handle<void>> hs;
-    for (int i = 0; i < 10; ++i)
-      hs.push_back(weft::spawn([](weft::event& e, std::atomic<int>& n) -> task<void> {
-        co_await e.wait();
-        n.fetch_add(1);
-      }(ev, woke)));
-    co_await weft::yield();
-    ev.set();
-    for (auto& h : hs) co_await h;
-    co_await ev.wait();  // already set: passes
-    ev.reset();
-    CHECK_FALSE(ev.is_set());
-  }());
-  CHECK(woke.load() == 10);
-}
-
-TEST_CASE("a task waiting on an event that is never set is woken by its cancellation", "[sync][event][cancel]") {
-  weft::runtime rt({.workers = 2});
-  weft::event never;
-  CHECK_THROWS_AS(rt.block_on(weft::with_timeout(5ms, [&]() -> task<void> { co_await never.wait(); }())),
-                  weft::timeout_error);
-  never.set();  // nobody is left waiting: must not touch a dead frame
-}
-
-TEST_CASE("a semaphore admits at most its permits at once", "[sync][semaphore]") {
-  weft::runtime rt({.workers = 2});
-  weft::semaphore slots(3);
-  std::atomic<int> inside{0}, most{0};
-  rt.block_on([&]() -> task<void> {
-    // A capturing lambda's closure must outlive the tasks it makes: keep it in this frame.
-    auto body = [&]() -> task<void> {
-        co_await slots.acquire();
-        int now = inside.fetch_add(1) + 1;
-        int seen = most.load();
-        while (now > seen && !most.compare_exchange_weak(seen, now)) {
-        }
-        co_await weft::yield();
-        inside.fetch_sub(1);
-        slots.release();
-    };
-    std::vector<weft::join_handle<void>> hs;
-    for (int i = 0; i < 50; ++i) hs.push_back(weft::spawn(body()));
-    for (auto& h : hs) co_await h;
-  }());
-  CHECK(most.load() <= 3);
-  CHECK(most.load() >= 1);
-  CHECK(slots.available() == 3);
-}
-
-TEST_CASE("a cancelled acquire does not lose a permit", "[sync][semaphore][cancel]") {
-  weft::runtime rt({.workers = 2});
-  weft::semaphore s(0);
-  CHECK_THROWS_AS(rt.block_on(weft::with_timeout(2ms, [&]() -> task<void> { co_await s.acquire(); }())),
-                  weft::timeout_error);
-  s.release();
-  CHECK(s.available() == 1);
-  CHECK(s.waiting() == 0);
-}
-
-TEST_CASE("an async_mutex excludes, and hands the lock to waiters in order", "[sync][mutex]") {
-  weft::runtime rt({.workers = 2});
-  weft::async_mutex m;
-  long counter = 0;  // guarded by m, not atomic: TSan checks the exclusion
-  rt.block_on([&]() -> task<void> {
-    auto body = [&]() -> task<void> {
-      for (int k = 0; k < 1000; ++k) {
-        auto guard = co_await m.lock();
-        ++counter;
-        if (k % 100 == 0) co_await weft::yield();  // hold it across a suspension sometimes
-      }
-    };
-    std::vector<weft::join_handle<void>> hs;
-    for (int i = 0; i < 8; ++i) hs.push_back(weft::spawn(body()));
-    for (auto& h : hs) co_await h;
-  }());
-  CHECK(counter == 8000);
-  CHECK_FALSE(m.is_locked());
-}
-
-TEST_CASE("a latch releases its waiters at zero and refuses to go below", "[sync][latch]") {
-  weft::runtime rt({.workers = 2});
-  weft::latch done(3);
-  std::atomic<int> passed{0};
-  rt.block_on([&]() -> task<void> {
-    auto wait_body = [&]() -> task<void> {
-      co_await done.wait();
-      passed.fetch_add(1);
-    };
-    auto count_body = [&]() -> task<void> {
-      done.count_down();
-      co_return;
-    };
-    auto waiter = weft::spawn(wait_body());
-    std::vector<weft::join_handle<void>> counters;
-    for (int i = 0; i < 3; ++i) counters.push_back(weft::spawn(count_body()));
-    co_await waiter;
-    for (auto& h : counters) co_await h;
-  }());
-  CHECK(passed.load() == 1);
-  CHECK(done.try_wait());
-  CHECK_THROWS_AS(done.count_down(), std::invalid_argument);
-}
 
 TEST_CASE("a channel delivers in order and refuses try_send when full", "[sync][channel]") {
   weft::runtime rt({.workers = 1});
@@ -295,21 +183,4 @@ TEST_CASE("two live channels of one name are an error naming it; the name is fre
   CHECK(error.find("\"results\"") != std::string::npos);
   weft::channel<int> again(1, {.name = "results", .registry = &reg});
   CHECK(again.name() == "results");
-}
-
-TEST_CASE("runtimes sharing a registry get distinct default names; an explicit duplicate is an error", "[runtime][names]") {
-  weft::metrics::registry reg;
-  weft::runtime a({.workers = 1, .registry = &reg});
-  weft::runtime b({.workers = 1, .registry = &reg});
-  CHECK(a.name() == "weft");
-  CHECK(b.name() == "weft-2");
-  weft::runtime api({.workers = 1, .name = "api", .registry = &reg});
-  std::string error;
-  try {
-    weft::runtime again({.workers = 1, .name = "api", .registry = &reg});
-  } catch (const std::invalid_argument& e) {
-    error = e.what();
-  }
-  CHECK(error.find("\"api\"") != std::string::npos);
-  CHECK(reg.to_prometheus().find("runtime=\"weft-2\"") != std::string::npos);
 }

@@ -1,0 +1,50 @@
+#include <weft/sync/semaphore.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <weft/runtime.hpp>
+#include <weft/timeout.hpp>
+#include <weft/spawn.hpp>
+#include <weft/yield.hpp>
+
+using namespace std::chrono_literals;
+using weft::task;
+
+TEST_CASE("a semaphore admits at most its permits at once", "[sync][semaphore]") {
+  weft::runtime rt({.workers = 2});
+  weft::semaphore slots(3);
+  std::atomic<int> inside{0}, most{0};
+  rt.block_on([&]() -> task<void> {
+    // A capturing lambda's closure must outlive the tasks it makes: keep it in this frame.
+    auto body = [&]() -> task<void> {
+        co_await slots.acquire();
+        int now = inside.fetch_add(1) + 1;
+        int seen = most.load();
+        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+        }
+        co_await weft::yield();
+        inside.fetch_sub(1);
+        slots.release();
+    };
+    std::vector<weft::join_handle<void>> hs;
+    for (int i = 0; i < 50; ++i) hs.push_back(weft::spawn(body()));
+    for (auto& h : hs) co_await h;
+  }());
+  CHECK(most.load() <= 3);
+  CHECK(most.load() >= 1);
+  CHECK(slots.available() == 3);
+}
+
+TEST_CASE("a cancelled acquire does not lose a permit", "[sync][semaphore][cancel]") {
+  weft::runtime rt({.workers = 2});
+  weft::semaphore s(0);
+  CHECK_THROWS_AS(rt.block_on(weft::with_timeout(2ms, [&]() -> task<void> { co_await s.acquire(); }())),
+                  weft::timeout_error);
+  s.release();
+  CHECK(s.available() == 1);
+  CHECK(s.waiting() == 0);
+}
