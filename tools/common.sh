@@ -10,6 +10,7 @@ WEFT_PACKAGES=(
   clang-19 libclang-rt-19-dev g++ meson ninja-build pkg-config
   libboost1.81-dev libboost-context1.81-dev libboost-fiber1.81-dev libboost-stacktrace1.81-dev
   catch2 libfmt-dev libbenchmark-dev libtbb-dev prometheus wrk procps
+  cmake  # tools/check-install only: a consumer of the CMake package; the build never needs it
 )
 
 weft_install_packages() {
