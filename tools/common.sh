@@ -11,6 +11,7 @@ WEFT_PACKAGES=(
   libboost1.81-dev libboost-context1.81-dev libboost-fiber1.81-dev libboost-stacktrace1.81-dev
   catch2 libfmt-dev libbenchmark-dev libtbb-dev prometheus wrk procps
   cmake  # tools/check-install only: a consumer of the CMake package; the build never needs it
+  clang-format-19  # tools/format: the style check CI runs
 )
 
 weft_install_packages() {
