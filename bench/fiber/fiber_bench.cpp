@@ -47,9 +47,9 @@ weft::runtime& runtime_for(std::int64_t workers) {
   // The timed loop runs inside one task for the whole benchmark: not a stall to report, and
   // no reason for a replacement worker.
   if (!rt)
-    rt = std::make_unique<weft::runtime>(weft::runtime_options{
-        .workers = static_cast<std::size_t>(workers),
-        .stall = {.threshold = std::chrono::hours(1), .replace_after = std::chrono::hours(1)}});
+    rt = std::make_unique<weft::runtime>(
+        weft::runtime_options{.workers = static_cast<std::size_t>(workers),
+                              .stall = {.threshold = std::chrono::hours(1), .replace_after = std::chrono::hours(1)}});
   return *rt;
 }
 
@@ -103,16 +103,16 @@ void spawn_join_boost_fiber(benchmark::State& st) {
 void ping_pong_weft_fiber(benchmark::State& st) {
   weft::runtime& rt = runtime_for(st.range(0));
   std::atomic<bool> stop{false};
-  auto partner = weft::spawn_fiber(
-      rt, [&stop] {
-        while (!stop.load(std::memory_order_relaxed)) weft::this_fiber::yield();
-      },
-      {.stack_size = stack_size});
-  rt.block_on(weft::spawn_fiber(
-      rt, [&st] {
-        for (auto _ : st) weft::this_fiber::yield();
-      },
-      {.stack_size = stack_size}));
+  auto partner = weft::spawn_fiber(rt,
+                                   [&stop] {
+                                     while (!stop.load(std::memory_order_relaxed)) weft::this_fiber::yield();
+                                   },
+                                   {.stack_size = stack_size});
+  rt.block_on(weft::spawn_fiber(rt,
+                                [&st] {
+                                  for (auto _ : st) weft::this_fiber::yield();
+                                },
+                                {.stack_size = stack_size}));
   stop = true;
   rt.block_on(std::move(partner));
 }
@@ -151,16 +151,16 @@ void ping_pong_boost_fiber(benchmark::State& st) {
 
 void await_weft_fiber(benchmark::State& st) {
   weft::runtime& rt = runtime_for(st.range(0));
-  rt.block_on(weft::spawn_fiber(
-      rt, [&st] {
-        int i = 0;
-        for (auto _ : st) {
-          int v = weft::this_fiber::await(trivial(i));
-          benchmark::DoNotOptimize(v);
-          ++i;
-        }
-      },
-      {.stack_size = stack_size}));
+  rt.block_on(weft::spawn_fiber(rt,
+                                [&st] {
+                                  int i = 0;
+                                  for (auto _ : st) {
+                                    int v = weft::this_fiber::await(trivial(i));
+                                    benchmark::DoNotOptimize(v);
+                                    ++i;
+                                  }
+                                },
+                                {.stack_size = stack_size}));
 }
 
 weft::task<void> await_loop(benchmark::State& st) {

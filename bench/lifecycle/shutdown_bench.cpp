@@ -52,8 +52,8 @@ void shutdown_weft(benchmark::State& state) {
     rt.reset();
     state.ResumeTiming();
   }
-  state.counters["ns_per_task"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate |
-                                                                                 benchmark::Counter::kInvert);
+  state.counters["ns_per_task"] = benchmark::Counter(
+      static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 void shutdown_asio(benchmark::State& state) {
@@ -72,15 +72,24 @@ void shutdown_asio(benchmark::State& state) {
     timers.clear();  // each timer cancels its wait
     ctx.reset();     // the aborted handlers are destroyed unrun
   }
-  state.counters["ns_per_task"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate |
-                                                                                 benchmark::Counter::kInvert);
+  state.counters["ns_per_task"] = benchmark::Counter(
+      static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 }  // namespace
 
-BENCHMARK(shutdown_weft)->Name("shutdown/weft")->ArgNames({"n", "grace"})
-    ->ArgsProduct({{0, 1000, 10000}, {1, 0}})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(shutdown_asio)->Name("shutdown/asio")->ArgNames({"n"})->Args({1000})->Args({10000})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(shutdown_weft)
+    ->Name("shutdown/weft")
+    ->ArgNames({"n", "grace"})
+    ->ArgsProduct({{0, 1000, 10000}, {1, 0}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(shutdown_asio)
+    ->Name("shutdown/asio")
+    ->ArgNames({"n"})
+    ->Args({1000})
+    ->Args({10000})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 BENCHMARK_MAIN();

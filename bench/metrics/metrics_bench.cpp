@@ -24,21 +24,18 @@ alignas(64) std::atomic<std::uint64_t> shared_atomic{0};
 
 void counter_inc(benchmark::State& state) {
   static metrics::counter& c = shared_registry().counter("bench_ops_total", "Operations");
-  for (auto _ : state)
-    c.inc();
+  for (auto _ : state) c.inc();
   state.SetItemsProcessed(state.iterations());
 }
 
 void shared_atomic_fetch_add(benchmark::State& state) {
-  for (auto _ : state)
-    shared_atomic.fetch_add(1, std::memory_order_relaxed);
+  for (auto _ : state) shared_atomic.fetch_add(1, std::memory_order_relaxed);
   state.SetItemsProcessed(state.iterations());
 }
 
 void gauge_add(benchmark::State& state) {
   static metrics::gauge& g = shared_registry().gauge("bench_level", "Level");
-  for (auto _ : state)
-    g.add(1);
+  for (auto _ : state) g.add(1);
   state.SetItemsProcessed(state.iterations());
 }
 
@@ -61,23 +58,19 @@ std::string numbered(std::string_view prefix, int i) {
 
 // 1,000 series: 500 counters and 400 gauges with a label each, and 100 histograms of 24 buckets.
 void fill(metrics::registry& reg) {
-  for (int i = 0; i < 500; ++i)
-    reg.counter("bench_requests_total", "Requests", {{"route", numbered("/r", i)}}).inc(i);
-  for (int i = 0; i < 400; ++i)
-    reg.gauge("bench_queue_depth", "Depth", {{"queue", numbered("q", i)}}).set(i * 0.5);
+  for (int i = 0; i < 500; ++i) reg.counter("bench_requests_total", "Requests", {{"route", numbered("/r", i)}}).inc(i);
+  for (int i = 0; i < 400; ++i) reg.gauge("bench_queue_depth", "Depth", {{"queue", numbered("q", i)}}).set(i * 0.5);
   for (int i = 0; i < 100; ++i) {
     auto& h = reg.histogram("bench_latency_seconds", "Latency", metrics::buckets::exponential(1e-6, 2, 24),
                             {{"op", numbered("op", i)}});
-    for (int k = 0; k < 50; ++k)
-      h.observe(k * 1e-4);
+    for (int k = 0; k < 50; ++k) h.observe(k * 1e-4);
   }
 }
 
 void snapshot_1000_series(benchmark::State& state) {
   metrics::registry reg;
   fill(reg);
-  for (auto _ : state)
-    benchmark::DoNotOptimize(reg.snapshot());
+  for (auto _ : state) benchmark::DoNotOptimize(reg.snapshot());
 }
 
 void to_prometheus_1000_series(benchmark::State& state) {
@@ -95,8 +88,7 @@ void to_prometheus_1000_series(benchmark::State& state) {
 void to_json_1000_series(benchmark::State& state) {
   metrics::registry reg;
   fill(reg);
-  for (auto _ : state)
-    benchmark::DoNotOptimize(reg.to_json());
+  for (auto _ : state) benchmark::DoNotOptimize(reg.to_json());
 }
 
 }  // namespace

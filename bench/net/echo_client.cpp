@@ -49,8 +49,7 @@ struct config {
 };
 
 [[noreturn]] void usage() {
-  std::fprintf(stderr,
-               "usage: echo_client --port P [--seconds 3] [--connections 1] [--bytes 64] [--warmup 0.5]\n");
+  std::fprintf(stderr, "usage: echo_client --port P [--seconds 3] [--connections 1] [--bytes 64] [--warmup 0.5]\n");
   std::exit(2);
 }
 
@@ -60,18 +59,22 @@ config parse(int argc, char** argv) {
     std::string_view a = argv[i];
     if (i + 1 >= argc) usage();
     const char* v = argv[++i];
-    if (a == "--port") c.port = std::atoi(v);
-    else if (a == "--seconds") c.seconds = std::atof(v);
-    else if (a == "--warmup") c.warmup = std::atof(v);
-    else if (a == "--connections") c.connections = std::atoi(v);
-    else if (a == "--bytes") c.bytes = static_cast<std::size_t>(std::atoi(v));
-    else usage();
+    if (a == "--port")
+      c.port = std::atoi(v);
+    else if (a == "--seconds")
+      c.seconds = std::atof(v);
+    else if (a == "--warmup")
+      c.warmup = std::atof(v);
+    else if (a == "--connections")
+      c.connections = std::atoi(v);
+    else if (a == "--bytes")
+      c.bytes = static_cast<std::size_t>(std::atoi(v));
+    else
+      usage();
   }
   // A message must fit the socket buffers whole: each one is written with a single send on a
   // connection whose previous message has been echoed, so the send buffer is empty.
-  if (c.port <= 0 || c.seconds <= 0 || c.warmup < 0 || c.connections < 1 || c.bytes < 1 ||
-      c.bytes > 16384)
-    usage();
+  if (c.port <= 0 || c.seconds <= 0 || c.warmup < 0 || c.connections < 1 || c.bytes < 1 || c.bytes > 16384) usage();
   return c;
 }
 
@@ -176,10 +179,10 @@ int main(int argc, char** argv) {
   }
 
   const auto start = clock_type::now();
-  const auto measure_from = start + std::chrono::duration_cast<clock_type::duration>(
-                                        std::chrono::duration<double>(cfg.warmup));
-  const auto end = measure_from + std::chrono::duration_cast<clock_type::duration>(
-                                      std::chrono::duration<double>(cfg.seconds));
+  const auto measure_from =
+      start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(cfg.warmup));
+  const auto end =
+      measure_from + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(cfg.seconds));
   for (auto& c : conns)
     if (!send_message(c, msg, clock_type::now())) {
       std::perror("echo_client: send");
@@ -211,7 +214,8 @@ int main(int argc, char** argv) {
       const ssize_t r = ::read(c.fd, in.data() + c.received, cfg.bytes - c.received);
       if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
       if (r <= 0) {
-        std::fprintf(stderr, "echo_client: connection lost (%s)\n", r == 0 ? "closed by the server" : std::strerror(errno));
+        std::fprintf(stderr, "echo_client: connection lost (%s)\n",
+                     r == 0 ? "closed by the server" : std::strerror(errno));
         return 1;
       }
       c.received += static_cast<std::size_t>(r);
@@ -232,8 +236,7 @@ int main(int argc, char** argv) {
   const double elapsed = std::chrono::duration<double>(clock_type::now() - measure_from).count();
   for (auto& c : conns) ::close(c.fd);
   ::close(ep);
-  std::printf("round_trips_per_s %.0f p50_us %.1f p99_us %.1f connections %d\n",
-              static_cast<double>(trips) / elapsed, hist.quantile(0.50) / 1000, hist.quantile(0.99) / 1000,
-              cfg.connections);
+  std::printf("round_trips_per_s %.0f p50_us %.1f p99_us %.1f connections %d\n", static_cast<double>(trips) / elapsed,
+              hist.quantile(0.50) / 1000, hist.quantile(0.99) / 1000, cfg.connections);
   return 0;
 }

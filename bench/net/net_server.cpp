@@ -58,11 +58,16 @@ config parse(int argc, char** argv) {
     std::string_view a = argv[i];
     if (i + 1 >= argc) usage();
     std::string_view v = argv[++i];
-    if (a == "--system") c.system = v;
-    else if (a == "--app") c.app = v;
-    else if (a == "--port") c.port = static_cast<unsigned short>(std::atoi(argv[i]));
-    else if (a == "--threads") c.threads = static_cast<unsigned>(std::atoi(argv[i]));
-    else usage();
+    if (a == "--system")
+      c.system = v;
+    else if (a == "--app")
+      c.app = v;
+    else if (a == "--port")
+      c.port = static_cast<unsigned short>(std::atoi(argv[i]));
+    else if (a == "--threads")
+      c.threads = static_cast<unsigned>(std::atoi(argv[i]));
+    else
+      usage();
   }
   if ((c.system != "weft" && c.system != "asio-shared" && c.system != "asio-per-thread") ||
       (c.app != "http" && c.app != "echo") || c.threads == 0)

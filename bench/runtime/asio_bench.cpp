@@ -124,12 +124,15 @@ void external_asio(benchmark::State& state) {
   asio::thread_pool pool(static_cast<std::size_t>(bench::threads(state)));
   const std::int64_t n = bench::size(state);
   bench::completion_tally tally;
-  bench::measure(state, [&] {
-    tally.reset(n);
-    for (std::int64_t i = 0; i < n; ++i)
-      asio::co_spawn(pool, trivial(i), [&](std::exception_ptr, std::int64_t v) { tally.add(v); });
-    return tally.wait();
-  }, n * (n - 1) / 2, n);
+  bench::measure(
+      state,
+      [&] {
+        tally.reset(n);
+        for (std::int64_t i = 0; i < n; ++i)
+          asio::co_spawn(pool, trivial(i), [&](std::exception_ptr, std::int64_t v) { tally.add(v); });
+        return tally.wait();
+      },
+      n * (n - 1) / 2, n);
   pool.join();
 }
 
@@ -137,10 +140,8 @@ void external_asio(benchmark::State& state) {
 // and their allocations, FIFO order keeping the whole tree alive): the full sizes would take
 // several seconds per iteration. table.py compares per unit.
 [[maybe_unused]] const int registered =
-    (bench::add("fib/asio", fib_asio, 23),
-     bench::add("skynet/asio", skynet_asio, 100'000),
-     bench::add("nqueens/asio", nqueens_asio, 9),
-     bench::add("yield/asio", yield_asio, bench::yields_per_task),
+    (bench::add("fib/asio", fib_asio, 23), bench::add("skynet/asio", skynet_asio, 100'000),
+     bench::add("nqueens/asio", nqueens_asio, 9), bench::add("yield/asio", yield_asio, bench::yields_per_task),
      bench::add("external/asio", external_asio, bench::external_tasks));
 
 }  // namespace

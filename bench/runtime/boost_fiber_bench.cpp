@@ -32,8 +32,7 @@ using stack_allocator = fibers::fixedsize_stack;
 template <class F>
 fibers::fiber launch(F&& f) {
   static const std::size_t stack_size = 2 * stack_allocator::traits_type::page_size();
-  return fibers::fiber(fibers::launch::dispatch, std::allocator_arg, stack_allocator(stack_size),
-                       std::forward<F>(f));
+  return fibers::fiber(fibers::launch::dispatch, std::allocator_arg, stack_allocator(stack_size), std::forward<F>(f));
 }
 
 std::int64_t fib(int n) {
@@ -101,16 +100,16 @@ void fib_fibers(benchmark::State& state) {
 void skynet_fibers(benchmark::State& state) {
   std::int64_t leaves = bench::size(state);
   bench::fiber_pool& p = pool(state);
-  bench::measure(state, [&] { return p.compute([leaves] { return skynet(0, leaves); }); },
-                 bench::skynet_expected(leaves), leaves);
+  bench::measure(
+      state, [&] { return p.compute([leaves] { return skynet(0, leaves); }); }, bench::skynet_expected(leaves), leaves);
 }
 
 void nqueens_fibers(benchmark::State& state) {
   int n = static_cast<int>(bench::size(state));
   auto want = bench::nqueens_counts(n);
   bench::fiber_pool& p = pool(state);
-  bench::measure(state, [&] { return p.compute([n] { return nqueens(n, 0, bench::board{}); }); }, want.solutions,
-                 want.placements);
+  bench::measure(
+      state, [&] { return p.compute([n] { return nqueens(n, 0, bench::board{}); }); }, want.solutions, want.placements);
 }
 
 void yield_fibers(benchmark::State& state) {
@@ -122,9 +121,7 @@ void yield_fibers(benchmark::State& state) {
 // Smaller sizes than the others: a fiber costs microseconds (a stack each), and the full sizes
 // would take tens of seconds per iteration on one thread. table.py compares per unit.
 [[maybe_unused]] const int registered =
-    (bench::add("fib/fibers", fib_fibers, 22),
-     bench::add("skynet/fibers", skynet_fibers, 100'000),
-     bench::add("nqueens/fibers", nqueens_fibers, 9),
-     bench::add("yield/fibers", yield_fibers, bench::yields_per_task));
+    (bench::add("fib/fibers", fib_fibers, 22), bench::add("skynet/fibers", skynet_fibers, 100'000),
+     bench::add("nqueens/fibers", nqueens_fibers, 9), bench::add("yield/fibers", yield_fibers, bench::yields_per_task));
 
 }  // namespace

@@ -35,35 +35,43 @@ std::int64_t nqueens(int n, int row, bench::board b, std::int64_t& placements) {
 
 void fib_serial(benchmark::State& state) {
   int n = static_cast<int>(bench::size(state));
-  bench::measure(state, [&] {
-    benchmark::DoNotOptimize(n);  // keeps the compiler from folding the call to a constant
-    return fib(n);
-  }, bench::fib_value(n), bench::fib_calls(n));
+  bench::measure(
+      state,
+      [&] {
+        benchmark::DoNotOptimize(n);  // keeps the compiler from folding the call to a constant
+        return fib(n);
+      },
+      bench::fib_value(n), bench::fib_calls(n));
 }
 
 void skynet_serial(benchmark::State& state) {
   std::int64_t leaves = bench::size(state);
-  bench::measure(state, [&] {
-    benchmark::DoNotOptimize(leaves);
-    return skynet(0, leaves);
-  }, bench::skynet_expected(leaves), leaves);
+  bench::measure(
+      state,
+      [&] {
+        benchmark::DoNotOptimize(leaves);
+        return skynet(0, leaves);
+      },
+      bench::skynet_expected(leaves), leaves);
 }
 
 void nqueens_serial(benchmark::State& state) {
   int n = static_cast<int>(bench::size(state));
   auto want = bench::nqueens_counts(n);
-  bench::measure(state, [&] {
-    std::int64_t placements = 0;
-    std::int64_t r = nqueens(n, 0, bench::board{}, placements);
-    benchmark::DoNotOptimize(placements);
-    return r;
-  }, want.solutions, want.placements);
+  bench::measure(
+      state,
+      [&] {
+        std::int64_t placements = 0;
+        std::int64_t r = nqueens(n, 0, bench::board{}, placements);
+        benchmark::DoNotOptimize(placements);
+        return r;
+      },
+      want.solutions, want.placements);
 }
 
-[[maybe_unused]] const int registered =
-    (bench::add("fib/serial", fib_serial, bench::fib_n, {1}),
-     bench::add("skynet/serial", skynet_serial, bench::skynet_leaves, {1}),
-     bench::add("nqueens/serial", nqueens_serial, bench::nqueens_n, {1}));
+[[maybe_unused]] const int registered = (bench::add("fib/serial", fib_serial, bench::fib_n, {1}),
+                                         bench::add("skynet/serial", skynet_serial, bench::skynet_leaves, {1}),
+                                         bench::add("nqueens/serial", nqueens_serial, bench::nqueens_n, {1}));
 
 }  // namespace
 

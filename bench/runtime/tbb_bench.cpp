@@ -73,16 +73,16 @@ void fib_tbb(benchmark::State& state) {
 void skynet_tbb(benchmark::State& state) {
   arena in(state);
   std::int64_t leaves = bench::size(state);
-  bench::measure(state, [&] { return in([leaves] { return skynet(0, leaves); }); },
-                 bench::skynet_expected(leaves), leaves);
+  bench::measure(
+      state, [&] { return in([leaves] { return skynet(0, leaves); }); }, bench::skynet_expected(leaves), leaves);
 }
 
 void nqueens_tbb(benchmark::State& state) {
   arena in(state);
   int n = static_cast<int>(bench::size(state));
   auto want = bench::nqueens_counts(n);
-  bench::measure(state, [&] { return in([n] { return nqueens(n, 0, bench::board{}); }); }, want.solutions,
-                 want.placements);
+  bench::measure(
+      state, [&] { return in([n] { return nqueens(n, 0, bench::board{}); }); }, want.solutions, want.placements);
 }
 
 // Spawn from outside: the benchmark thread stays out of the arena and enqueues; the arena has
@@ -91,22 +91,23 @@ void nqueens_tbb(benchmark::State& state) {
 // no per-task handle for enqueued work.
 void external_tbb(benchmark::State& state) {
   const int threads = bench::threads(state);
-  tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
-                            static_cast<std::size_t>(threads) + 1);
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads) + 1);
   tbb::task_arena arena(threads, 0);
   arena.initialize();
   const std::int64_t n = bench::size(state);
   bench::completion_tally tally;
-  bench::measure(state, [&] {
-    tally.reset(n);
-    for (std::int64_t i = 0; i < n; ++i) arena.enqueue([&, i] { tally.add(i); });
-    return tally.wait();
-  }, n * (n - 1) / 2, n);
+  bench::measure(
+      state,
+      [&] {
+        tally.reset(n);
+        for (std::int64_t i = 0; i < n; ++i) arena.enqueue([&, i] { tally.add(i); });
+        return tally.wait();
+      },
+      n * (n - 1) / 2, n);
 }
 
 [[maybe_unused]] const int registered =
-    (bench::add("fib/tbb", fib_tbb, bench::fib_n),
-     bench::add("skynet/tbb", skynet_tbb, bench::skynet_leaves),
+    (bench::add("fib/tbb", fib_tbb, bench::fib_n), bench::add("skynet/tbb", skynet_tbb, bench::skynet_leaves),
      bench::add("nqueens/tbb", nqueens_tbb, bench::nqueens_n),
      bench::add("external/tbb", external_tbb, bench::external_tasks));
 

@@ -16,7 +16,7 @@ using weft::task;
 task<std::int64_t> fib(int n) {
   if (n < 2) co_return n;
   weft::join_handle<std::int64_t> a = weft::spawn(fib(n - 1));  // may be stolen
-  std::int64_t b = co_await fib(n - 2);                        // inline, symmetric transfer
+  std::int64_t b = co_await fib(n - 2);                         // inline, symmetric transfer
   co_return co_await a + b;
 }
 
@@ -84,8 +84,7 @@ void nqueens_weft(benchmark::State& state) {
   weft::runtime rt(options(state));
   int n = static_cast<int>(bench::size(state));
   auto want = bench::nqueens_counts(n);
-  bench::measure(state, [&] { return rt.block_on(nqueens(n, 0, bench::board{})); }, want.solutions,
-                 want.placements);
+  bench::measure(state, [&] { return rt.block_on(nqueens(n, 0, bench::board{})); }, want.solutions, want.placements);
 }
 
 void yield_weft(benchmark::State& state) {
@@ -101,18 +100,20 @@ void external_weft(benchmark::State& state) {
   const std::int64_t n = bench::size(state);
   std::vector<weft::join_handle<std::int64_t>> handles;
   handles.reserve(static_cast<std::size_t>(n));
-  bench::measure(state, [&] {
-    for (std::int64_t i = 0; i < n; ++i) handles.push_back(rt.spawn(trivial(i)));
-    std::int64_t sum = 0;
-    for (auto& h : handles) sum += rt.block_on(std::move(h));
-    handles.clear();
-    return sum;
-  }, n * (n - 1) / 2, n);
+  bench::measure(
+      state,
+      [&] {
+        for (std::int64_t i = 0; i < n; ++i) handles.push_back(rt.spawn(trivial(i)));
+        std::int64_t sum = 0;
+        for (auto& h : handles) sum += rt.block_on(std::move(h));
+        handles.clear();
+        return sum;
+      },
+      n * (n - 1) / 2, n);
 }
 
 [[maybe_unused]] const int registered =
-    (bench::add("fib/weft", fib_weft, bench::fib_n),
-     bench::add("fib/weft_nometrics", fib_weft_nometrics, bench::fib_n),
+    (bench::add("fib/weft", fib_weft, bench::fib_n), bench::add("fib/weft_nometrics", fib_weft_nometrics, bench::fib_n),
      bench::add("skynet/weft", skynet_weft, bench::skynet_leaves),
      bench::add("nqueens/weft", nqueens_weft, bench::nqueens_n),
      bench::add("yield/weft", yield_weft, bench::yields_per_task),

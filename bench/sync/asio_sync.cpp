@@ -43,7 +43,8 @@ bench::tally run_all(asio::thread_pool& pool, std::vector<awaitable<bench::tally
 }
 
 awaitable<bench::tally> produce(chan& ch, std::int64_t begin, std::int64_t end) {
-  for (std::int64_t i = begin; i < end; ++i) co_await ch.async_send(boost::system::error_code{}, bench::encode(i), use_awaitable);
+  for (std::int64_t i = begin; i < end; ++i)
+    co_await ch.async_send(boost::system::error_code{}, bench::encode(i), use_awaitable);
   co_return bench::tally{};
 }
 
@@ -94,8 +95,9 @@ bench::tally pingpong_once(asio::thread_pool& pool, std::int64_t n) {
 void channel_asio(benchmark::State& state) {
   auto cfg = bench::channel_config(state);
   asio::thread_pool pool(static_cast<std::size_t>(cfg.threads));
-  bench::measure(state, [&](std::int64_t n) { return channel_once(pool, cfg.producers, cfg.capacity, n); },
-                 cfg.messages, cfg.messages, cfg.messages);
+  bench::measure(
+      state, [&](std::int64_t n) { return channel_once(pool, cfg.producers, cfg.capacity, n); }, cfg.messages,
+      cfg.messages, cfg.messages);
   pool.join();
 }
 

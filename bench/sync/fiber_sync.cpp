@@ -88,8 +88,9 @@ bench::tally pingpong_once(bench::fiber_pool& pool, std::int64_t n) {
 void channel_fibers(benchmark::State& state) {
   auto cfg = bench::channel_config(state);
   auto& pool = bench::fiber_pool::get(static_cast<unsigned>(cfg.threads));
-  bench::measure(state, [&](std::int64_t n) { return channel_once(pool, cfg.producers, cfg.capacity, n); },
-                 cfg.messages, cfg.messages, cfg.messages);
+  bench::measure(
+      state, [&](std::int64_t n) { return channel_once(pool, cfg.producers, cfg.capacity, n); }, cfg.messages,
+      cfg.messages, cfg.messages);
 }
 
 void pingpong_fibers(benchmark::State& state) {

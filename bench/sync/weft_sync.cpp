@@ -48,7 +48,8 @@ bench::tally channel_once(weft::runtime& rt, int producers, std::size_t capacity
   std::vector<weft::join_handle<bench::tally>> consumers;
   std::vector<weft::join_handle<void>> senders;
   for (int p = 0; p < producers; ++p) consumers.push_back(rt.spawn(consume(ch, n / producers)));
-  for (int p = 0; p < producers; ++p) senders.push_back(rt.spawn(produce(ch, n * p / producers, n * (p + 1) / producers)));
+  for (int p = 0; p < producers; ++p)
+    senders.push_back(rt.spawn(produce(ch, n * p / producers, n * (p + 1) / producers)));
   bench::tally t;
   for (auto& c : consumers) t += rt.block_on(std::move(c));
   for (auto& s : senders) rt.block_on(std::move(s));
@@ -160,8 +161,9 @@ weft::runtime_options options(int threads) {
 void channel_weft(benchmark::State& state) {
   auto cfg = bench::channel_config(state);
   weft::runtime rt(options(cfg.threads));
-  measure_weft(state, rt, [&](std::int64_t n) { return channel_once(rt, cfg.producers, cfg.capacity, n); },
-               cfg.messages, cfg.messages, cfg.messages);
+  measure_weft(
+      state, rt, [&](std::int64_t n) { return channel_once(rt, cfg.producers, cfg.capacity, n); }, cfg.messages,
+      cfg.messages, cfg.messages);
 }
 
 // `named`: channels given a name (and so the blocked-time histograms and the depth gauge).
@@ -179,23 +181,29 @@ void pingpong_weft_named(benchmark::State& state) { pingpong_on(state, true); }
 void jobs_pool(benchmark::State& state) {
   weft::runtime rt(options(bench::threads(state)));
   job_counts c;
-  measure_weft(state, rt, [&](std::int64_t n) {
-    c.reset();
-    // concurrency 0: one job at a time per worker; queue_capacity at its default (1024).
-    weft::job_pool<std::int64_t> pool(rt, {.name = "bench"}, [&c](std::int64_t job) { return process(job, &c); });
-    rt.block_on(submit_all(pool, n));
-    return c.get();
-  }, state.range(1), state.range(1), state.range(1));
+  measure_weft(
+      state, rt,
+      [&](std::int64_t n) {
+        c.reset();
+        // concurrency 0: one job at a time per worker; queue_capacity at its default (1024).
+        weft::job_pool<std::int64_t> pool(rt, {.name = "bench"}, [&c](std::int64_t job) { return process(job, &c); });
+        rt.block_on(submit_all(pool, n));
+        return c.get();
+      },
+      state.range(1), state.range(1), state.range(1));
 }
 
 void jobs_spawn(benchmark::State& state) {
   weft::runtime rt(options(bench::threads(state)));
   job_counts c;
-  measure_weft(state, rt, [&](std::int64_t n) {
-    c.reset();
-    rt.block_on(spawn_all(n, &c));
-    return c.get();
-  }, state.range(1), state.range(1), state.range(1));
+  measure_weft(
+      state, rt,
+      [&](std::int64_t n) {
+        c.reset();
+        rt.block_on(spawn_all(n, &c));
+        return c.get();
+      },
+      state.range(1), state.range(1), state.range(1));
 }
 
 [[maybe_unused]] const int registered =

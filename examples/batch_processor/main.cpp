@@ -23,7 +23,8 @@ weft::task<long> transform(int record) {
 int main() {
   weft::runtime rt({.name = "batches"});
   std::atomic<long> total{0};
-  weft::job_pool<batch> pool(rt, {.name = "batch_processor", .concurrency = 5, .queue_capacity = 100, .job_timeout = 2s},
+  weft::job_pool<batch> pool(rt,
+                             {.name = "batch_processor", .concurrency = 5, .queue_capacity = 100, .job_timeout = 2s},
                              [&](batch b) -> weft::task<void> {
                                std::vector<weft::task<long>> parts;
                                for (int r : b.records) parts.push_back(transform(r));

@@ -57,8 +57,10 @@ int main(int argc, char** argv) {
   bool fixed = false;
   std::string trace_file;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--fixed") == 0) fixed = true;
-    else if (std::strncmp(argv[i], "--trace=", 8) == 0) trace_file = argv[i] + 8;
+    if (std::strcmp(argv[i], "--fixed") == 0)
+      fixed = true;
+    else if (std::strncmp(argv[i], "--trace=", 8) == 0)
+      trace_file = argv[i] + 8;
     else {
       std::fprintf(stderr, "usage: %s [--fixed] [--trace=FILE]\n", argv[0]);
       return 2;
@@ -87,7 +89,8 @@ int main(int argc, char** argv) {
         [](weft::channel<result>& in, std::vector<double>& lat) -> weft::task<void> {
           while (auto r = co_await in.recv()) {
             co_await weft::sleep_for(5ms);  // the slow result consumer
-            if (!r->vendor) lat.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - r->arrived).count());
+            if (!r->vendor)
+              lat.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - r->arrived).count());
           }
         }(results, cache_latency_ms),
         {.name = "consumer"});
@@ -112,7 +115,8 @@ int main(int argc, char** argv) {
               std::chrono::duration<double, std::milli>(total).count());
   std::printf("  fast cache reads, request to consumer: p50 %.0f ms, p95 %.0f ms\n", p50, p95);
   std::printf("  channel metrics: senders blocked on `results` %llu times, %.0f ms in all (p95 %.1f ms per send)\n",
-              static_cast<unsigned long long>(blocked.count), blocked.sum * 1e3, blocked.count ? blocked.quantile(0.95) * 1e3 : 0.0);
+              static_cast<unsigned long long>(blocked.count), blocked.sum * 1e3,
+              blocked.count ? blocked.quantile(0.95) * 1e3 : 0.0);
   std::printf("%s", tracing.summary(5).c_str());
   if (!trace_file.empty()) {
     std::ofstream out(trace_file);

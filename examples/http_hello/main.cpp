@@ -129,8 +129,9 @@ weft::task<void> until_ctrl_c(weft::executor ex) {
 weft::task<int> self_test(weft::executor ex, tcp::endpoint server) {
   tcp::socket s(ex);
   co_await s.async_connect(server, weft::use_task);
-  std::string requests = "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n"
-                         "GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string requests =
+      "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   co_await net::async_write(s, net::buffer(requests), weft::use_task);
   std::string all;
   char buf[1024];

@@ -115,24 +115,30 @@ int main() {
   hb.stop = true;
   rt.block_on(std::move(beating));
 
-  auto ms = [](auto d) { return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); };
+  auto ms = [](auto d) {
+    return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+  };
   weft::pool_stats st = pool.stats();
-  std::printf("legacy_processor: %d synchronous jobs (%d blocking-style %lld ms fetches each), each on a fiber,\n"
-              "  through a job_pool of concurrency 64 on %zu workers\n",
-              jobs, fetches_per_job, ms(latency), rt.workers());
+  std::printf(
+      "legacy_processor: %d synchronous jobs (%d blocking-style %lld ms fetches each), each on a fiber,\n"
+      "  through a job_pool of concurrency 64 on %zu workers\n",
+      jobs, fetches_per_job, ms(latency), rt.workers());
   std::printf("  done in %lld ms: %llu processed, %llu failed, %zu drained by stop; %zu bytes fetched\n", ms(elapsed),
-              static_cast<unsigned long long>(st.processed), static_cast<unsigned long long>(st.failed),
-              report.drained, bytes_fetched.load());
+              static_cast<unsigned long long>(st.processed), static_cast<unsigned long long>(st.failed), report.drained,
+              bytes_fetched.load());
   std::printf("  blocking the worker threads instead would take ~%lld ms (one call at a time per thread)\n",
               ms(latency * jobs * fetches_per_job / rt.workers()));
   std::printf("  fetches in flight at once: up to %d, on %zu worker threads\n", most_in_flight.load(), rt.workers());
   std::sort(hb.lateness.begin(), hb.lateness.end());
   auto late_ms = [&](double q) {
-    return std::chrono::duration<double, std::milli>(hb.lateness[static_cast<std::size_t>(q * (hb.lateness.size() - 1))]).count();
+    return std::chrono::duration<double, std::milli>(
+               hb.lateness[static_cast<std::size_t>(q * (hb.lateness.size() - 1))])
+        .count();
   };
-  std::printf("  heartbeat on the same workers: %zu ticks of 5 ms, late by %.1f ms (median), %.1f ms (worst):\n"
-              "    no job held a worker (the timer wheel ticks in 1 ms)\n",
-              hb.lateness.size(), late_ms(0.5), late_ms(1.0));
+  std::printf(
+      "  heartbeat on the same workers: %zu ticks of 5 ms, late by %.1f ms (median), %.1f ms (worst):\n"
+      "    no job held a worker (the timer wheel ticks in 1 ms)\n",
+      hb.lateness.size(), late_ms(0.5), late_ms(1.0));
   std::printf("  dump_tasks 20 ms in: %td \"legacy-job\" fibers suspended, each waiting without a thread\n",
               hb.suspended_fibers);
   for (const auto& d : pool.take_dead_letters())

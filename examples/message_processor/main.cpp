@@ -28,7 +28,8 @@ int main() {
   int shed = 0;
   for (int i = 0; i < 1000; ++i)
     if (pool.try_submit(message{i, "msg-" + std::to_string(i)}) != weft::submit_status::accepted) ++shed;
-  std::printf("burst: 1000 offered, %d shed (%s)\n", shed, std::string(weft::to_string(weft::submit_status::queue_full)).c_str());
+  std::printf("burst: 1000 offered, %d shed (%s)\n", shed,
+              std::string(weft::to_string(weft::submit_status::queue_full)).c_str());
 
   // Backpressure instead: co_await submit() waits for room.
   rt.block_on([&]() -> weft::task<void> {
@@ -40,9 +41,9 @@ int main() {
 
   auto report = rt.block_on(pool.stop(5s));
   auto s = pool.stats();
-  std::printf("stats: workers %zu, queue %zu/%zu, submitted %llu, processed %llu, failed %llu, dropped %llu\n", s.workers,
-              s.queue_depth, s.queue_capacity, (unsigned long long)s.submitted, (unsigned long long)s.processed,
-              (unsigned long long)s.failed, (unsigned long long)s.dropped);
+  std::printf("stats: workers %zu, queue %zu/%zu, submitted %llu, processed %llu, failed %llu, dropped %llu\n",
+              s.workers, s.queue_depth, s.queue_capacity, (unsigned long long)s.submitted,
+              (unsigned long long)s.processed, (unsigned long long)s.failed, (unsigned long long)s.dropped);
   std::printf("stop: %zu drained, %zu cancelled, %zu dead-lettered at the timeout\n", report.drained, report.cancelled,
               report.dead_lettered);
   for (auto& d : pool.take_dead_letters()) std::printf("dead letter: message %d: %s\n", d.job.id, d.error.c_str());

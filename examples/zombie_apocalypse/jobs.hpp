@@ -15,11 +15,16 @@ enum class job_type { email, report, image, toxic_hang, toxic_spin };
 
 constexpr std::string_view name(job_type t) {
   switch (t) {
-    case job_type::email: return "email";
-    case job_type::report: return "report";
-    case job_type::image: return "image";
-    case job_type::toxic_hang: return "toxic-hang";
-    case job_type::toxic_spin: return "toxic-spin";
+    case job_type::email:
+      return "email";
+    case job_type::report:
+      return "report";
+    case job_type::image:
+      return "image";
+    case job_type::toxic_hang:
+      return "toxic-hang";
+    case job_type::toxic_spin:
+      return "toxic-spin";
   }
   return "?";
 }

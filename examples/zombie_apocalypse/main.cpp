@@ -43,8 +43,8 @@ enum class scenario { normal, zombie, guarded };
 struct config {
   scenario mode = scenario::guarded;
   int duration_s = 20;
-  int rate = 400;          // jobs per second
-  int slots = 32;          // jobs processed at once
+  int rate = 400;  // jobs per second
+  int slots = 32;  // jobs processed at once
   std::chrono::milliseconds deadline{250};
 };
 
@@ -129,13 +129,19 @@ int main(int argc, char** argv) {
   config cfg;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "normal") cfg.mode = scenario::normal;
-    else if (a == "zombie") cfg.mode = scenario::zombie;
-    else if (a == "protected") cfg.mode = scenario::guarded;
-    else if (a.rfind("--duration=", 0) == 0) cfg.duration_s = std::atoi(a.c_str() + 11);
-    else if (a.rfind("--rate=", 0) == 0) cfg.rate = std::atoi(a.c_str() + 7);
+    if (a == "normal")
+      cfg.mode = scenario::normal;
+    else if (a == "zombie")
+      cfg.mode = scenario::zombie;
+    else if (a == "protected")
+      cfg.mode = scenario::guarded;
+    else if (a.rfind("--duration=", 0) == 0)
+      cfg.duration_s = std::atoi(a.c_str() + 11);
+    else if (a.rfind("--rate=", 0) == 0)
+      cfg.rate = std::atoi(a.c_str() + 7);
     else {
-      std::fprintf(stderr, "usage: %s [normal|zombie|protected] [--duration=SECONDS] [--rate=JOBS_PER_SECOND]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [normal|zombie|protected] [--duration=SECONDS] [--rate=JOBS_PER_SECOND]\n",
+                   argv[0]);
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
@@ -143,7 +149,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--duration must be at least 5 seconds and --rate at least 1\n");
     return 2;
   }
-  const char* mode_name = cfg.mode == scenario::normal ? "normal" : cfg.mode == scenario::zombie ? "zombie" : "protected";
+  const char* mode_name = cfg.mode == scenario::normal   ? "normal"
+                          : cfg.mode == scenario::zombie ? "zombie"
+                                                         : "protected";
 
   weft::stall_options stall;
   stall.hang_threshold = 2s;  // the incident used 30 s; the demo is short
@@ -185,11 +193,13 @@ int main(int argc, char** argv) {
     if (s <= 3) first_rates += per_s, ++first_n;
     if (s > cfg.duration_s - 3) tail_rate += per_s / 3;
     auto lat = snap.histogram("demo_job_latency_seconds");
-    std::printf("[%3ds] queue %4zu dropped %5.0f | workers %2.0f busy %2.0f zombie %.0f replaced %.0f | slots busy %2d/%d hung %3.0f | done/s %5.0f timed-out %4.0f | p95 %7.1f ms | rss %5.1f MB\n",
-                s, queue.size(), snap.counter_value("demo_jobs_dropped_total"), g("weft_workers"), g("weft_workers_busy"), g("weft_zombie_workers"),
-                snap.counter_value("weft_worker_replacements_total", {{"runtime", "demo"}}), c.slots_busy.load(),
-                cfg.slots, g("weft_hung_tasks"), per_s, snap.counter_value("demo_jobs_timed_out_total"),
-                lat.count ? lat.quantile(0.95) * 1e3 : 0.0, rss_mb());
+    std::printf(
+        "[%3ds] queue %4zu dropped %5.0f | workers %2.0f busy %2.0f zombie %.0f replaced %.0f | slots busy %2d/%d hung "
+        "%3.0f | done/s %5.0f timed-out %4.0f | p95 %7.1f ms | rss %5.1f MB\n",
+        s, queue.size(), snap.counter_value("demo_jobs_dropped_total"), g("weft_workers"), g("weft_workers_busy"),
+        g("weft_zombie_workers"), snap.counter_value("weft_worker_replacements_total", {{"runtime", "demo"}}),
+        c.slots_busy.load(), cfg.slots, g("weft_hung_tasks"), per_s, snap.counter_value("demo_jobs_timed_out_total"),
+        lat.count ? lat.quantile(0.95) * 1e3 : 0.0, rss_mb());
     std::fflush(stdout);
   }
 
@@ -209,10 +219,11 @@ int main(int argc, char** argv) {
   double stalls = snap.counter_value("weft_stalls_total", {{"runtime", "demo"}});
   double replaced = snap.counter_value("weft_worker_replacements_total", {{"runtime", "demo"}});
   double baseline = first_n ? first_rates / first_n : 0;
-  std::printf("\nsummary (%s): %.0f submitted, %.0f completed, %.0f timed out, %.0f failed, %.0f dropped, %.0f still stuck\n",
-              mode_name, submitted, completed, timed_out, failed, dropped, stuck);
-  std::printf("  throughput: %.0f jobs/s in the first 3 s, %.0f jobs/s in the last 3 s (%.0f%%)\n", baseline,
-              tail_rate, baseline > 0 ? 100 * tail_rate / baseline : 0.0);
+  std::printf(
+      "\nsummary (%s): %.0f submitted, %.0f completed, %.0f timed out, %.0f failed, %.0f dropped, %.0f still stuck\n",
+      mode_name, submitted, completed, timed_out, failed, dropped, stuck);
+  std::printf("  throughput: %.0f jobs/s in the first 3 s, %.0f jobs/s in the last 3 s (%.0f%%)\n", baseline, tail_rate,
+              baseline > 0 ? 100 * tail_rate / baseline : 0.0);
   std::printf("  stalls detected %.0f, replacement workers started %.0f, latency p95 %.1f ms\n", stalls, replaced,
               snap.histogram("demo_job_latency_seconds").quantile(0.95) * 1e3);
 
@@ -221,7 +232,8 @@ int main(int argc, char** argv) {
     bool lost = submitted != completed + timed_out + failed + dropped + stuck;
     bool collapsed = tail_rate < 0.8 * baseline;
     if (lost)
-      std::printf("FAIL: %.0f jobs are not accounted for\n", submitted - completed - timed_out - failed - dropped - stuck);
+      std::printf("FAIL: %.0f jobs are not accounted for\n",
+                  submitted - completed - timed_out - failed - dropped - stuck);
     if (dropped > 0) std::printf("FAIL: %.0f jobs were shed\n", dropped);
     if (collapsed) std::printf("FAIL: throughput fell below 80%% of the first seconds'\n");
     if (stuck > 0) std::printf("FAIL: %.0f jobs never finished\n", stuck);

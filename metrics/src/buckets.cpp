@@ -15,8 +15,7 @@ namespace {
 }
 
 void check_count(std::size_t count) {
-  if (count == 0)
-    reject({"the bucket count must be at least 1"});
+  if (count == 0) reject({"the bucket count must be at least 1"});
   if (count > bucket_layout::max_size)
     reject({"the bucket count ", std::to_string(count), " exceeds the maximum of ",
             std::to_string(bucket_layout::max_size)});
@@ -25,8 +24,7 @@ void check_count(std::size_t count) {
 }  // namespace
 
 bucket_layout::bucket_layout(std::vector<double> upper_bounds) : bounds_(std::move(upper_bounds)) {
-  if (bounds_.empty())
-    reject({"at least one upper bound is needed (the +Inf bucket is implicit)"});
+  if (bounds_.empty()) reject({"at least one upper bound is needed (the +Inf bucket is implicit)"});
   check_count(bounds_.size());
   for (std::size_t i = 0; i < bounds_.size(); ++i) {
     if (!std::isfinite(bounds_[i]))
@@ -41,9 +39,7 @@ bucket_layout::bucket_layout(std::vector<double> upper_bounds) : bounds_(std::mo
 
 namespace buckets {
 
-bucket_layout explicit_bounds(std::vector<double> upper_bounds) {
-  return bucket_layout(std::move(upper_bounds));
-}
+bucket_layout explicit_bounds(std::vector<double> upper_bounds) { return bucket_layout(std::move(upper_bounds)); }
 
 bucket_layout linear(double start, double width, std::size_t count) {
   check_count(count);
@@ -51,8 +47,7 @@ bucket_layout linear(double start, double width, std::size_t count) {
     reject({"linear buckets need a finite start and a finite width > 0, got start ", detail::format_number(start),
             " and width ", detail::format_number(width)});
   std::vector<double> bounds(count);
-  for (std::size_t i = 0; i < count; ++i)
-    bounds[i] = start + static_cast<double>(i) * width;
+  for (std::size_t i = 0; i < count; ++i) bounds[i] = start + static_cast<double>(i) * width;
   return bucket_layout(std::move(bounds));
 }
 
@@ -63,8 +58,7 @@ bucket_layout exponential(double start, double factor, std::size_t count) {
             detail::format_number(start), " and factor ", detail::format_number(factor)});
   std::vector<double> bounds(count);
   double bound = start;
-  for (std::size_t i = 0; i < count; ++i, bound *= factor)
-    bounds[i] = bound;
+  for (std::size_t i = 0; i < count; ++i, bound *= factor) bounds[i] = bound;
   return bucket_layout(std::move(bounds));
 }
 

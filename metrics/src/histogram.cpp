@@ -24,8 +24,7 @@ histogram_snapshot histogram::collect() const {
 
 std::uint64_t histogram::count() const noexcept {
   std::uint64_t total = 0;
-  for (std::size_t b = 0; b <= bounds_.size(); ++b)
-    total += cells_.sum(1 + b);
+  for (std::size_t b = 0; b <= bounds_.size(); ++b) total += cells_.sum(1 + b);
   return total;
 }
 
@@ -39,8 +38,7 @@ double histogram::sum() const noexcept {
 std::vector<std::uint64_t> histogram_snapshot::cumulative() const {
   std::vector<std::uint64_t> running(counts.size());
   std::uint64_t total = 0;
-  for (std::size_t i = 0; i < counts.size(); ++i)
-    running[i] = total += counts[i];
+  for (std::size_t i = 0; i < counts.size(); ++i) running[i] = total += counts[i];
   return running;
 }
 
@@ -48,8 +46,7 @@ double histogram_snapshot::quantile(double q) const {
   if (!(q >= 0.0 && q <= 1.0))
     throw std::invalid_argument(
         detail::cat({"weft::metrics: quantile ", detail::format_number(q), " is outside [0, 1]"}));
-  if (count == 0)
-    return std::numeric_limits<double>::quiet_NaN();
+  if (count == 0) return std::numeric_limits<double>::quiet_NaN();
   const double rank = q * static_cast<double>(count);
   // The first non-empty bucket whose running count reaches the rank. Skipping empty buckets
   // matters for rank 0 (q = 0), which every bucket "reaches", and keeps the estimate inside the
@@ -57,12 +54,10 @@ double histogram_snapshot::quantile(double q) const {
   std::uint64_t before = 0;
   std::size_t b = 0;
   for (; b < counts.size(); ++b) {
-    if (counts[b] != 0 && static_cast<double>(before + counts[b]) >= rank)
-      break;
+    if (counts[b] != 0 && static_cast<double>(before + counts[b]) >= rank) break;
     before += counts[b];
   }
-  if (b >= bounds.size())
-    return bounds.back();  // above the last bound: the best we can say is "at least this"
+  if (b >= bounds.size()) return bounds.back();  // above the last bound: the best we can say is "at least this"
   const double upper = bounds[b];
   double lower = 0;
   if (b > 0)

@@ -24,8 +24,7 @@ void append_labels(std::string& out, const labels& label_set) {
   out += '{';
   bool first = true;
   for (const auto& [key, value] : label_set) {
-    if (!first)
-      out += ',';
+    if (!first) out += ',';
     first = false;
     append_json_string(out, key);
     out += ':';
@@ -44,8 +43,7 @@ class bounds_cache {
       text_.clear();
       text_ += '[';
       for (std::size_t i = 0; i < bounds.size(); ++i) {
-        if (i)
-          text_ += ',';
+        if (i) text_ += ',';
         append_json_number(text_, bounds[i]);
       }
       text_ += ']';
@@ -68,16 +66,14 @@ void append_histogram(std::string& out, const histogram_snapshot& h, bounds_cach
   out += bounds.get(h.bounds);
   out += ",\"counts\":[";
   for (std::size_t i = 0; i < h.counts.size(); ++i) {
-    if (i)
-      out += ',';
+    if (i) out += ',';
     detail::append_integer(out, h.counts[i]);
   }
   out += "],\"quantiles\":{";
   static constexpr const char* keys[] = {"0.5", "0.95", "0.99"};
   static constexpr double qs[] = {0.5, 0.95, 0.99};
   for (std::size_t i = 0; i < 3; ++i) {
-    if (i)
-      out += ',';
+    if (i) out += ',';
     out += '"';
     out += keys[i];
     out += "\":";
@@ -93,8 +89,7 @@ std::string to_json(const registry_snapshot& snap) {
   bounds_cache bounds;
   for (std::size_t f = 0; f < snap.families.size(); ++f) {
     const family_snapshot& family = snap.families[f];
-    if (f)
-      out += ',';
+    if (f) out += ',';
     out += "{\"name\":";
     append_json_string(out, family.name);
     out += ",\"help\":";
@@ -104,8 +99,7 @@ std::string to_json(const registry_snapshot& snap) {
     out += "\",\"series\":[";
     for (std::size_t s = 0; s < family.series.size(); ++s) {
       const series_snapshot& series = family.series[s];
-      if (s)
-        out += ',';
+      if (s) out += ',';
       out += "{\"labels\":";
       append_labels(out, series.labels);
       if (family.type == metric_type::histogram) {
@@ -135,11 +129,21 @@ void append_json_string(std::string& out, std::string_view s) {
       continue;
     }
     switch (s[i]) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (u < 0x20) {
           out += "\\u00";

@@ -6,8 +6,7 @@ namespace weft::metrics {
 
 labels::labels(std::initializer_list<std::pair<std::string_view, std::string_view>> pairs) {
   pairs_.reserve(pairs.size());
-  for (const auto& [key, value] : pairs)
-    pairs_.emplace_back(std::string(key), std::string(value));
+  for (const auto& [key, value] : pairs) pairs_.emplace_back(std::string(key), std::string(value));
   sort();
 }
 
@@ -23,8 +22,7 @@ labels& labels::add(std::string_view key, std::string_view value) {
 std::optional<std::string_view> labels::get(std::string_view key) const noexcept {
   const auto at = std::lower_bound(pairs_.begin(), pairs_.end(), key,
                                    [](const value_type& p, std::string_view k) { return p.first < k; });
-  if (at == pairs_.end() || at->first != key)
-    return std::nullopt;
+  if (at == pairs_.end() || at->first != key) return std::nullopt;
   return at->second;
 }
 

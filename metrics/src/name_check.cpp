@@ -10,38 +10,30 @@ namespace weft::metrics::detail {
 
 namespace {
 
-bool is_alpha_or_underscore(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+bool is_alpha_or_underscore(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
 }  // namespace
 
 bool is_valid_metric_name(std::string_view name) noexcept {
-  if (name.empty() || !(is_alpha_or_underscore(name[0]) || name[0] == ':'))
-    return false;
+  if (name.empty() || !(is_alpha_or_underscore(name[0]) || name[0] == ':')) return false;
   for (const char c : name)
-    if (!(is_alpha_or_underscore(c) || is_digit(c) || c == ':'))
-      return false;
+    if (!(is_alpha_or_underscore(c) || is_digit(c) || c == ':')) return false;
   return true;
 }
 
 bool is_valid_label_name(std::string_view name) noexcept {
-  if (name.empty() || !is_alpha_or_underscore(name[0]) || name.starts_with("__"))
-    return false;
-  if (name == "le" || name == "quantile")
-    return false;
+  if (name.empty() || !is_alpha_or_underscore(name[0]) || name.starts_with("__")) return false;
+  if (name == "le" || name == "quantile") return false;
   for (const char c : name)
-    if (!(is_alpha_or_underscore(c) || is_digit(c)))
-      return false;
+    if (!(is_alpha_or_underscore(c) || is_digit(c))) return false;
   return true;
 }
 
 utf8_unit next_utf8_unit(std::string_view text) noexcept {
   const auto b0 = static_cast<unsigned char>(text[0]);
-  if (b0 < 0x80)
-    return {1, true};
+  if (b0 < 0x80) return {1, true};
   // Unicode's table of well-formed sequences (Table 3-7): the lead byte fixes the length and the
   // range of the second byte, which is where overlong forms (after E0, F0), surrogates (after ED)
   // and code points above U+10FFFF (after F4) are excluded; later bytes are 80..BF.
@@ -65,11 +57,9 @@ utf8_unit next_utf8_unit(std::string_view text) noexcept {
     return {1, false};  // a continuation byte, C0/C1 (only ever overlong) or F5..FF
   }
   for (std::size_t k = 1; k < len; ++k) {
-    if (k == text.size())
-      return {k, false};  // truncated by the end of the text
+    if (k == text.size()) return {k, false};  // truncated by the end of the text
     const auto b = static_cast<unsigned char>(text[k]);
-    if (b < lo || b > hi)
-      return {k, false};  // the bytes so far are the maximal subpart; `b` starts the next unit
+    if (b < lo || b > hi) return {k, false};  // the bytes so far are the maximal subpart; `b` starts the next unit
     lo = 0x80;
     hi = 0xbf;
   }
@@ -84,8 +74,7 @@ bool is_valid_utf8(std::string_view text) noexcept {
       continue;
     }
     const utf8_unit unit = next_utf8_unit(text.substr(i));
-    if (!unit.valid)
-      return false;
+    if (!unit.valid) return false;
     i += unit.size;
   }
   return true;
@@ -93,13 +82,12 @@ bool is_valid_utf8(std::string_view text) noexcept {
 
 void check_metric_name(std::string_view name) {
   if (!is_valid_metric_name(name))
-    throw std::invalid_argument(cat({"weft::metrics: invalid metric name ", quoted(name),
-                                     ": a metric name must match [a-zA-Z_:][a-zA-Z0-9_:]*"}));
+    throw std::invalid_argument(cat(
+        {"weft::metrics: invalid metric name ", quoted(name), ": a metric name must match [a-zA-Z_:][a-zA-Z0-9_:]*"}));
 }
 
 void check_label_name(std::string_view metric, std::string_view label) {
-  if (is_valid_label_name(label))
-    return;
+  if (is_valid_label_name(label)) return;
   std::string_view why = "a label name must match [a-zA-Z_][a-zA-Z0-9_]*";
   if (label == "le" || label == "quantile")
     why = "it is reserved for histogram and summary series";
@@ -111,14 +99,14 @@ void check_label_name(std::string_view metric, std::string_view label) {
 
 void check_label_value(std::string_view metric, std::string_view label, std::string_view value) {
   if (!is_valid_utf8(value))
-    throw std::invalid_argument(cat({"weft::metrics: the value of label ", quoted(label), " of metric ",
-                                     quoted(metric), " is not valid UTF-8"}));
+    throw std::invalid_argument(cat(
+        {"weft::metrics: the value of label ", quoted(label), " of metric ", quoted(metric), " is not valid UTF-8"}));
 }
 
 void check_help(std::string_view metric, std::string_view help) {
   if (help.empty())
-    throw std::invalid_argument(cat({"weft::metrics: metric ", quoted(metric),
-                                     " has an empty help text; every metric must say what it measures"}));
+    throw std::invalid_argument(cat(
+        {"weft::metrics: metric ", quoted(metric), " has an empty help text; every metric must say what it measures"}));
   if (!is_valid_utf8(help))
     throw std::invalid_argument(
         cat({"weft::metrics: the help text of metric ", quoted(metric), " is not valid UTF-8"}));
@@ -129,14 +117,12 @@ void check_help(std::string_view metric, std::string_view help) {
 namespace weft::metrics {
 
 std::size_t utf8_prefix_length(std::string_view s, std::size_t max_bytes) noexcept {
-  if (s.size() <= max_bytes)
-    return s.size();
+  if (s.size() <= max_bytes) return s.size();
   // Walk whole units from the front: only there is it known where a character starts.
   std::size_t n = 0;
   while (n < s.size()) {
     const std::size_t size = detail::next_utf8_unit(s.substr(n)).size;
-    if (size > max_bytes - n)
-      break;
+    if (size > max_bytes - n) break;
     n += size;
   }
   return n;

@@ -31,11 +31,9 @@ name_claim& name_claim::operator=(name_claim&& other) noexcept {
 name_claim::~name_claim() { reset(); }
 
 void name_claim::reset() {
-  if (!held_)
-    return;
+  if (!held_) return;
   // The registry may be gone already; then its claims went with it.
-  if (const std::shared_ptr<detail::registry_state> state = state_.lock())
-    detail::release_name(*state, kind_, name_);
+  if (const std::shared_ptr<detail::registry_state> state = state_.lock()) detail::release_name(*state, kind_, name_);
   state_.reset();
   kind_.clear();
   name_.clear();

@@ -31,8 +31,7 @@ class le_cache {
     if (bounds != bounds_) {
       bounds_ = bounds;
       text_.clear();
-      for (const double b : bounds)
-        text_.push_back(detail::format_number(b));
+      for (const double b : bounds) text_.push_back(detail::format_number(b));
       text_.emplace_back("+Inf");
     }
     return text_;
@@ -49,8 +48,7 @@ void append_histogram(std::string& out, const family_snapshot& family, const his
   std::string prefix = family.name;
   prefix += "_bucket{";
   prefix += label_text;
-  if (!label_text.empty())
-    prefix += ',';
+  if (!label_text.empty()) prefix += ',';
   prefix += "le=\"";
   const std::vector<std::string>& le = les.get(h.bounds);
   std::uint64_t running = 0;

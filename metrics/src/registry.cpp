@@ -43,8 +43,7 @@ class collecting_scope {
 std::string list(const std::vector<std::string>& keys) {
   std::string s = "{";
   for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (i)
-      s += ", ";
+    if (i) s += ", ";
     s += keys[i];
   }
   s += '}';
@@ -54,8 +53,7 @@ std::string list(const std::vector<std::string>& keys) {
 std::string list(const std::vector<double>& bounds) {
   std::string s = "{";
   for (std::size_t i = 0; i < bounds.size(); ++i) {
-    if (i)
-      s += ", ";
+    if (i) s += ", ";
     append_number(s, bounds[i]);
   }
   s += '}';
@@ -91,34 +89,34 @@ void check_suffix_clash(const registry_state& state, std::string_view name, metr
     if (type == metric_type::histogram) {
       const auto other = state.families.find(cat({name, suffix}));
       if (other != state.families.end())
-        throw std::invalid_argument(cat({"weft::metrics: histogram ", quoted(name), " would expose ",
-                                         quoted(other->first), ", which is already registered as a ",
-                                         to_string(other->second.type)}));
+        throw std::invalid_argument(
+            cat({"weft::metrics: histogram ", quoted(name), " would expose ", quoted(other->first),
+                 ", which is already registered as a ", to_string(other->second.type)}));
     }
     if (name.ends_with(suffix)) {
       const auto base = state.families.find(name.substr(0, name.size() - suffix.size()));
       if (base != state.families.end() && base->second.type == metric_type::histogram)
-        throw std::invalid_argument(cat({"weft::metrics: metric ", quoted(name), " clashes with the ",
-                                         quoted(suffix), " series of histogram ", quoted(base->first)}));
+        throw std::invalid_argument(cat({"weft::metrics: metric ", quoted(name), " clashes with the ", quoted(suffix),
+                                         " series of histogram ", quoted(base->first)}));
     }
   }
 }
 
-void check_compatible(const family_node& family, std::string_view help, metric_type type,
-                      const checked_labels& checked, const std::vector<double>* bounds) {
+void check_compatible(const family_node& family, std::string_view help, metric_type type, const checked_labels& checked,
+                      const std::vector<double>* bounds) {
   const std::string prefix = cat({"weft::metrics: metric ", quoted(family.name), " is already registered "});
   if (family.type != type)
-    throw std::invalid_argument(cat({prefix, "as a ", to_string(family.type),
-                                     "; it cannot also be registered as a ", to_string(type)}));
+    throw std::invalid_argument(
+        cat({prefix, "as a ", to_string(family.type), "; it cannot also be registered as a ", to_string(type)}));
   if (family.label_keys != checked.keys)
     throw std::invalid_argument(cat({prefix, "with label keys ", list(family.label_keys),
                                      "; it cannot be registered with label keys ", list(checked.keys)}));
   if (family.help != help)
-    throw std::invalid_argument(cat({prefix, "with help text ", quoted(family.help),
-                                     "; it cannot be registered with help text ", quoted(help)}));
+    throw std::invalid_argument(cat(
+        {prefix, "with help text ", quoted(family.help), "; it cannot be registered with help text ", quoted(help)}));
   if (bounds != nullptr && family.bounds != *bounds)
-    throw std::invalid_argument(cat({prefix, "with buckets ", list(family.bounds),
-                                     "; it cannot be registered with buckets ", list(*bounds)}));
+    throw std::invalid_argument(
+        cat({prefix, "with buckets ", list(family.bounds), "; it cannot be registered with buckets ", list(*bounds)}));
 }
 
 // What a registration asks for: the shared plain series (counter(), ...), a series of its own
@@ -131,8 +129,7 @@ enum class series_kind { plain, owned, callback };
 std::string conflict(const series_node& existing, series_kind kind, std::string_view name, const labels& label_set,
                      metric_type type) {
   const bool has_callback = static_cast<bool>(existing.sample);
-  if (kind == series_kind::plain && !existing.owned_by_handle && !has_callback)
-    return {};
+  if (kind == series_kind::plain && !existing.owned_by_handle && !has_callback) return {};
   const std::string which = cat({"weft::metrics: series ", describe_series(name, label_set)});
   if (existing.owned_by_handle)
     return cat({which, " is owned by another live object (an owned<", to_string(type),
@@ -141,12 +138,12 @@ std::string conflict(const series_node& existing, series_kind kind, std::string_
     return cat({which, " is already registered with a callback; it cannot also be a plain ", to_string(type)});
   if (kind == series_kind::owned)
     return has_callback
-        ? cat({which, " is already registered with a callback; it cannot also be an owned ", to_string(type)})
-        : cat({which, " is already registered as a plain ", to_string(type),
-               ", which lives as long as the registry; it cannot be owned"});
+               ? cat({which, " is already registered with a callback; it cannot also be an owned ", to_string(type)})
+               : cat({which, " is already registered as a plain ", to_string(type),
+                      ", which lives as long as the registry; it cannot be owned"});
   return has_callback
-      ? cat({which, " already has a callback; reset its callback_handle first"})
-      : cat({which, " is already registered as a plain ", to_string(type), "; a callback cannot replace it"});
+             ? cat({which, " already has a callback; reset its callback_handle first"})
+             : cat({which, " is already registered as a plain ", to_string(type), "; a callback cannot replace it"});
 }
 
 // Finds the series (name, labels) or creates it with `fill`, under the registry's lock. Leaves
@@ -181,8 +178,7 @@ std::pair<family_node*, series_node*> obtain(registry_state& state, std::string_
     fresh.help = std::string(help);
     fresh.type = type;
     fresh.label_keys = checked.keys;
-    if (bounds != nullptr)
-      fresh.bounds = *bounds;
+    if (bounds != nullptr) fresh.bounds = *bounds;
     family_at = state.families.emplace(std::string(name), std::move(fresh)).first;
   }
   family_node& family = family_at->second;
@@ -200,16 +196,14 @@ std::pair<family_node*, series_node*> obtain(registry_state& state, std::string_
       throw;
     }
   } catch (...) {
-    if (new_family)
-      state.families.erase(family_at);
+    if (new_family) state.families.erase(family_at);
     throw;
   }
 }
 
 // The series makers, one per type, for both the plain and the owned registrations.
 std::pair<family_node*, series_node*> obtain_counter(registry_state& state, std::string_view name,
-                                                     std::string_view help, const labels& label_set,
-                                                     series_kind kind) {
+                                                     std::string_view help, const labels& label_set, series_kind kind) {
   const std::size_t shards = state.shards;
   return obtain(state, name, help, metric_type::counter, label_set, nullptr, kind,
                 [shards](series_node& s) { s.counter_cell = std::make_shared<metrics::counter>(shards); });
@@ -225,10 +219,9 @@ std::pair<family_node*, series_node*> obtain_histogram(registry_state& state, st
                                                        std::string_view help, const bucket_layout& layout,
                                                        const labels& label_set, series_kind kind) {
   const std::size_t shards = state.shards;
-  return obtain(state, name, help, metric_type::histogram, label_set, &layout.bounds(), kind,
-                [&layout, shards](series_node& s) {
-                  s.histogram_cell = std::make_shared<metrics::histogram>(layout, shards);
-                });
+  return obtain(
+      state, name, help, metric_type::histogram, label_set, &layout.bounds(), kind,
+      [&layout, shards](series_node& s) { s.histogram_cell = std::make_shared<metrics::histogram>(layout, shards); });
 }
 
 // Whether no live claim holds `name` for `kind`. The caller holds state.mutex.
@@ -240,8 +233,7 @@ bool name_is_free(const registry_state& state, std::string_view kind, std::strin
 // Records a claim of a free name. The caller holds state.mutex.
 void record_claim(registry_state& state, std::string_view kind, const std::string& name) {
   auto names = state.claimed_names.find(kind);
-  if (names == state.claimed_names.end())
-    names = state.claimed_names.try_emplace(std::string(kind)).first;
+  if (names == state.claimed_names.end()) names = state.claimed_names.try_emplace(std::string(kind)).first;
   names->second.insert(name);
 }
 
@@ -252,8 +244,7 @@ void remove_series(registry_state& state, family_node* family, series_node* seri
   check_not_collecting(state, series->owned_by_handle ? "owned::reset" : "callback_handle::reset");
   std::lock_guard lock(state.mutex);
   family->series.erase(family->series.find(*series->key));
-  if (family->series.empty())
-    state.families.erase(state.families.find(family->name));
+  if (family->series.empty()) state.families.erase(state.families.find(family->name));
 }
 
 void release_name(registry_state& state, std::string_view kind, std::string_view name) {
@@ -261,8 +252,7 @@ void release_name(registry_state& state, std::string_view kind, std::string_view
   std::lock_guard lock(state.mutex);
   const auto names = state.claimed_names.find(kind);
   names->second.erase(names->second.find(name));
-  if (names->second.empty())
-    state.claimed_names.erase(names);
+  if (names->second.empty()) state.claimed_names.erase(names);
 }
 
 }  // namespace detail
@@ -310,15 +300,14 @@ owned<metrics::gauge> registry::owned_gauge(std::string_view name, std::string_v
 owned<metrics::histogram> registry::owned_histogram(std::string_view name, std::string_view help,
                                                     const bucket_layout& layout, const metrics::labels& label_set) {
   detail::check_not_collecting(*state_, "registry::owned_histogram");
-  auto [family, series] =
-      detail::obtain_histogram(*state_, name, help, layout, label_set, detail::series_kind::owned);
+  auto [family, series] = detail::obtain_histogram(*state_, name, help, layout, label_set, detail::series_kind::owned);
   return owned<metrics::histogram>(detail::series_owner(state_, family, series), series->histogram_cell);
 }
 
 callback_handle registry::add_callback(std::string_view name, std::string_view help, metric_type type,
                                        const metrics::labels& label_set, std::function<double()> sample) {
-  detail::check_not_collecting(*state_, type == metric_type::gauge ? "registry::gauge_callback"
-                                                                   : "registry::counter_callback");
+  detail::check_not_collecting(*state_,
+                               type == metric_type::gauge ? "registry::gauge_callback" : "registry::counter_callback");
   if (!sample)
     throw std::invalid_argument(
         detail::cat({"weft::metrics: the callback for metric ", detail::quoted(name), " is empty"}));

@@ -22,11 +22,9 @@ series_owner& series_owner::operator=(series_owner&& other) noexcept {
 series_owner::~series_owner() { reset(); }
 
 void series_owner::reset() {
-  if (series_ == nullptr)
-    return;
+  if (series_ == nullptr) return;
   // The registry may be gone already; then its series went with it.
-  if (const std::shared_ptr<registry_state> state = state_.lock())
-    remove_series(*state, family_, series_);
+  if (const std::shared_ptr<registry_state> state = state_.lock()) remove_series(*state, family_, series_);
   state_.reset();
   family_ = nullptr;
   series_ = nullptr;

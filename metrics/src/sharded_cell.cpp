@@ -33,8 +33,7 @@ struct slot_releaser {
   std::uint32_t id = 0;
   bool held = false;
   ~slot_releaser() {
-    if (!held)
-      return;
+    if (!held) return;
     slot_pool& p = pool();
     std::lock_guard lock(p.mutex);
     p.used[id] = false;
@@ -51,8 +50,7 @@ std::size_t default_shard_count() noexcept {
 }
 
 std::size_t normalize_shard_count(std::size_t requested) noexcept {
-  if (requested == 0)
-    return default_shard_count();
+  if (requested == 0) return default_shard_count();
   return std::bit_ceil(std::min(requested, max_shards));
 }
 
@@ -74,15 +72,13 @@ std::uint32_t assign_thread_slot() noexcept {
   return this_thread_slot;
 }
 
-sharded_cells::sharded_cells(std::size_t shards, std::size_t width)
-    : mask_(shards - 1), width_(width) {
+sharded_cells::sharded_cells(std::size_t shards, std::size_t width) : mask_(shards - 1), width_(width) {
   constexpr std::size_t per_line = cache_line_size / sizeof(cell);
   stride_ = (width + per_line - 1) / per_line * per_line;
   const std::size_t count = stride_ * shards;
   void* raw = ::operator new(count * sizeof(cell), std::align_val_t{cache_line_size});
   cell* cells = static_cast<cell*>(raw);
-  for (std::size_t i = 0; i < count; ++i)
-    ::new (cells + i) cell(0);
+  for (std::size_t i = 0; i < count; ++i) ::new (cells + i) cell(0);
   cells_.reset(cells);
 }
 

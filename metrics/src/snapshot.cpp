@@ -7,12 +7,14 @@
 
 namespace weft::metrics {
 
-
 std::string_view to_string(metric_type type) noexcept {
   switch (type) {
-    case metric_type::counter: return "counter";
-    case metric_type::gauge: return "gauge";
-    case metric_type::histogram: return "histogram";
+    case metric_type::counter:
+      return "counter";
+    case metric_type::gauge:
+      return "gauge";
+    case metric_type::histogram:
+      return "histogram";
   }
   return "untyped";
 }
@@ -25,11 +27,9 @@ const family_snapshot* registry_snapshot::find_family(std::string_view name) con
 
 const series_snapshot* registry_snapshot::find(std::string_view name, const labels& label_set) const {
   const family_snapshot* family = find_family(name);
-  if (family == nullptr)
-    return nullptr;
+  if (family == nullptr) return nullptr;
   for (const series_snapshot& s : family->series)
-    if (s.labels == label_set)
-      return &s;
+    if (s.labels == label_set) return &s;
   return nullptr;
 }
 
@@ -43,7 +43,8 @@ const series_snapshot& registry_snapshot::require(std::string_view name, const l
                                          to_string(family->type), ", not a ", to_string(type)}));
   const series_snapshot* series = find(name, label_set);
   if (series == nullptr)
-    throw std::out_of_range(detail::cat({"weft::metrics: the snapshot has no series ", detail::describe_series(name, label_set)}));
+    throw std::out_of_range(
+        detail::cat({"weft::metrics: the snapshot has no series ", detail::describe_series(name, label_set)}));
   return *series;
 }
 

@@ -8,12 +8,10 @@ namespace weft::metrics::detail {
 
 std::string cat(std::initializer_list<std::string_view> parts) {
   std::size_t size = 0;
-  for (const std::string_view part : parts)
-    size += part.size();
+  for (const std::string_view part : parts) size += part.size();
   std::string out;
   out.reserve(size);
-  for (const std::string_view part : parts)
-    out += part;
+  for (const std::string_view part : parts) out += part;
   return out;
 }
 
@@ -51,10 +49,17 @@ std::string format_number(double v) {
 void append_label_value(std::string& out, std::string_view value) {
   for (const char c : value) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
 }
@@ -62,9 +67,14 @@ void append_label_value(std::string& out, std::string_view value) {
 void append_help(std::string& out, std::string_view help) {
   for (const char c : help) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
 }

@@ -7,12 +7,12 @@
 
 #include <fmt/format.h>
 
+#include <weft/metrics/registry.hpp>
+#include <weft/observe/detail/tracer.hpp>
+#include <weft/sched/futex.hpp>
 #include "observe/dump.hpp"
 #include "observe/monitor.hpp"
 #include "observe/runtime_metrics.hpp"
-#include <weft/observe/detail/tracer.hpp>
-#include <weft/metrics/registry.hpp>
-#include <weft/sched/futex.hpp>
 
 namespace weft {
 namespace {
@@ -54,11 +54,11 @@ runtime::runtime(runtime_options opts)
   try {
     metrics_->bind(*core_);
     monitor_ = std::make_unique<detail::monitor>(*core_, opts.stall, *metrics_);
-    metrics_->keep(registry_->gauge_callback(
-        "weft_hung_tasks", "Tasks suspended for longer than stall_options::hang_threshold",
-        {{"runtime", name_}}, [core = core_, t = opts.stall.hang_threshold] {
-          return static_cast<double>(detail::count_hung_tasks(*core, t));
-        }));
+    metrics_->keep(registry_->gauge_callback("weft_hung_tasks",
+                                             "Tasks suspended for longer than stall_options::hang_threshold",
+                                             {{"runtime", name_}}, [core = core_, t = opts.stall.hang_threshold] {
+                                               return static_cast<double>(detail::count_hung_tasks(*core, t));
+                                             }));
   } catch (...) {
     metrics_->unbind();
     monitor_.reset();
@@ -157,8 +157,6 @@ std::uint32_t runtime::wait(detail::thread_waiter& tw) noexcept {
   }
 }
 
-std::vector<task_info> runtime::dump_tasks() const {
-  return detail::dump_tasks(*core_, &monitor_->stalls());
-}
+std::vector<task_info> runtime::dump_tasks() const { return detail::dump_tasks(*core_, &monitor_->stalls()); }
 
 }  // namespace weft

@@ -25,8 +25,7 @@ void init_barriers() noexcept {
 }
 
 void heavy_barrier() noexcept {
-  if (detail::asymmetric_fences.load(std::memory_order_relaxed) &&
-      membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
+  if (detail::asymmetric_fences.load(std::memory_order_relaxed) && membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
     return;
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }

@@ -101,9 +101,15 @@ void scheduler::schedule(job* j, hint h) noexcept {
   worker* w = this_worker();
   if (!w || &w->owner() != this) return inject(j);
   switch (h) {
-    case hint::spawn: w->push(j); break;
-    case hint::wake: w->push_wake(j); break;
-    case hint::fifo: w->push_yield(j); break;
+    case hint::spawn:
+      w->push(j);
+      break;
+    case hint::wake:
+      w->push_wake(j);
+      break;
+    case hint::fifo:
+      w->push_yield(j);
+      break;
   }
 }
 

@@ -9,8 +9,8 @@ constexpr std::uint64_t slot_mask = timer_wheel::slots - 1;
 constexpr std::uint64_t max_ticks = (std::uint64_t{1} << (6 * timer_wheel::levels)) - 1;
 // The farthest an entry is placed ahead: one top-level slot short of the whole span, so that
 // it never lands in the top level's current slot (which would come due again at once).
-constexpr std::uint64_t max_ahead = (std::uint64_t{1} << (6 * timer_wheel::levels)) -
-                                    (std::uint64_t{1} << (6 * (timer_wheel::levels - 1)));
+constexpr std::uint64_t max_ahead =
+    (std::uint64_t{1} << (6 * timer_wheel::levels)) - (std::uint64_t{1} << (6 * (timer_wheel::levels - 1)));
 
 // The level whose slot width is the largest power of 64 in which `when` and `elapsed` differ:
 // entries due soon live in fine levels, distant ones in coarse levels.
@@ -70,7 +70,10 @@ bool timer_wheel::insert(timer_entry* e) noexcept {
 bool timer_wheel::remove(timer_entry* e) noexcept {
   if (!e->linked_) return false;
   auto& l = levels_[e->level_];
-  if (e->prev_) e->prev_->next_ = e->next_; else l.heads[e->slot_] = e->next_;
+  if (e->prev_)
+    e->prev_->next_ = e->next_;
+  else
+    l.heads[e->slot_] = e->next_;
   if (e->next_) e->next_->prev_ = e->prev_;
   if (!l.heads[e->slot_]) l.occupied &= ~(std::uint64_t{1} << e->slot_);
   e->prev_ = e->next_ = nullptr;

@@ -165,8 +165,7 @@ job* worker::take_injector() {
   if (sched_->injector_.empty()) return nullptr;
   // Take a batch, but leave room in the deque and some for the other workers.
   std::size_t room = local_.capacity() - local_.size_approx();
-  std::size_t want = std::min<std::size_t>({room / 2, 32,
-      sched_->injector_.size() / sched_->size() + 1});
+  std::size_t want = std::min<std::size_t>({room / 2, 32, sched_->injector_.size() / sched_->size() + 1});
   if (want == 0) want = 1;
   std::size_t n = 0;
   job* list = sched_->injector_.pop_batch(want, n);
@@ -252,8 +251,8 @@ void worker::park() {
     std::optional<std::int64_t> deadline;
     int none = -1;
     // seq_cst claim, then read the deadline: pairs with add_timer()'s exchange-then-load.
-    bool keeper = sched_->timer_keeper_.compare_exchange_strong(none, static_cast<int>(index_),
-                                                                std::memory_order_seq_cst);
+    bool keeper =
+        sched_->timer_keeper_.compare_exchange_strong(none, static_cast<int>(index_), std::memory_order_seq_cst);
     if (keeper) {
       std::int64_t next = sched_->next_timer_ns_.load(std::memory_order_seq_cst);
       if (next != INT64_MAX) deadline = next;

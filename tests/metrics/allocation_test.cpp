@@ -27,8 +27,7 @@ thread_local std::size_t allocations = 0;
 // library's.
 void* operator new(std::size_t size) {
   ++allocations;
-  if (void* p = std::malloc(size == 0 ? 1 : size))
-    return p;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
 void* operator new[](std::size_t size) { return ::operator new(size); }

@@ -76,8 +76,7 @@ TEST_CASE("a reader never sees a counter go backwards while it is incremented", 
         last = now;
       }
     } else {
-      for (int k = 0; k < 100'000; ++k)
-        c.inc();
+      for (int k = 0; k < 100'000; ++k) c.inc();
     }
   });
   REQUIRE(regressions == 0);

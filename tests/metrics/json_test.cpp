@@ -20,8 +20,7 @@ class json_checker {
 
   bool valid() {
     skip_ws();
-    if (!value())
-      return false;
+    if (!value()) return false;
     skip_ws();
     return i_ == s_.size();
   }
@@ -29,74 +28,65 @@ class json_checker {
  private:
   bool value() {
     skip_ws();
-    if (i_ >= s_.size())
-      return false;
+    if (i_ >= s_.size()) return false;
     switch (s_[i_]) {
-      case '{': return object();
-      case '[': return array();
-      case '"': return string();
-      case 't': return literal("true");
-      case 'f': return literal("false");
-      case 'n': return literal("null");
-      default: return number();
+      case '{':
+        return object();
+      case '[':
+        return array();
+      case '"':
+        return string();
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      default:
+        return number();
     }
   }
   bool object() {
     ++i_;
     skip_ws();
-    if (peek('}'))
-      return ++i_, true;
+    if (peek('}')) return ++i_, true;
     for (;;) {
       skip_ws();
-      if (!string())
-        return false;
+      if (!string()) return false;
       skip_ws();
-      if (!peek(':'))
-        return false;
+      if (!peek(':')) return false;
       ++i_;
-      if (!value())
-        return false;
+      if (!value()) return false;
       skip_ws();
-      if (peek('}'))
-        return ++i_, true;
-      if (!peek(','))
-        return false;
+      if (peek('}')) return ++i_, true;
+      if (!peek(',')) return false;
       ++i_;
     }
   }
   bool array() {
     ++i_;
     skip_ws();
-    if (peek(']'))
-      return ++i_, true;
+    if (peek(']')) return ++i_, true;
     for (;;) {
-      if (!value())
-        return false;
+      if (!value()) return false;
       skip_ws();
-      if (peek(']'))
-        return ++i_, true;
-      if (!peek(','))
-        return false;
+      if (peek(']')) return ++i_, true;
+      if (!peek(',')) return false;
       ++i_;
     }
   }
   bool string() {
-    if (!peek('"'))
-      return false;
+    if (!peek('"')) return false;
     for (++i_; i_ < s_.size(); ++i_) {
       const auto c = static_cast<unsigned char>(s_[i_]);
-      if (c == '"')
-        return ++i_, true;
-      if (c < 0x20)
-        return false;
+      if (c == '"') return ++i_, true;
+      if (c < 0x20) return false;
       if (c == '\\') {
-        if (++i_ >= s_.size())
-          return false;
+        if (++i_ >= s_.size()) return false;
         const char e = s_[i_];
         if (e == 'u') {
           for (int k = 0; k < 4; ++k)
-            if (++i_ >= s_.size() || !std::isxdigit(static_cast<unsigned char>(s_[i_])))
-              return false;
+            if (++i_ >= s_.size() || !std::isxdigit(static_cast<unsigned char>(s_[i_]))) return false;
         } else if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) {
           return false;
         }
@@ -106,42 +96,35 @@ class json_checker {
   }
   bool number() {
     const std::size_t start = i_;
-    if (peek('-'))
-      ++i_;
+    if (peek('-')) ++i_;
     if (peek('0'))
       ++i_;
     else if (!digits())
       return false;
     if (peek('.')) {
       ++i_;
-      if (!digits())
-        return false;
+      if (!digits()) return false;
     }
     if (peek('e') || peek('E')) {
       ++i_;
-      if (peek('+') || peek('-'))
-        ++i_;
-      if (!digits())
-        return false;
+      if (peek('+') || peek('-')) ++i_;
+      if (!digits()) return false;
     }
     return i_ > start;
   }
   bool digits() {
     const std::size_t start = i_;
-    while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_])))
-      ++i_;
+    while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
     return i_ > start;
   }
   bool literal(std::string_view word) {
-    if (s_.substr(i_, word.size()) != word)
-      return false;
+    if (s_.substr(i_, word.size()) != word) return false;
     i_ += word.size();
     return true;
   }
   bool peek(char c) const { return i_ < s_.size() && s_[i_] == c; }
   void skip_ws() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r'))
-      ++i_;
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r')) ++i_;
   }
 
   std::string_view s_;
@@ -220,8 +203,7 @@ TEST_CASE("JSON strings replace ill-formed UTF-8 with U+FFFD and keep valid char
     for (unsigned b = 0; b < 256; ++b) {
       const char bytes[] = {static_cast<char>(a), static_cast<char>(b)};
       const std::string out = json_string(std::string_view(bytes, 2));
-      if ((!metrics::detail::is_valid_utf8(out) || !is_json(out)) && bad++ == 0)
-        first_bad = out;
+      if ((!metrics::detail::is_valid_utf8(out) || !is_json(out)) && bad++ == 0) first_bad = out;
     }
   }
   INFO("first bad output: " << first_bad);

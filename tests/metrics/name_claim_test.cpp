@@ -54,7 +54,9 @@ TEST_CASE("unique claims take the base name, then base-2, base-3 and so on", "[m
 
 TEST_CASE("a released name can be claimed again", "[metrics][name_claim]") {
   registry reg;
-  { name_claim gone = reg.claim_name("pool", "orders"); }
+  {
+    name_claim gone = reg.claim_name("pool", "orders");
+  }
   name_claim claim = reg.claim_name("pool", "orders");
   REQUIRE(claim.name() == "orders");
 
@@ -102,11 +104,9 @@ TEST_CASE("claims made from several threads at once each get a distinct name", "
     }
   });
   std::vector<std::string> names;
-  for (const name_claim& claim : unique)
-    names.push_back(claim.name());
+  for (const name_claim& claim : unique) names.push_back(claim.name());
   std::vector<std::string> expected{"jobs"};
-  for (std::size_t n = 2; n <= threads; ++n)
-    expected.push_back("jobs-" + std::to_string(n));
+  for (std::size_t n = 2; n <= threads; ++n) expected.push_back("jobs-" + std::to_string(n));
   std::sort(names.begin(), names.end());
   std::sort(expected.begin(), expected.end());
   REQUIRE(names == expected);

@@ -70,9 +70,9 @@ TEST_CASE("a quantile skips empty buckets", "[metrics][quantile]") {
   snap.bounds = {1, 2, 3, 4};
   snap.counts = {0, 4, 0, 4, 0};
   snap.count = 8;
-  REQUIRE(snap.quantile(0.0) == Approx(1));    // the lower edge of the first non-empty bucket
-  REQUIRE(snap.quantile(0.5) == Approx(2));    // rank 4 is reached at the top of (1, 2]
-  REQUIRE(snap.quantile(0.75) == Approx(3.5)); // halfway through (3, 4]
+  REQUIRE(snap.quantile(0.0) == Approx(1));     // the lower edge of the first non-empty bucket
+  REQUIRE(snap.quantile(0.5) == Approx(2));     // rank 4 is reached at the top of (1, 2]
+  REQUIRE(snap.quantile(0.75) == Approx(3.5));  // halfway through (3, 4]
 }
 
 TEST_CASE("a quantile above the last bound reports the last bound", "[metrics][quantile]") {
@@ -101,8 +101,7 @@ TEST_CASE("a quantile outside [0, 1] is rejected", "[metrics][quantile]") {
   REQUIRE_THROWS_AS(snap.quantile(std::nan("")), std::invalid_argument);
 }
 
-TEST_CASE("quantile estimates on random data lie within a bucket width of the exact quantile",
-          "[metrics][quantile]") {
+TEST_CASE("quantile estimates on random data lie within a bucket width of the exact quantile", "[metrics][quantile]") {
   SECTION("uniform data in linear buckets") {
     check_quantiles(metrics::buckets::linear(0.05, 0.05, 20),
                     [](std::mt19937_64& rng) { return std::uniform_real_distribution<double>(0, 1)(rng); });

@@ -16,7 +16,8 @@ TEST_CASE("the design document's example compiles and works as written", "[metri
   weft::metrics::registry reg;
   auto& done = reg.counter("jobs_processed_total", "Jobs processed", {{"type", "report"}});
   done.inc();
-  auto& depth = reg.gauge("queue_depth", "Jobs waiting");   depth.set(12);
+  auto& depth = reg.gauge("queue_depth", "Jobs waiting");
+  depth.set(12);
   auto& lat = reg.histogram("job_seconds", "Job duration", weft::metrics::buckets::exponential(1e-6, 2, 24));
   lat.observe(0.0042);
   std::string text = reg.to_prometheus();
@@ -65,8 +66,7 @@ TEST_CASE("the same name with other label keys is rejected, naming both key sets
   REQUIRE_THROWS_WITH(reg.counter("jobs_total", "Jobs", {{"kind", "report"}}),
                       Contains("\"jobs_total\"") && Contains("label keys {type}") && Contains("{kind}"));
   REQUIRE_THROWS_WITH(reg.counter("jobs_total", "Jobs"), Contains("label keys {}"));
-  REQUIRE_THROWS_WITH(reg.counter("jobs_total", "Jobs", {{"type", "a"}, {"queue", "b"}}),
-                      Contains("{queue, type}"));
+  REQUIRE_THROWS_WITH(reg.counter("jobs_total", "Jobs", {{"type", "a"}, {"queue", "b"}}), Contains("{queue, type}"));
 }
 
 TEST_CASE("the same name with another help text or other buckets is rejected", "[metrics][registry]") {
@@ -74,9 +74,9 @@ TEST_CASE("the same name with another help text or other buckets is rejected", "
   reg.histogram("job_seconds", "Job duration", metrics::buckets::explicit_bounds({0.1, 1}));
   REQUIRE_THROWS_WITH(reg.histogram("job_seconds", "Other", metrics::buckets::explicit_bounds({0.1, 1})),
                       Contains("help text \"Job duration\""));
-  REQUIRE_THROWS_WITH(reg.histogram("job_seconds", "Job duration", metrics::buckets::explicit_bounds({0.1, 2}),
-                                    {{"a", "b"}}),
-                      Contains("label keys"));
+  REQUIRE_THROWS_WITH(
+      reg.histogram("job_seconds", "Job duration", metrics::buckets::explicit_bounds({0.1, 2}), {{"a", "b"}}),
+      Contains("label keys"));
   REQUIRE_THROWS_WITH(reg.histogram("job_seconds", "Job duration", metrics::buckets::explicit_bounds({0.1, 2})),
                       Contains("buckets {0.1, 1}") && Contains("{0.1, 2}"));
 }

@@ -68,8 +68,7 @@ TEST_CASE("a thread keeps its slot, and an exited thread's slot is reused", "[me
 TEST_CASE("a thread updates its own shard and readers sum them all", "[metrics][shards]") {
   detail::sharded_cells cells(8, 2);
   weft::metrics::test::run_threads(4, [&](std::size_t i) {
-    for (std::size_t k = 0; k <= i; ++k)
-      cells.local()[1].fetch_add(1, std::memory_order_relaxed);
+    for (std::size_t k = 0; k <= i; ++k) cells.local()[1].fetch_add(1, std::memory_order_relaxed);
   });
   REQUIRE(cells.sum(0) == 0);
   REQUIRE(cells.sum(1) == 1 + 2 + 3 + 4);

@@ -46,8 +46,7 @@ TEST_CASE("snapshot lookups of a missing or mistyped series throw, naming it", "
   reg.gauge("depth", "Depth");
   const auto snap = reg.snapshot();
   REQUIRE_THROWS_WITH(snap.counter_value("nope_total"), Contains("no metric \"nope_total\""));
-  REQUIRE_THROWS_WITH(snap.counter_value("jobs_total", {{"type", "email"}}),
-                      Contains("jobs_total{type=\"email\"}"));
+  REQUIRE_THROWS_WITH(snap.counter_value("jobs_total", {{"type", "email"}}), Contains("jobs_total{type=\"email\"}"));
   REQUIRE_THROWS_WITH(snap.gauge_value("jobs_total", {{"type", "report"}}), Contains("is a counter, not a gauge"));
   REQUIRE_THROWS_AS(snap.histogram("depth"), std::out_of_range);
 }

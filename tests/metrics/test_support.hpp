@@ -20,8 +20,7 @@ inline void run_threads(std::size_t threads, const std::function<void(std::size_
       start.arrive_and_wait();
       body(i);
     });
-  for (std::thread& t : pool)
-    t.join();
+  for (std::thread& t : pool) t.join();
 }
 
 }  // namespace weft::metrics::test

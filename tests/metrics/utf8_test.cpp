@@ -16,8 +16,7 @@ const std::string fffd(metrics::utf8_replacement_character);
 
 std::string repeated(std::string_view s, std::size_t times) {
   std::string out;
-  for (std::size_t i = 0; i < times; ++i)
-    out += s;
+  for (std::size_t i = 0; i < times; ++i) out += s;
   return out;
 }
 
@@ -68,8 +67,7 @@ TEST_CASE("sanitizing replaces each ill-formed UTF-8 sequence with U+FFFD", "[me
       const std::string_view in(bytes, 2);
       const std::string out = utf8_sanitized(in);
       const bool in_valid = weft::metrics::detail::is_valid_utf8(in);
-      if ((!weft::metrics::detail::is_valid_utf8(out) || (in_valid && out != in)) && bad++ == 0)
-        first_bad = in;
+      if ((!weft::metrics::detail::is_valid_utf8(out) || (in_valid && out != in)) && bad++ == 0) first_bad = in;
     }
   }
   INFO("first bad input: " << first_bad);

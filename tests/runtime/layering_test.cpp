@@ -56,14 +56,21 @@ bool starts_with(const std::string& s, const std::string& prefix) { return s.rfi
 // The area of a runtime file (by its path), or of an included weft header (by its spelling).
 std::string area_of_file(const std::string& path) {
   static const std::vector<std::pair<std::string, std::string>> dirs = {
-      {"runtime/include/weft/detail/", "core"},       {"runtime/src/core/", "core"},
-      {"runtime/include/weft/time/", "time"},         {"runtime/src/time/", "time"},
+      {"runtime/include/weft/detail/", "core"},
+      {"runtime/src/core/", "core"},
+      {"runtime/include/weft/time/", "time"},
+      {"runtime/src/time/", "time"},
       {"runtime/include/weft/combinators/", "combinators"},
-      {"runtime/include/weft/sync/", "sync"},         {"runtime/src/sync/", "sync"},
-      {"runtime/include/weft/pool/", "pool"},         {"runtime/src/pool/", "pool"},
-      {"runtime/include/weft/fiber/", "fiber"},       {"runtime/src/fiber/", "fiber"},
-      {"runtime/include/weft/observe/", "observe"},   {"runtime/src/observe/", "observe"},
-      {"runtime/include/weft/asio/", "asio"},         {"runtime/src/asio/", "asio"},
+      {"runtime/include/weft/sync/", "sync"},
+      {"runtime/src/sync/", "sync"},
+      {"runtime/include/weft/pool/", "pool"},
+      {"runtime/src/pool/", "pool"},
+      {"runtime/include/weft/fiber/", "fiber"},
+      {"runtime/src/fiber/", "fiber"},
+      {"runtime/include/weft/observe/", "observe"},
+      {"runtime/src/observe/", "observe"},
+      {"runtime/include/weft/asio/", "asio"},
+      {"runtime/src/asio/", "asio"},
   };
   for (const auto& [dir, area] : dirs)
     if (starts_with(path, dir)) return area;
@@ -73,13 +80,24 @@ std::string area_of_file(const std::string& path) {
 // Public headers at the top of include/weft/, by area.
 std::string area_of_public(const std::string& name) {
   static const std::vector<std::pair<std::string, std::string>> headers = {
-      {"errors.hpp", "core"},   {"task.hpp", "core"},         {"spawn.hpp", "core"},
-      {"yield.hpp", "core"},    {"this_task.hpp", "core"},    {"cancel.hpp", "core"},
-      {"time.hpp", "time"},     {"timeout.hpp", "time"},      {"when_all.hpp", "combinators"},
-      {"when_any.hpp", "combinators"}, {"task_group.hpp", "combinators"},
-      {"fiber.hpp", "fiber"},   {"stall.hpp", "observe"},     {"task_info.hpp", "observe"},
-      {"trace.hpp", "observe"}, {"asio.hpp", "asio"},
-      {"runtime.hpp", "root"},  {"weft.hpp", "root"},
+      {"errors.hpp", "core"},
+      {"task.hpp", "core"},
+      {"spawn.hpp", "core"},
+      {"yield.hpp", "core"},
+      {"this_task.hpp", "core"},
+      {"cancel.hpp", "core"},
+      {"time.hpp", "time"},
+      {"timeout.hpp", "time"},
+      {"when_all.hpp", "combinators"},
+      {"when_any.hpp", "combinators"},
+      {"task_group.hpp", "combinators"},
+      {"fiber.hpp", "fiber"},
+      {"stall.hpp", "observe"},
+      {"task_info.hpp", "observe"},
+      {"trace.hpp", "observe"},
+      {"asio.hpp", "asio"},
+      {"runtime.hpp", "root"},
+      {"weft.hpp", "root"},
   };
   for (const auto& [h, area] : headers)
     if (name == h) return area;
@@ -115,7 +133,8 @@ TEST_CASE("metrics includes nothing else of weft", "[layering]") {
 TEST_CASE("the scheduler includes only itself and metrics, and no Boost", "[layering]") {
   std::vector<include_line> hits;
   for (const auto& i : includes_under("scheduler"))
-    if ((starts_with(i.target, "weft/") && !starts_with(i.target, "weft/sched/") && !starts_with(i.target, "weft/metrics/")) ||
+    if ((starts_with(i.target, "weft/") && !starts_with(i.target, "weft/sched/") &&
+         !starts_with(i.target, "weft/metrics/")) ||
         starts_with(i.target, "boost/"))
       hits.push_back(i);
   INFO(describe(hits));
@@ -132,7 +151,8 @@ TEST_CASE("every include in runtime/ names a known area, and core includes no ot
                             area_of_public(i.file.substr(21)) == "core");
     if (!core_file) continue;
     // Core may include core, the layers below, and the standard library: no other area, no Boost.
-    if ((!area.empty() && area != "core" && area != "scheduler" && area != "metrics") || starts_with(i.target, "boost/"))
+    if ((!area.empty() && area != "core" && area != "scheduler" && area != "metrics") ||
+        starts_with(i.target, "boost/"))
       from_core.push_back(i);
   }
   INFO("includes of headers no area owns (add them to this test's map):\n" << describe(unknown));

@@ -159,7 +159,8 @@ std::vector<kind> kinds() {
                    tracked t(c);
                    auto g = co_await r.mutex.lock();
                    co_await weft::sleep_for(1h);
-                 }(r, c)).detach();
+                 }(r, c))
+                     .detach();
                  co_await weft::sleep_for(1h);
                },
                [](resources& r) {
@@ -254,11 +255,16 @@ enum class event { shutdown, destroy, cancel, pool_stop, pool_destroy };
 
 const char* to_string(event e) {
   switch (e) {
-    case event::shutdown: return "rt.shutdown()";
-    case event::destroy: return "~runtime";
-    case event::cancel: return "cancellation";
-    case event::pool_stop: return "pool.stop(0ms)";
-    case event::pool_destroy: return "~job_pool";
+    case event::shutdown:
+      return "rt.shutdown()";
+    case event::destroy:
+      return "~runtime";
+    case event::cancel:
+      return "cancellation";
+    case event::pool_stop:
+      return "pool.stop(0ms)";
+    case event::pool_destroy:
+      return "~job_pool";
   }
   return "?";
 }
@@ -270,7 +276,8 @@ struct cell_result {
 
 // One cell. Returns the lifetime counts after everything is gone.
 cell_result run_cell(const kind& k, event ev, std::chrono::milliseconds grace) {
-  const std::string name = std::string(k.name) + " x " + to_string(ev) + " (grace " + std::to_string(grace.count()) + " ms)";
+  const std::string name =
+      std::string(k.name) + " x " + to_string(ev) + " (grace " + std::to_string(grace.count()) + " ms)";
   INFO(name);
   weft::test::watchdog wd(name);
   lifetime_counter c;
@@ -339,11 +346,12 @@ TEST_CASE("lifecycle matrix: every suspension survives shutdown, destruction, ca
   std::size_t cells = 0;
   for (const kind& k : kinds()) {
     std::vector<std::pair<event, std::chrono::milliseconds>> events = {
-        {event::shutdown, 1000ms}, {event::shutdown, 0ms}, {event::destroy, 1000ms}, {event::destroy, 0ms},
-        {event::pool_stop, 1000ms}, {event::pool_destroy, 1000ms}};
+        {event::shutdown, 1000ms}, {event::shutdown, 0ms},     {event::destroy, 1000ms},
+        {event::destroy, 0ms},     {event::pool_stop, 1000ms}, {event::pool_destroy, 1000ms}};
     if (!k.own_pool) events.push_back({event::cancel, 1000ms});
     for (auto [ev, grace] : events) {
-      const std::string cell = std::string(k.name) + " x " + to_string(ev) + " (grace " + std::to_string(grace.count()) + " ms)";
+      const std::string cell =
+          std::string(k.name) + " x " + to_string(ev) + " (grace " + std::to_string(grace.count()) + " ms)";
       if (only && cell.find(only) == std::string::npos) continue;
       INFO(k.name << " x " << to_string(ev) << " (grace " << grace.count() << " ms)");
       cell_result r = run_cell(k, ev, grace);

@@ -59,7 +59,8 @@ TEST_CASE("workers default to one per hardware thread", "[runtime]") {
   CHECK(rt.workers() == std::max(1u, std::thread::hardware_concurrency()));
 }
 
-TEST_CASE("shutdown cancels tasks suspended on timers and joins without waiting for the timers", "[runtime][lifetime]") {
+TEST_CASE("shutdown cancels tasks suspended on timers and joins without waiting for the timers",
+          "[runtime][lifetime]") {
   weft::test::lifetime_counter c;
   std::atomic<int> started{0};
   {
@@ -117,7 +118,8 @@ TEST_CASE("a finished task's handle may outlive its runtime", "[runtime][lifetim
   h.detach();  // frees the frame and the record after the runtime is gone
   CHECK(c.alive() == 0);
 }
-TEST_CASE("runtimes sharing a registry get distinct default names; an explicit duplicate is an error", "[runtime][names]") {
+TEST_CASE("runtimes sharing a registry get distinct default names; an explicit duplicate is an error",
+          "[runtime][names]") {
   weft::metrics::registry reg;
   weft::runtime a({.workers = 1, .registry = &reg});
   weft::runtime b({.workers = 1, .registry = &reg});

@@ -60,7 +60,7 @@ TEST_CASE("timers across every level fire in deadline order and never early", "[
     REQUIRE(*next > now - ms);
     now = std::max(now + ms, *next);
     for (timer_entry* e : drain(w.advance(now))) {
-      CHECK(e->deadline_ns <= now);              // never early
+      CHECK(e->deadline_ns <= now);  // never early
       seen.push_back(e->deadline_ns);
     }
   }

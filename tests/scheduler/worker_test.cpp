@@ -33,8 +33,7 @@ struct named_job : job {
 
 }  // namespace
 
-TEST_CASE("a worker runs a woken job next, spawns depth-first and yields first come first served",
-          "[worker]") {
+TEST_CASE("a worker runs a woken job next, spawns depth-first and yields first come first served", "[worker]") {
   scheduler s({.workers = 1});
   s.start();
   std::vector<int> order;
@@ -102,8 +101,10 @@ TEST_CASE("two jobs waking each other do not starve a queued one past max_lifo_p
   a.name = 1, b.name = 2, waiting.name = 9;
   for (auto* j : {&a, &b, &waiting}) j->order = &order;
   a.then = [&] {
-    if (++rounds < 40) s.schedule(&b, hint::wake);
-    else done.count_down();
+    if (++rounds < 40)
+      s.schedule(&b, hint::wake);
+    else
+      done.count_down();
   };
   b.then = [&] { s.schedule(&a, hint::wake); };
   named_job root;

@@ -49,7 +49,7 @@ namespace weft::detail {
 class monitor;
 class tracer;
 class runtime_metrics;
-}
+}  // namespace weft::detail
 
 namespace weft {
 
@@ -93,8 +93,7 @@ class runtime {
   /// or rethrows its exception. Throws usage_error on one of this runtime's workers, and
   /// runtime_stopped if the runtime is (or gets) shut down.
   template <class T>
-  T block_on(task<T> t, const spawn_options& opts = {},
-             std::source_location site = std::source_location::current()) {
+  T block_on(task<T> t, const spawn_options& opts = {}, std::source_location site = std::source_location::current()) {
     check_block_on();
     detail::thread_waiter tw;
     detail::task_record* r;
@@ -180,7 +179,8 @@ class runtime {
       }
     } guard{core_, r};
     // A task that ended in the cancellation shutdown gave it was stopped by the shutdown.
-    if (h.promise().exception_ && (r->cancel_bits.load(std::memory_order_relaxed) & detail::task_record::cancel_shutdown) &&
+    if (h.promise().exception_ &&
+        (r->cancel_bits.load(std::memory_order_relaxed) & detail::task_record::cancel_shutdown) &&
         detail::is_cancellation(h.promise().exception_)) [[unlikely]]
       throw_ended_by_shutdown();
     return h.promise().take();

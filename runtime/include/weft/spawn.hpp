@@ -78,14 +78,10 @@ class [[nodiscard]] join_handle {
   explicit operator bool() const noexcept { return valid(); }
 
   /// The task's id, as in dumps and stall reports (0 for an empty handle).
-  std::uint64_t id() const noexcept {
-    return r_ ? r_->id.load(std::memory_order_relaxed) : 0;
-  }
+  std::uint64_t id() const noexcept { return r_ ? r_->id.load(std::memory_order_relaxed) : 0; }
 
   /// Whether the task has finished (its result is ready).
-  bool done() const noexcept {
-    return r_ && detail::join_finished(r_);
-  }
+  bool done() const noexcept { return r_ && detail::join_finished(r_); }
 
   /// Lets the task run on without a handle; it frees itself when it finishes.
   void detach() noexcept {
@@ -105,7 +101,9 @@ class [[nodiscard]] join_handle {
 
  private:
   detail::task_record*& checked() {
-    if (!r_) throw usage_error("weft: co_await on an empty join_handle (default-constructed, moved from, detached, or already joined)");
+    if (!r_)
+      throw usage_error(
+          "weft: co_await on an empty join_handle (default-constructed, moved from, detached, or already joined)");
     return r_;
   }
   detail::task_record* r_ = nullptr;
@@ -122,7 +120,8 @@ namespace detail {
 template <class T>
 task_record* spawn_here(task<T>& t, std::string_view name, std::source_location site, cancel_state* token) {
   worker_context* ctx = tls_ctx;
-  if (!ctx) [[unlikely]] throw_spawn_off_runtime();
+  if (!ctx) [[unlikely]]
+    throw_spawn_off_runtime();
   auto h = t.release();
   task_record* r = ctx->alloc_record();
   task_record* parent = ctx->current;
@@ -134,7 +133,8 @@ task_record* spawn_here(task<T>& t, std::string_view name, std::source_location 
   }
   init_record(r, h, name, site, ctx->next_id(), inherited, token, ctx->rt->coarse_now(), parent);
   h.promise().record_ = r;
-  if (ctx->tracing->load(std::memory_order_relaxed)) [[unlikely]] trace_spawn(r);
+  if (ctx->tracing->load(std::memory_order_relaxed)) [[unlikely]]
+    trace_spawn(r);
   ctx->w->push(r);
   return r;
 }

@@ -22,12 +22,12 @@ struct stall_report {
 };
 
 struct stall_options {
-  std::chrono::milliseconds threshold{100};        ///< a dispatch longer than this is a stall
-  std::chrono::milliseconds sample_interval{10};   ///< how often the monitor samples the workers
-  std::chrono::milliseconds replace_after{500};    ///< a worker stuck this long is a zombie
-  std::chrono::seconds hang_threshold{30};         ///< a task suspended this long is a hung job
-  std::size_t max_replacements = 4;                ///< replacement workers alive at once, at most
-  bool capture_backtrace = true;                   ///< capture the stuck thread's stack
+  std::chrono::milliseconds threshold{100};       ///< a dispatch longer than this is a stall
+  std::chrono::milliseconds sample_interval{10};  ///< how often the monitor samples the workers
+  std::chrono::milliseconds replace_after{500};   ///< a worker stuck this long is a zombie
+  std::chrono::seconds hang_threshold{30};        ///< a task suspended this long is a hung job
+  std::size_t max_replacements = 4;               ///< replacement workers alive at once, at most
+  bool capture_backtrace = true;                  ///< capture the stuck thread's stack
   /// Receives each report; the default prints it to stderr.
   std::function<void(const stall_report&)> on_stall;
   /// The clock stalls are measured with (default: std::chrono::steady_clock::now). A test seam:

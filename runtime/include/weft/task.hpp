@@ -74,7 +74,8 @@ class [[nodiscard]] task {
 
  private:
   handle_type checked() const {
-    if (!h_ || h_.done()) [[unlikely]] detail::throw_bad_task_await(static_cast<bool>(h_));
+    if (!h_ || h_.done()) [[unlikely]]
+      detail::throw_bad_task_await(static_cast<bool>(h_));
     return h_;
   }
 

@@ -35,8 +35,7 @@ class task_group {
   /// Spawns `t` as a child (its value, if any, is discarded). Same rules as weft::spawn.
   /// (The group's token replaces any token in `opts`.)
   template <class T>
-  void spawn(task<T> t, const spawn_options& opts = {},
-             std::source_location site = std::source_location::current()) {
+  void spawn(task<T> t, const spawn_options& opts = {}, std::source_location site = std::source_location::current()) {
     if constexpr (std::is_void_v<T>)
       detail::spawn_child(core_, std::move(t), [] {}, opts.name, site);
     else

@@ -19,9 +19,9 @@
 #include <stdexcept>
 #include <string>
 
-#include <weft/time/detail/deadline.hpp>
 #include <weft/detail/suspension.hpp>
 #include <weft/sched/timer_wheel.hpp>
+#include <weft/time/detail/deadline.hpp>
 
 namespace weft {
 

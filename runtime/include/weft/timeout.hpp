@@ -26,10 +26,10 @@
 
 #include <weft/cancel.hpp>
 #include <weft/detail/current.hpp>
-#include <weft/time/detail/deadline.hpp>
 #include <weft/errors.hpp>
 #include <weft/sched/timer_wheel.hpp>
 #include <weft/task.hpp>
+#include <weft/time/detail/deadline.hpp>
 
 namespace weft {
 
@@ -50,10 +50,10 @@ class deadline_scope : sched::timer_entry {
   static void on_fire(sched::timer_entry* e) noexcept;
 
   task_record* me_;
-  cancel_state* outer_ = nullptr;  // the task's token before the scope (the scope holds its reference)
+  cancel_state* outer_ = nullptr;        // the task's token before the scope (the scope holds its reference)
   std::optional<cancel_source> source_;  // engaged while a deadline is set
-  std::atomic<int> fire_{0};  // 0 armed, 1 firing, 2 fired
-  bool armed_ = false;        // in the timer wheel (until it fired or end() took it out)
+  std::atomic<int> fire_{0};             // 0 armed, 1 firing, 2 fired
+  bool armed_ = false;                   // in the timer wheel (until it fired or end() took it out)
   bool ended_ = false;
   bool fired_ = false;
 };

@@ -46,8 +46,7 @@ struct any_state {
 /// Child wrapper: the first to finish (value or exception) records it and cancels the rest.
 /// `I` is the alternative to construct when `V` is the variant of heterogeneous tasks.
 template <std::size_t I, bool Heterogeneous, class V, class T>
-task<void> any_child(std::shared_ptr<group_core> g, task<T> t, std::size_t index,
-                     std::shared_ptr<any_state<V>> st) {
+task<void> any_child(std::shared_ptr<group_core> g, task<T> t, std::size_t index, std::shared_ptr<any_state<V>> st) {
   std::optional<value_or_monostate<T>> v;
   std::exception_ptr e;
   try {
@@ -86,8 +85,7 @@ template <class T, class... Rest>
 inline constexpr bool all_same<T, Rest...> = (std::is_same_v<T, Rest> && ...);
 
 template <class... T>
-using any_value_t = std::conditional_t<all_same<T...>,
-                                       value_or_monostate<std::tuple_element_t<0, std::tuple<T...>>>,
+using any_value_t = std::conditional_t<all_same<T...>, value_or_monostate<std::tuple_element_t<0, std::tuple<T...>>>,
                                        std::variant<value_or_monostate<T>...>>;
 
 template <class V, class... T, std::size_t... I>
@@ -105,8 +103,7 @@ task<when_any_result<V>> when_any_impl(std::index_sequence<I...>, task<T>... ts)
 template <class... T>
   requires(sizeof...(T) > 0)
 task<when_any_result<detail::any_value_t<T...>>> when_any(task<T>... ts) {
-  return detail::when_any_impl<detail::any_value_t<T...>>(std::index_sequence_for<T...>{},
-                                                          std::move(ts)...);
+  return detail::when_any_impl<detail::any_value_t<T...>>(std::index_sequence_for<T...>{}, std::move(ts)...);
 }
 
 /// The first task of the vector to finish. Throws std::invalid_argument for an empty vector.

@@ -9,8 +9,21 @@ namespace {
 bool is_tchar(char c) noexcept {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -116,7 +129,7 @@ std::optional<request> parse_request_head(std::string_view head) noexcept {
     eol = rest.find("\r\n");
     line = rest.substr(0, eol);
     rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
-    if (line.empty()) return std::nullopt;  // an empty line inside the head
+    if (line.empty()) return std::nullopt;                                 // an empty line inside the head
     if (line.front() == ' ' || line.front() == '\t') return std::nullopt;  // obs-fold
     std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) return std::nullopt;

@@ -9,10 +9,10 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
-#include <fmt/format.h>
 
 #include <weft/asio/executor.hpp>
 #include <weft/asio/use_task.hpp>
@@ -42,8 +42,10 @@ using tcp = boost::asio::ip::tcp;
 
 tcp::endpoint parse_endpoint(std::string_view text) {
   auto bad = [&](const char* why) {
-    return std::invalid_argument(fmt::format("weft::metrics::serve: bad endpoint \"{}\": {} (expected host:port, "
-                                             "e.g. 127.0.0.1:9464 or [::1]:0)", text, why));
+    return std::invalid_argument(
+        fmt::format("weft::metrics::serve: bad endpoint \"{}\": {} (expected host:port, "
+                    "e.g. 127.0.0.1:9464 or [::1]:0)",
+                    text, why));
   };
   std::size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) throw bad("no port");
@@ -182,7 +184,7 @@ task<void> serve_connection(std::shared_ptr<server::state> st, tcp::socket s) {
       co_await send(*st, s, r, req->method == "HEAD", req->minor_version);
       in.erase(0, end + 4);  // a pipelined request may follow
     }
-  } catch (const cancelled_error&) {         // idle timeout, or the server stopping
+  } catch (const cancelled_error&) {              // idle timeout, or the server stopping
   } catch (const boost::system::system_error&) {  // the client went away (eof, reset)
   } catch (const std::exception& e) {
     fmt::print(stderr, "weft::metrics::serve: connection failed: {}\n", e.what());

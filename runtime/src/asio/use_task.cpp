@@ -43,8 +43,8 @@ static_assert(BOOST_ASIO_VERSION == 102600,
 
 namespace {
 using asio_scheduler = boost::asio::detail::scheduler;
-using asio_call_stack = boost::asio::detail::call_stack<boost::asio::detail::thread_context,
-                                                        boost::asio::detail::thread_info_base>;
+using asio_call_stack =
+    boost::asio::detail::call_stack<boost::asio::detail::thread_context, boost::asio::detail::thread_info_base>;
 
 // One per thread: the private completion queue, and Asio's per-thread recycling allocator
 // cache for operations started here.
@@ -136,8 +136,8 @@ void use_task_base::complete() noexcept {
   // acq_rel: the release publishes the stored result to the task (which reads it after its
   // wake, or in end_initiation); the acquire orders our view of the other bits.
   const std::uint32_t prev = state_.fetch_or(completed, std::memory_order_acq_rel);
-  if (prev & emit_pending) return;  // the emission job wakes the task
-  if (prev & suspended_bit) wake(me);   // else end_initiation sees `completed` and does not suspend
+  if (prev & emit_pending) return;     // the emission job wakes the task
+  if (prev & suspended_bit) wake(me);  // else end_initiation sees `completed` and does not suspend
 }
 
 void use_task_base::hook(cancel_hook* h, hook_op op) noexcept {
@@ -179,8 +179,7 @@ void use_task_base::emit_now() noexcept {
   // Terminal: the one type every cancellable Asio operation accepts (composed operations filter
   // out the others by default). A pending socket read or timer wait is cancelled without side
   // effects either way, so the socket stays usable.
-  if (!(state_.load(std::memory_order_acquire) & completed))
-    signal().emit(boost::asio::cancellation_type::terminal);
+  if (!(state_.load(std::memory_order_acquire) & completed)) signal().emit(boost::asio::cancellation_type::terminal);
   // acq_rel: the acquire sees a result stored by a handler that ran meanwhile (we wake the task
   // then); the release hands the awaiter back to the task. Touch nothing after this.
   const std::uint32_t prev = state_.fetch_and(~emit_pending, std::memory_order_acq_rel);

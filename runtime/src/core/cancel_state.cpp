@@ -16,13 +16,15 @@ bool cancel_state::add(cancel_callback* cb) {
 void cancel_state::remove(cancel_callback* cb) {
   std::unique_lock lock(mu_);
   if (cb->linked) {
-    if (cb->prev) cb->prev->next = cb->next; else head_ = cb->next;
+    if (cb->prev)
+      cb->prev->next = cb->next;
+    else
+      head_ = cb->next;
     if (cb->next) cb->next->prev = cb->prev;
     cb->linked = false;
     return;
   }
-  if (running_ == cb && running_on_ != std::this_thread::get_id())
-    done_cv_.wait(lock, [&] { return running_ != cb; });
+  if (running_ == cb && running_on_ != std::this_thread::get_id()) done_cv_.wait(lock, [&] { return running_ != cb; });
 }
 
 bool cancel_state::request() {

@@ -94,9 +94,9 @@ void join_state::join_hook(cancel_hook* h, hook_op op) noexcept {
       }
       return;
     }
-    if (v != join_running || op == hook_op::abandon) return;  // done (completion resumes the joiner) or a marker already
-    if (s.child->join.compare_exchange_strong(v, join_cancel_pending, std::memory_order_acq_rel))
-      return;
+    if (v != join_running || op == hook_op::abandon)
+      return;  // done (completion resumes the joiner) or a marker already
+    if (s.child->join.compare_exchange_strong(v, join_cancel_pending, std::memory_order_acq_rel)) return;
     v = me;  // the joiner registered in between: retry with its pointer
   }
 }
@@ -116,8 +116,8 @@ std::coroutine_handle<> join_suspend_slow(join_state& s) noexcept {
   std::uintptr_t expected = join_running;
   // After this CAS succeeds the child's completion (on any thread) may resume us: touch nothing
   // of the awaiter or the frame afterwards.
-  if (child->join.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(me),
-                                          std::memory_order_acq_rel, std::memory_order_acquire))
+  if (child->join.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(me), std::memory_order_acq_rel,
+                                          std::memory_order_acquire))
     return join_state::suspended(helping);
   s.unpublish(helping);
   if (expected == join_cancel_pending &&

@@ -8,30 +8,31 @@
 
 namespace weft::detail {
 
-runtime_core::runtime_core(sched::options opts) : sched([&] {
-  // Install the per-worker context around the user's thread hooks.
-  auto user_start = std::move(opts.on_thread_start);
-  auto user_stop = std::move(opts.on_thread_stop);
-  opts.on_thread_start = [this, user_start](std::size_t i) {
-    worker_context& ctx = contexts[i];
-    ctx.rt = this;
-    ctx.w = sched::this_worker();
-    ctx.tracing = &tracer;
-    tls_ctx = &ctx;
-    if (user_start) user_start(i);
-  };
-  opts.on_thread_stop = [this, user_stop](std::size_t i) {
-    if (user_stop) user_stop(i);
-    contexts[i].release_all();
-    tls_ctx = nullptr;
-  };
-  return opts;
-}()) {
+runtime_core::runtime_core(sched::options opts)
+    : sched([&] {
+        // Install the per-worker context around the user's thread hooks.
+        auto user_start = std::move(opts.on_thread_start);
+        auto user_stop = std::move(opts.on_thread_stop);
+        opts.on_thread_start = [this, user_start](std::size_t i) {
+          worker_context& ctx = contexts[i];
+          ctx.rt = this;
+          ctx.w = sched::this_worker();
+          ctx.tracing = &tracer;
+          tls_ctx = &ctx;
+          if (user_start) user_start(i);
+        };
+        opts.on_thread_stop = [this, user_stop](std::size_t i) {
+          if (user_stop) user_stop(i);
+          contexts[i].release_all();
+          tls_ctx = nullptr;
+        };
+        return opts;
+      }()) {
   contexts = std::vector<worker_context>(sched.slots());
 }
 
-task_record* runtime_core::external_record(std::coroutine_handle<> h, std::string_view name,
-                                           std::source_location site, cancel_state* token) {
+task_record* runtime_core::external_record(std::coroutine_handle<> h, std::string_view name, std::source_location site,
+                                           cancel_state* token) {
   std::size_t n = 0;
   task_record* r = table.take(1, n);
   init_record(r, h, name, site, table.take_id(), 0, token, coarse_now(), nullptr);
@@ -100,8 +101,7 @@ std::size_t runtime_core::cancel_live(std::uint32_t bit) {
 std::size_t runtime_core::destroy_live_tasks() {
   std::vector<task_record*> live;
   table.for_each([&](task_record& r) {
-    if (r.id.load(std::memory_order_acquire) != 0 &&
-        r.state.load(std::memory_order_relaxed) != record_state::completed)
+    if (r.id.load(std::memory_order_acquire) != 0 && r.state.load(std::memory_order_relaxed) != record_state::completed)
       live.push_back(&r);
   });
   // First, while every frame is alive, take each suspended task's cancel hook and token

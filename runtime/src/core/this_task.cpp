@@ -14,8 +14,6 @@ bool cancelled() { return detail::current_task("weft::this_task::cancelled()")->
 
 void checkpoint() { detail::throw_if_cancelled(detail::current_task("weft::this_task::checkpoint()")); }
 
-std::uint64_t id() {
-  return detail::current_task("weft::this_task::id()")->id.load(std::memory_order_relaxed);
-}
+std::uint64_t id() { return detail::current_task("weft::this_task::id()")->id.load(std::memory_order_relaxed); }
 
 }  // namespace weft::this_task

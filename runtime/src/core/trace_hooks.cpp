@@ -41,7 +41,8 @@ void trace_spawn(task_record* r) noexcept {
   if (trace_sink* t = r->rt->tracer.load(std::memory_order_relaxed)) {
     char name[task_record::name_words * 8];
     std::size_t len = r->copy_name(name);
-    t->spawn(worker_of(tls_ctx, r->rt), r->id.load(std::memory_order_relaxed), std::string_view(name, len), sched::now_ns());
+    t->spawn(worker_of(tls_ctx, r->rt), r->id.load(std::memory_order_relaxed), std::string_view(name, len),
+             sched::now_ns());
   }
 }
 
@@ -51,4 +52,3 @@ void trace_complete(task_record* r) noexcept {
 }
 
 }  // namespace weft::detail
-

@@ -92,8 +92,7 @@ struct fiber_switch {
 #ifdef WEFT_FIBER_TSAN
     __tsan_switch_to_fiber(f.san_.tsan_fiber, 0);
 #endif
-    fc::transfer_t t = unwind ? fc::ontop_fcontext(f.fctx_, &f, &fiber_switch::unwind)
-                              : fc::jump_fcontext(f.fctx_, &f);
+    fc::transfer_t t = unwind ? fc::ontop_fcontext(f.fctx_, &f, &fiber_switch::unwind) : fc::jump_fcontext(f.fctx_, &f);
 #ifdef WEFT_FIBER_ASAN
     __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
 #endif
@@ -232,9 +231,13 @@ struct eh_globals {
   // switch).
   const auto* eh = reinterpret_cast<const eh_globals*>(abi::__cxa_get_globals());
   if (eh->uncaught_exceptions != 0)
-    throw usage_error("weft::this_fiber: await or yield while an exception is propagating (in a destructor during unwinding) is not allowed: the fiber may resume on another thread");
+    throw usage_error(
+        "weft::this_fiber: await or yield while an exception is propagating (in a destructor during unwinding) is not "
+        "allowed: the fiber may resume on another thread");
   if (eh->caught_exceptions)
-    throw usage_error("weft::this_fiber: await or yield inside a catch handler is not allowed (as co_await is not): the fiber may resume on another thread; leave the handler first");
+    throw usage_error(
+        "weft::this_fiber: await or yield inside a catch handler is not allowed (as co_await is not): the fiber may "
+        "resume on another thread; leave the handler first");
 }
 
 void fiber_core::await(task<void> op) {

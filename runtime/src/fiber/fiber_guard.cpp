@@ -28,15 +28,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <weft/fiber/detail/fiber_stack.hpp>
 #include <weft/detail/task_record.hpp>
+#include <weft/fiber/detail/fiber_stack.hpp>
 
 namespace weft::detail {
 namespace {
 
 constexpr std::size_t alt_stack_size = 64 * 1024;
 
-struct sigaction previous_segv {};
+struct sigaction previous_segv{};
 
 // An async-signal-safe line builder: fixed buffer, no allocation, no locale.
 class line {
@@ -88,7 +88,7 @@ void report_overflow(const fiber_core& f) noexcept {
 }
 
 void restore_default(int sig) noexcept {
-  struct sigaction dfl {};
+  struct sigaction dfl{};
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
   ::sigaction(sig, &dfl, nullptr);
@@ -112,12 +112,12 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
   } else if (previous_segv.sa_handler != SIG_DFL && previous_segv.sa_handler != SIG_IGN) {
     return previous_segv.sa_handler(sig);
   }
-  restore_default(sig);  // returning re-executes a fault, now with the default action
+  restore_default(sig);      // returning re-executes a fault, now with the default action
   if (!fault) ::raise(sig);  // a sent signal is not re-executed: deliver it again
 }
 
 void install_handler() noexcept {
-  struct sigaction sa {};
+  struct sigaction sa{};
   sa.sa_sigaction = &on_segv;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK;

@@ -60,7 +60,7 @@ struct global_pool {
     fiber_stack* head;
   };
   std::mutex mu;
-  std::vector<bucket> buckets;    // one per usable size seen (programs use one or two)
+  std::vector<bucket> buckets;  // one per usable size seen (programs use one or two)
   std::size_t pooled = 0;
   std::size_t pooled_bytes = 0;
   std::size_t mapped = 0;

@@ -46,7 +46,7 @@ void on_signal(int) {
 }
 
 void install_handler() {
-  struct sigaction sa {};
+  struct sigaction sa{};
   sa.sa_handler = &on_signal;
   sigemptyset(&sa.sa_mask);
   // SA_ONSTACK: a thread running a fiber captures on its alternate signal stack (fiber_guard),
@@ -87,7 +87,8 @@ std::string capture_backtrace(unsigned long native, std::chrono::milliseconds ti
     sched::futex_wait(&state, s, s == requested ? std::optional<std::int64_t>(deadline) : std::nullopt);
   }
   std::size_t n = frame_count.load(std::memory_order_relaxed);
-  auto trace = boost::stacktrace::stacktrace::from_dump(frames, n * sizeof(boost::stacktrace::frame::native_frame_ptr_t));
+  auto trace =
+      boost::stacktrace::stacktrace::from_dump(frames, n * sizeof(boost::stacktrace::frame::native_frame_ptr_t));
   state.store(idle, std::memory_order_relaxed);
   return boost::stacktrace::to_string(trace);
 }

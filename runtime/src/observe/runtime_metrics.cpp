@@ -13,9 +13,9 @@ runtime_metrics::runtime_metrics(metrics::registry& reg, const std::string& runt
   // 1 µs .. ~8.6 s in powers of two: a dispatch is usually far under a microsecond, a stall is
   // hundreds of milliseconds; both ends stay readable.
   auto layout = metrics::buckets::exponential(1e-6, 2, 24);
-  poll_duration_ = &reg_.histogram("weft_poll_duration_seconds",
-                                   "Time one dispatch of a task ran on a worker (sampled: 1 in 64)",
-                                   layout, {{"runtime", name_}});
+  poll_duration_ =
+      &reg_.histogram("weft_poll_duration_seconds", "Time one dispatch of a task ran on a worker (sampled: 1 in 64)",
+                      layout, {{"runtime", name_}});
   schedule_delay_ = &reg_.histogram("weft_schedule_delay_seconds",
                                     "Time from a task becoming runnable to a worker starting it (sampled: 1 in 64)",
                                     layout, {{"runtime", name_}});
@@ -82,23 +82,26 @@ void runtime_metrics::bind(runtime_core& core) {
   struct per_worker {
     const char* name;
     const char* help;
-    sched::owner_counter sched::worker_stats::*field;
+    sched::owner_counter sched::worker_stats::* field;
   };
   static constexpr per_worker counters[] = {
       {"weft_polls_total", "Dispatches: tasks resumed from the worker loop", &sched::worker_stats::polls},
       {"weft_steals_total", "Tasks this worker stole from others", &sched::worker_stats::stolen},
-      {"weft_steal_attempts_total", "Victims this worker tried while searching for work", &sched::worker_stats::steal_attempts},
+      {"weft_steal_attempts_total", "Victims this worker tried while searching for work",
+       &sched::worker_stats::steal_attempts},
       {"weft_parks_total", "Times this worker went to sleep for lack of work", &sched::worker_stats::parks},
       {"weft_unparks_total", "Times this worker woke from sleep", &sched::worker_stats::unparks},
-      {"weft_budget_yields_total", "Tasks sent to the back of the line for exhausting their cooperative budget", &sched::worker_stats::budget_yields},
-      {"weft_overflows_total", "Spawns that found the local deque full and went to the global queue", &sched::worker_stats::overflows},
+      {"weft_budget_yields_total", "Tasks sent to the back of the line for exhausting their cooperative budget",
+       &sched::worker_stats::budget_yields},
+      {"weft_overflows_total", "Spawns that found the local deque full and went to the global queue",
+       &sched::worker_stats::overflows},
   };
   for (std::size_t i = 0; i < s.slots(); ++i) {
     const metrics::labels wl{{"runtime", name_}, {"worker", std::to_string(i)}};
     sched::worker* w = &s.at(i);
     for (const auto& c : counters)
-      handles_.push_back(reg_.counter_callback(c.name, c.help, wl,
-                                               [w, f = c.field] { return static_cast<double>((w->stats().*f).load()); }));
+      handles_.push_back(reg_.counter_callback(
+          c.name, c.help, wl, [w, f = c.field] { return static_cast<double>((w->stats().*f).load()); }));
     handles_.push_back(reg_.gauge_callback("weft_local_queue_depth", "Tasks waiting in this worker's own queues", wl,
                                            [w] { return static_cast<double>(w->local_depth()); }));
   }

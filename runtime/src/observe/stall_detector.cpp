@@ -4,17 +4,16 @@
 
 #include <fmt/format.h>
 
-#include <weft/observe/detail/backtrace.hpp>
 #include <weft/detail/runtime_core.hpp>
-#include "observe/runtime_metrics.hpp"
 #include <weft/metrics/buckets.hpp>
 #include <weft/metrics/registry.hpp>
 #include <weft/metrics/utf8.hpp>
+#include <weft/observe/detail/backtrace.hpp>
+#include "observe/runtime_metrics.hpp"
 
 namespace weft::detail {
 
-bool read_identity(const task_record& r, std::uint64_t& id, std::string& name,
-                   std::source_location& site) noexcept {
+bool read_identity(const task_record& r, std::uint64_t& id, std::string& name, std::source_location& site) noexcept {
   // A seqlock read keyed by the id (task_record.hpp): fields read between two equal, non-zero
   // ids belong to that task.
   std::uint64_t first = r.id.load(std::memory_order_acquire);
@@ -54,10 +53,8 @@ stall_detector::stall_detector(runtime_core& core, stall_options opts, runtime_m
                                         metrics::buckets::exponential(0.01, 2, 14), {{"runtime", m.name()}})),
       watches_(core.sched.slots()) {
   if (!opts_.on_stall) opts_.on_stall = &print_stall_report;
-  m.keep(m.registry().gauge_callback("weft_zombie_workers",
-                                     "Workers stuck in one dispatch past replace_after",
-                                     {{"runtime", m.name()}},
-                                     [this] { return static_cast<double>(zombies()); }));
+  m.keep(m.registry().gauge_callback("weft_zombie_workers", "Workers stuck in one dispatch past replace_after",
+                                     {{"runtime", m.name()}}, [this] { return static_cast<double>(zombies()); }));
 }
 
 std::optional<std::chrono::steady_clock::time_point> stall_detector::running_since(std::size_t i) const {
@@ -144,8 +141,7 @@ void stall_detector::report(std::size_t worker, const sched::job* j, std::uint64
   } else {
     r.task_name = "(callback posted to the executor)";
   }
-  if (opts_.capture_backtrace)
-    r.backtrace = capture_backtrace(w.native_thread(), std::chrono::milliseconds(100));
+  if (opts_.capture_backtrace) r.backtrace = capture_backtrace(w.native_thread(), std::chrono::milliseconds(100));
   opts_.on_stall(r);
 }
 

@@ -75,7 +75,6 @@ void print_stall_report(const stall_report& r);
 
 /// Fills id, name and spawn site from a task record if it still holds the same task between
 /// the reads (records are reused; ids never are). Returns false otherwise.
-bool read_identity(const task_record& r, std::uint64_t& id, std::string& name,
-                   std::source_location& site) noexcept;
+bool read_identity(const task_record& r, std::uint64_t& id, std::string& name, std::source_location& site) noexcept;
 
 }  // namespace weft::detail

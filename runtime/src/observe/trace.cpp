@@ -71,28 +71,35 @@ void trace::write_chrome_json(std::ostream& os) const {
   for (const auto& e : events_) lanes = std::max<std::size_t>(lanes, e.worker + 1);
   for (std::size_t w = 0; w < lanes; ++w) {
     sep();
-    os << fmt::format("{{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1,\"tid\":{},\"args\":{{\"name\":\"worker {}\"}}}}", w, w);
+    os << fmt::format(
+        "{{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1,\"tid\":{},\"args\":{{\"name\":\"worker {}\"}}}}", w, w);
   }
   for (const auto& e : events_) {
     sep();
     switch (e.k) {
       case detail::trace_event::kind::run:
-        os << fmt::format("{{\"ph\":\"X\",\"name\":{},\"cat\":\"run\",\"pid\":1,\"tid\":{},\"ts\":{:.3f},\"dur\":{:.3f},\"args\":{{\"task\":{}}}}}",
-                          quoted(task_label(e.task, e.name)), e.worker, us(e.start_ns),
-                          static_cast<double>(e.end_ns - e.start_ns) / 1000.0, e.task);
+        os << fmt::format(
+            "{{\"ph\":\"X\",\"name\":{},\"cat\":\"run\",\"pid\":1,\"tid\":{},\"ts\":{:.3f},\"dur\":{:.3f},\"args\":{{"
+            "\"task\":{}}}}}",
+            quoted(task_label(e.task, e.name)), e.worker, us(e.start_ns),
+            static_cast<double>(e.end_ns - e.start_ns) / 1000.0, e.task);
         break;
       case detail::trace_event::kind::blocked:
-        os << fmt::format("{{\"ph\":\"b\",\"name\":{},\"cat\":\"wait\",\"pid\":1,\"id\":{},\"ts\":{:.3f}}},\n"
-                          "{{\"ph\":\"e\",\"name\":{},\"cat\":\"wait\",\"pid\":1,\"id\":{},\"ts\":{:.3f}}}",
-                          quoted(e.name), e.task, us(e.start_ns), quoted(e.name), e.task, us(e.end_ns));
+        os << fmt::format(
+            "{{\"ph\":\"b\",\"name\":{},\"cat\":\"wait\",\"pid\":1,\"id\":{},\"ts\":{:.3f}}},\n"
+            "{{\"ph\":\"e\",\"name\":{},\"cat\":\"wait\",\"pid\":1,\"id\":{},\"ts\":{:.3f}}}",
+            quoted(e.name), e.task, us(e.start_ns), quoted(e.name), e.task, us(e.end_ns));
         break;
       case detail::trace_event::kind::spawn:
-        os << fmt::format("{{\"ph\":\"i\",\"s\":\"t\",\"name\":{},\"cat\":\"task\",\"pid\":1,\"tid\":{},\"ts\":{:.3f}}}",
-                          quoted("spawn " + task_label(e.task, e.name)), e.worker, us(e.start_ns));
+        os << fmt::format(
+            "{{\"ph\":\"i\",\"s\":\"t\",\"name\":{},\"cat\":\"task\",\"pid\":1,\"tid\":{},\"ts\":{:.3f}}}",
+            quoted("spawn " + task_label(e.task, e.name)), e.worker, us(e.start_ns));
         break;
       case detail::trace_event::kind::complete:
-        os << fmt::format("{{\"ph\":\"i\",\"s\":\"t\",\"name\":\"done task {}\",\"cat\":\"task\",\"pid\":1,\"tid\":{},\"ts\":{:.3f}}}",
-                          e.task, e.worker, us(e.start_ns));
+        os << fmt::format(
+            "{{\"ph\":\"i\",\"s\":\"t\",\"name\":\"done task "
+            "{}\",\"cat\":\"task\",\"pid\":1,\"tid\":{},\"ts\":{:.3f}}}",
+            e.task, e.worker, us(e.start_ns));
         break;
     }
   }

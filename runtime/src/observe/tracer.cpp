@@ -82,9 +82,11 @@ tracer::result tracer::collect() {
     for (auto& [key, s] : b.sites) fold(s);
     for (auto& s : b.retired) fold(s);
   }
-  std::sort(r.events.begin(), r.events.end(), [](const trace_event& a, const trace_event& b) { return a.start_ns < b.start_ns; });
+  std::sort(r.events.begin(), r.events.end(),
+            [](const trace_event& a, const trace_event& b) { return a.start_ns < b.start_ns; });
   for (auto& [what, s] : sites) r.sites.push_back(s);
-  std::sort(r.sites.begin(), r.sites.end(), [](const trace_site& a, const trace_site& b) { return a.total_ns > b.total_ns; });
+  std::sort(r.sites.begin(), r.sites.end(),
+            [](const trace_site& a, const trace_site& b) { return a.total_ns > b.total_ns; });
   return r;
 }
 

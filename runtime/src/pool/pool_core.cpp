@@ -32,7 +32,8 @@ pool_options validated(pool_options o, std::size_t workers, const std::string& n
   if (!(o.retry.multiplier >= 1.0) || o.retry.multiplier == std::numeric_limits<double>::infinity())
     throw bad("retry.multiplier", "must be a finite number >= 1");
   if (!ratio(o.retry.jitter, 0.0, 1.0)) throw bad("retry.jitter", "must be within [0, 1]");
-  if (o.breaker.enabled && o.breaker.failure_threshold == 0) throw bad("breaker.failure_threshold", "must be at least 1");
+  if (o.breaker.enabled && o.breaker.failure_threshold == 0)
+    throw bad("breaker.failure_threshold", "must be at least 1");
   if (o.breaker.enabled && o.breaker.half_open_probes == 0) throw bad("breaker.half_open_probes", "must be at least 1");
   if (o.breaker.reset_timeout < ms::zero()) throw bad("breaker.reset_timeout", "must not be negative");
   if (!ratio(o.degraded_queue_fill, 0.0, 1.0)) throw bad("degraded_queue_fill", "must be within [0, 1]");
@@ -56,8 +57,9 @@ void pool_core::register_metrics(std::function<pool_stats()> stats) {
   const metrics::labels pool{{"pool", opts.name}};
   static constexpr const char* status[] = {"success", "failure", "timeout"};
   for (int i = 0; i < 3; ++i)
-    durations_[i] = reg.owned_histogram("weft_pool_job_duration_seconds", "Time one attempt of a job took, by its outcome",
-                                   metrics::buckets::exponential(1e-5, 2, 24), {{"pool", opts.name}, {"status", status[i]}});
+    durations_[i] =
+        reg.owned_histogram("weft_pool_job_duration_seconds", "Time one attempt of a job took, by its outcome",
+                            metrics::buckets::exponential(1e-5, 2, 24), {{"pool", opts.name}, {"status", status[i]}});
   struct series {
     const char* name;
     const char* help;
@@ -65,20 +67,31 @@ void pool_core::register_metrics(std::function<pool_stats()> stats) {
     double (*get)(const pool_stats&);
   };
   static constexpr series all[] = {
-      {"weft_pool_submitted_total", "Jobs accepted by the pool", true, [](const pool_stats& s) { return double(s.submitted); }},
-      {"weft_pool_processed_total", "Jobs finished successfully", true, [](const pool_stats& s) { return double(s.processed); }},
-      {"weft_pool_failed_total", "Jobs finished unsuccessfully after every attempt", true, [](const pool_stats& s) { return double(s.failed); }},
-      {"weft_pool_dropped_total", "Jobs rejected at submission (queue full, stopping, circuit open)", true, [](const pool_stats& s) { return double(s.dropped); }},
-      {"weft_pool_timed_out_total", "Attempts cancelled at the job deadline", true, [](const pool_stats& s) { return double(s.timed_out); }},
-      {"weft_pool_retried_total", "Attempts after a job's first", true, [](const pool_stats& s) { return double(s.retried); }},
-      {"weft_pool_dead_lettered_total", "Jobs put in the dead-letter queue", true, [](const pool_stats& s) { return double(s.dead_lettered); }},
-      {"weft_pool_queue_depth", "Jobs accepted and not started", false, [](const pool_stats& s) { return double(s.queue_depth); }},
-      {"weft_pool_in_flight", "Jobs started and not finished", false, [](const pool_stats& s) { return double(s.in_flight); }},
-      {"weft_pool_workers", "Jobs the pool processes at once, at most", false, [](const pool_stats& s) { return double(s.workers); }},
+      {"weft_pool_submitted_total", "Jobs accepted by the pool", true,
+       [](const pool_stats& s) { return double(s.submitted); }},
+      {"weft_pool_processed_total", "Jobs finished successfully", true,
+       [](const pool_stats& s) { return double(s.processed); }},
+      {"weft_pool_failed_total", "Jobs finished unsuccessfully after every attempt", true,
+       [](const pool_stats& s) { return double(s.failed); }},
+      {"weft_pool_dropped_total", "Jobs rejected at submission (queue full, stopping, circuit open)", true,
+       [](const pool_stats& s) { return double(s.dropped); }},
+      {"weft_pool_timed_out_total", "Attempts cancelled at the job deadline", true,
+       [](const pool_stats& s) { return double(s.timed_out); }},
+      {"weft_pool_retried_total", "Attempts after a job's first", true,
+       [](const pool_stats& s) { return double(s.retried); }},
+      {"weft_pool_dead_lettered_total", "Jobs put in the dead-letter queue", true,
+       [](const pool_stats& s) { return double(s.dead_lettered); }},
+      {"weft_pool_queue_depth", "Jobs accepted and not started", false,
+       [](const pool_stats& s) { return double(s.queue_depth); }},
+      {"weft_pool_in_flight", "Jobs started and not finished", false,
+       [](const pool_stats& s) { return double(s.in_flight); }},
+      {"weft_pool_workers", "Jobs the pool processes at once, at most", false,
+       [](const pool_stats& s) { return double(s.workers); }},
   };
   for (const auto& s : all) {
     auto fn = [stats, get = s.get] { return get(stats()); };
-    handles_.push_back(s.counter ? reg.counter_callback(s.name, s.help, pool, fn) : reg.gauge_callback(s.name, s.help, pool, fn));
+    handles_.push_back(s.counter ? reg.counter_callback(s.name, s.help, pool, fn)
+                                 : reg.gauge_callback(s.name, s.help, pool, fn));
   }
 }
 
@@ -98,8 +111,7 @@ std::chrono::nanoseconds pool_core::backoff(std::size_t attempt) {
   return std::chrono::nanoseconds(static_cast<std::int64_t>(wait));
 }
 
-health_status pool_core::health(const pool_stats& s, const std::vector<std::string>& open_circuits,
-                                bool runtime_gone) {
+health_status pool_core::health(const pool_stats& s, const std::vector<std::string>& open_circuits, bool runtime_gone) {
   health_status h;
   if (runtime_gone) {  // its runtime (and the stall detector with it) may be gone: not asked
     h.healthy = false;
@@ -110,12 +122,14 @@ health_status pool_core::health(const pool_stats& s, const std::vector<std::stri
   if (fill > opts.degraded_queue_fill)
     h.reasons.push_back(fmt::format("queue {:.0f}% full ({} of {})", fill * 100, s.queue_depth, s.queue_capacity));
   for (const auto& t : open_circuits) h.reasons.push_back("circuit open for " + t);
-  if (std::size_t z = rt.zombie_workers()) h.reasons.push_back(fmt::format("{} worker(s) stuck in a task (zombies)", z));
+  if (std::size_t z = rt.zombie_workers())
+    h.reasons.push_back(fmt::format("{} worker(s) stuck in a task (zombies)", z));
   std::uint64_t stalls = rt.stalls_detected();
   std::uint64_t letters = s.dead_lettered;
   {
     std::lock_guard lock(mu);
-    if (stalls > last_stalls_) h.reasons.push_back(fmt::format("{} stall(s) since the last check", stalls - last_stalls_));
+    if (stalls > last_stalls_)
+      h.reasons.push_back(fmt::format("{} stall(s) since the last check", stalls - last_stalls_));
     if (letters > last_dead_lettered_)
       h.reasons.push_back(fmt::format("{} job(s) dead-lettered since the last check", letters - last_dead_lettered_));
     last_stalls_ = stalls;

@@ -4,8 +4,7 @@
 
 namespace weft::detail {
 
-deadline_scope::deadline_scope(std::int64_t deadline_ns)
-    : me_(current_task("weft::with_timeout / with_deadline")) {
+deadline_scope::deadline_scope(std::int64_t deadline_ns) : me_(current_task("weft::with_timeout / with_deadline")) {
   if (deadline_ns == never_ns) return;  // no deadline: the task keeps its token
   outer_ = me_->token;
   // Linked to the task's token: a caller's cancellation reaches the scope too.

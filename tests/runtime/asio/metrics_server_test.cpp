@@ -234,9 +234,9 @@ TEST_CASE("shutting the runtime down with a keep-alive connection open returns, 
     char buf[4096];
     CHECK(std::string(buf, s.read_some(net::buffer(buf))).rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
     CHECK(srv->open_connections() == 1);
-    rt.shutdown();  // with the connection's task inside with_timeout(idle_timeout, read)
+    rt.shutdown();                        // with the connection's task inside with_timeout(idle_timeout, read)
     CHECK(srv->open_connections() == 0);  // its task unwound: the socket was closed
-    srv.reset();  // a server outliving its runtime's shutdown stops quietly
+    srv.reset();                          // a server outliving its runtime's shutdown stops quietly
   }
   char buf[4096];
   boost::system::error_code ec;

@@ -69,9 +69,8 @@ TEST_CASE("a read cancelled by with_timeout ends with timeout_error and the sock
   tcp::acceptor acceptor(rt.get_executor(), loopback());
   rt.block_on([](weft::executor ex, tcp::acceptor& acceptor) -> task<void> {
     tcp::socket client(ex);
-    auto accepted = weft::spawn([](tcp::acceptor& a) -> task<tcp::socket> {
-      co_return co_await a.async_accept(weft::use_task);
-    }(acceptor));
+    auto accepted = weft::spawn(
+        [](tcp::acceptor& a) -> task<tcp::socket> { co_return co_await a.async_accept(weft::use_task); }(acceptor));
     co_await client.async_connect(acceptor.local_endpoint(), weft::use_task);
     tcp::socket server = co_await accepted;
 
@@ -168,9 +167,8 @@ TEST_CASE("1,000 connections opened and closed leave no file descriptor open", "
   const std::size_t before = open_fds();
   rt.block_on([](weft::executor ex, tcp::acceptor& acceptor) -> task<void> {
     for (int i = 0; i < 1000; ++i) {
-      auto accepted = weft::spawn([](tcp::acceptor& a) -> task<tcp::socket> {
-        co_return co_await a.async_accept(weft::use_task);
-      }(acceptor));
+      auto accepted = weft::spawn(
+          [](tcp::acceptor& a) -> task<tcp::socket> { co_return co_await a.async_accept(weft::use_task); }(acceptor));
       tcp::socket client(ex);
       co_await client.async_connect(acceptor.local_endpoint(), weft::use_task);
       tcp::socket server = co_await accepted;

@@ -58,8 +58,7 @@ TEST_CASE("when_all of a vector yields the values in order", "[when_all]") {
 TEST_CASE("when one child of when_all throws, the others are cancelled and the error rethrown", "[when_all][cancel]") {
   weft::runtime rt({.workers = 2});
   std::atomic<int> cancelled{0};
-  CHECK_THROWS_WITH(rt.block_on(weft::when_all(sleeper(cancelled), fail("first"), sleeper(cancelled))),
-                    "first");
+  CHECK_THROWS_WITH(rt.block_on(weft::when_all(sleeper(cancelled), fail("first"), sleeper(cancelled))), "first");
   CHECK(cancelled.load() == 2);  // both sleepers were woken by cancellation and finished
 }
 
@@ -91,15 +90,17 @@ TEST_CASE("when_any rethrows when the first to finish threw", "[when_any]") {
   CHECK(cancelled.load() == 1);
 }
 
-TEST_CASE("a task_group joins all children and rethrows the first failure after cancelling the rest", "[task_group][cancel]") {
+TEST_CASE("a task_group joins all children and rethrows the first failure after cancelling the rest",
+          "[task_group][cancel]") {
   weft::runtime rt({.workers = 2});
   std::atomic<int> cancelled{0}, ran{0};
   bool threw = rt.block_on([&]() -> task<bool> {
     weft::task_group g;
-    for (int i = 0; i < 5; ++i) g.spawn([](std::atomic<int>& r) -> task<void> {
-      r.fetch_add(1);
-      co_return;
-    }(ran));
+    for (int i = 0; i < 5; ++i)
+      g.spawn([](std::atomic<int>& r) -> task<void> {
+        r.fetch_add(1);
+        co_return;
+      }(ran));
     g.spawn(sleeper(cancelled));
     g.spawn(fail("group failure"));
     try {

@@ -34,7 +34,9 @@ TEST_CASE("a cancel_source runs each callback once, and late ones at once", "[ca
 TEST_CASE("a callback unregistered before cancellation never runs", "[cancel]") {
   weft::cancel_source src;
   int calls = 0;
-  { auto r = src.token().on_cancel([&] { ++calls; }); }
+  {
+    auto r = src.token().on_cancel([&] { ++calls; });
+  }
   src.cancel();
   CHECK(calls == 0);
 }
@@ -61,10 +63,11 @@ TEST_CASE("a timed-out task stops at its next await", "[cancel][timeout]") {
   weft::runtime rt({.workers = 2});
   std::atomic<int> after_await{0};
   auto start = std::chrono::steady_clock::now();
-  CHECK_THROWS_AS(rt.block_on(weft::with_timeout(20ms, [&]() -> task<void> {
-                    co_await weft::sleep_for(1h);
-                    after_await.fetch_add(1);  // never reached
-                  }())),
+  CHECK_THROWS_AS(rt.block_on(weft::with_timeout(20ms,
+                                                 [&]() -> task<void> {
+                                                   co_await weft::sleep_for(1h);
+                                                   after_await.fetch_add(1);  // never reached
+                                                 }())),
                   weft::timeout_error);
   CHECK(after_await.load() == 0);
   CHECK(std::chrono::steady_clock::now() - start >= 20ms);
@@ -92,37 +95,38 @@ TEST_CASE("a task that finishes in time returns its value and disarms the deadli
 TEST_CASE("a deadline already passed cancels the task before it does anything", "[cancel][timeout]") {
   weft::runtime rt({.workers = 1});
   int steps = 0;
-  CHECK_THROWS_AS(rt.block_on(weft::with_deadline(std::chrono::steady_clock::now() - 1s, [&]() -> task<void> {
-                    ++steps;
-                    co_await weft::yield();
-                    ++steps;
-                  }())),
+  CHECK_THROWS_AS(rt.block_on(weft::with_deadline(std::chrono::steady_clock::now() - 1s,
+                                                  [&]() -> task<void> {
+                                                    ++steps;
+                                                    co_await weft::yield();
+                                                    ++steps;
+                                                  }())),
                   weft::timeout_error);
   CHECK(steps == 1);  // it ran up to its first cancellation point
 }
 
 TEST_CASE("with_timeout with a negative duration throws invalid_argument", "[cancel][misuse]") {
   weft::runtime rt({.workers = 1});
-  CHECK_THROWS_AS(rt.block_on([]() -> task<void> {
-                    co_await weft::with_timeout(-1ms, []() -> task<void> { co_return; }());
-                  }()),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(
+      rt.block_on([]() -> task<void> { co_await weft::with_timeout(-1ms, []() -> task<void> { co_return; }()); }()),
+      std::invalid_argument);
 }
 
 TEST_CASE("children spawned under a deadline are cancelled with it", "[cancel][timeout]") {
   weft::runtime rt({.workers = 2});
   std::atomic<int> child_cancelled{0};
-  CHECK_THROWS_AS(rt.block_on(weft::with_timeout(10ms, [&]() -> task<void> {
-                    auto child = weft::spawn([](std::atomic<int>& c) -> task<void> {
-                      try {
-                        co_await weft::sleep_for(1h);
-                      } catch (const weft::cancelled_error&) {
-                        c.fetch_add(1);
-                        throw;
-                      }
-                    }(child_cancelled));
-                    co_await child;
-                  }())),
+  CHECK_THROWS_AS(rt.block_on(weft::with_timeout(10ms,
+                                                 [&]() -> task<void> {
+                                                   auto child = weft::spawn([](std::atomic<int>& c) -> task<void> {
+                                                     try {
+                                                       co_await weft::sleep_for(1h);
+                                                     } catch (const weft::cancelled_error&) {
+                                                       c.fetch_add(1);
+                                                       throw;
+                                                     }
+                                                   }(child_cancelled));
+                                                   co_await child;
+                                                 }())),
                   weft::timeout_error);
   CHECK(child_cancelled.load() == 1);
 }
@@ -130,13 +134,14 @@ TEST_CASE("children spawned under a deadline are cancelled with it", "[cancel][t
 TEST_CASE("checkpoint stops a CPU-bound loop at the deadline", "[cancel][timeout]") {
   weft::runtime rt({.workers = 1});
   long iterations = 0;
-  CHECK_THROWS_AS(rt.block_on(weft::with_timeout(5ms, [&]() -> task<void> {
-                    for (;;) {
-                      weft::this_task::checkpoint();
-                      ++iterations;
-                    }
-                    co_return;
-                  }())),
+  CHECK_THROWS_AS(rt.block_on(weft::with_timeout(5ms,
+                                                 [&]() -> task<void> {
+                                                   for (;;) {
+                                                     weft::this_task::checkpoint();
+                                                     ++iterations;
+                                                   }
+                                                   co_return;
+                                                 }())),
                   weft::timeout_error);
   CHECK(iterations > 0);
 }
@@ -162,8 +167,8 @@ TEST_CASE("this_task::token is the token a task was given", "[cancel]") {
 TEST_CASE("cancelling the caller of with_timeout gives cancelled_error, not timeout_error", "[cancel][timeout]") {
   weft::runtime rt({.workers = 2});
   weft::cancel_source src;
-  auto h = rt.spawn(weft::with_timeout(1h, []() -> task<void> { co_await weft::sleep_for(1h); }()),
-                    {.token = src.token()});
+  auto h =
+      rt.spawn(weft::with_timeout(1h, []() -> task<void> { co_await weft::sleep_for(1h); }()), {.token = src.token()});
   src.cancel();
   try {
     rt.block_on(std::move(h));

@@ -81,8 +81,7 @@ TEST_CASE("stealing through 4-slot deques loses and repeats nothing", "[spawn][s
 
 TEST_CASE("an exception crosses spawn and join", "[spawn]") {
   weft::runtime rt({.workers = 2});
-  CHECK_THROWS_WITH(rt.block_on([]() -> task<int> { co_return co_await weft::spawn(fail_with("lost")); }()),
-                    "lost");
+  CHECK_THROWS_WITH(rt.block_on([]() -> task<int> { co_return co_await weft::spawn(fail_with("lost")); }()), "lost");
 }
 
 TEST_CASE("a detached task runs to completion", "[spawn]") {
@@ -91,7 +90,9 @@ TEST_CASE("a detached task runs to completion", "[spawn]") {
   rt.block_on([&]() -> task<void> {
     for (int i = 0; i < 100; ++i) weft::spawn(bump(count)).detach();
     // A handle dropped without a join detaches too.
-    { auto dropped = weft::spawn(bump(count)); }
+    {
+      auto dropped = weft::spawn(bump(count));
+    }
     co_return;
   }());
   // Join the stragglers through a spawn that waits for them to be counted.
@@ -104,23 +105,23 @@ TEST_CASE("a detached task runs to completion", "[spawn]") {
 TEST_CASE("join handles are default-constructible and live in vectors", "[spawn]") {
   weft::runtime rt({.workers = 2});
   CHECK(rt.block_on([]() -> task<long> {
-          join_handle<long> hs[10];
-          CHECK_FALSE(hs[0].valid());
-          for (int i = 0; i < 10; ++i) hs[i] = weft::spawn(fib(i));
-          long sum = 0;
-          for (auto& h : hs) sum += co_await h;
-          CHECK_FALSE(hs[3].valid());
-          co_return sum;
-        }()) == 88);
+    join_handle<long> hs[10];
+    CHECK_FALSE(hs[0].valid());
+    for (int i = 0; i < 10; ++i) hs[i] = weft::spawn(fib(i));
+    long sum = 0;
+    for (auto& h : hs) sum += co_await h;
+    CHECK_FALSE(hs[3].valid());
+    co_return sum;
+  }()) == 88);
 }
 
 TEST_CASE("awaiting a join handle twice throws usage_error", "[spawn][misuse]") {
   weft::runtime rt({.workers = 1});
   CHECK_THROWS_WITH(rt.block_on([]() -> task<void> {
-                      auto h = weft::spawn(fib(3));
-                      co_await h;
-                      co_await h;
-                    }()),
+    auto h = weft::spawn(fib(3));
+    co_await h;
+    co_await h;
+  }()),
                     Catch::Contains("empty join_handle"));
 }
 

@@ -70,20 +70,20 @@ TEST_CASE("a chain of a million nested awaits does not grow the stack", "[task]"
 TEST_CASE("awaiting a moved-from task throws usage_error", "[task][misuse]") {
   weft::runtime rt({.workers = 1});
   CHECK_THROWS_AS(rt.block_on([]() -> task<void> {
-                    auto t = answer();
-                    auto u = std::move(t);
-                    co_await t;  // NOLINT: moved from on purpose
-                  }()),
+    auto t = answer();
+    auto u = std::move(t);
+    co_await t;  // NOLINT: moved from on purpose
+  }()),
                   weft::usage_error);
 }
 
 TEST_CASE("awaiting a task twice throws usage_error", "[task][misuse]") {
   weft::runtime rt({.workers = 1});
   CHECK_THROWS_WITH(rt.block_on([]() -> task<void> {
-                      auto t = answer();
-                      co_await t;
-                      co_await t;
-                    }()),
+    auto t = answer();
+    co_await t;
+    co_await t;
+  }()),
                     Catch::Contains("already awaited"));
 }
 

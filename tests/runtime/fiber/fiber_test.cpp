@@ -21,8 +21,8 @@
 
 #include <weft/fiber/detail/fiber_stack.hpp>
 #include <weft/runtime.hpp>
-#include <weft/stall.hpp>
 #include <weft/spawn.hpp>
+#include <weft/stall.hpp>
 #include <weft/sync/event.hpp>
 #include <weft/this_task.hpp>
 #include <weft/time.hpp>
@@ -203,16 +203,15 @@ TEST_CASE("a fiber gets the stack size it asks for, in whole pages", "[fiber]") 
   CHECK(weft::detail::fiber_stack_usable(64 * 1024 + 1) == 64 * 1024 + page);
   // 192 KiB of locals: far past the default stack, within the 256 KiB asked for.
   weft::runtime rt({.workers = 1});
-  int sum = rt.block_on(weft::spawn_fiber(
-      rt,
-      [] {
-        volatile char big[192 * 1024];
-        for (std::size_t i = 0; i < sizeof big; i += 512) big[i] = 1;
-        int n = 0;
-        for (std::size_t i = 0; i < sizeof big; i += 512) n += big[i];
-        return n;
-      },
-      {.stack_size = 256 * 1024}));
+  int sum = rt.block_on(weft::spawn_fiber(rt,
+                                          [] {
+                                            volatile char big[192 * 1024];
+                                            for (std::size_t i = 0; i < sizeof big; i += 512) big[i] = 1;
+                                            int n = 0;
+                                            for (std::size_t i = 0; i < sizeof big; i += 512) n += big[i];
+                                            return n;
+                                          },
+                                          {.stack_size = 256 * 1024}));
   CHECK(sum == 192 * 2);
 }
 
@@ -303,13 +302,12 @@ TEST_CASE("dump_tasks shows a fiber by its name", "[fiber][dump]") {
   weft::runtime rt({.workers = 2});
   weft::event release;
   std::atomic<bool> waiting{false};
-  auto h = weft::spawn_fiber(
-      rt,
-      [&] {
-        waiting = true;
-        weft::this_fiber::await(release.wait());
-      },
-      {.name = "legacy-report"});
+  auto h = weft::spawn_fiber(rt,
+                             [&] {
+                               waiting = true;
+                               weft::this_fiber::await(release.wait());
+                             },
+                             {.name = "legacy-report"});
   while (!waiting.load()) std::this_thread::yield();
   wait_until_suspended(rt, "legacy-report");
   std::vector<weft::task_info> tasks = rt.dump_tasks();
@@ -341,27 +339,26 @@ TEST_CASE("the stall detector reports a spinning fiber by its name", "[fiber][st
   std::atomic<std::int64_t> fake_ns{1'000'000'000};
   std::mutex mu;
   std::vector<weft::stall_report> reports;
-  weft::runtime rt({.workers = 2,
-                    .stall = {.threshold = 100ms,
-                              .sample_interval = 1ms,
-                              .replace_after = 1h,
-                              .on_stall =
-                                  [&](const weft::stall_report& r) {
-                                    std::lock_guard lock(mu);
-                                    reports.push_back(r);
-                                  },
-                              .clock = [&] {
-                                return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(fake_ns.load()));
-                              }}});
+  weft::runtime rt(
+      {.workers = 2,
+       .stall = {
+           .threshold = 100ms,
+           .sample_interval = 1ms,
+           .replace_after = 1h,
+           .on_stall =
+               [&](const weft::stall_report& r) {
+                 std::lock_guard lock(mu);
+                 reports.push_back(r);
+               },
+           .clock = [&] { return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(fake_ns.load())); }}});
   std::atomic<bool> started{false}, stop{false};
-  auto h = weft::spawn_fiber(
-      rt,
-      [&] {
-        weft::this_fiber::yield();
-        started = true;
-        weft_fiber_test_spin_until(stop);
-      },
-      {.name = "spinning-fiber"});
+  auto h = weft::spawn_fiber(rt,
+                             [&] {
+                               weft::this_fiber::yield();
+                               started = true;
+                               weft_fiber_test_spin_until(stop);
+                             },
+                             {.name = "spinning-fiber"});
   while (!started.load()) std::this_thread::yield();
   // The fake clock runs much faster than the real one, so another dispatch that is merely slow
   // (a first allocation under ASan, say) may be reported too: only the fiber's reports count.
@@ -400,29 +397,27 @@ TEST_CASE("shutdown unwinds suspended fibers: their locals are destroyed, their 
   {
     weft::runtime rt({.workers = 2});
     // Waiting for an event, a few frames down, with a heap-owning local on the stack.
-    auto waits = weft::spawn_fiber(
-        rt,
-        [&] {
-          weft::test::tracked on_stack(counter);
-          std::vector<std::string> held(10, std::string(100, 'x'));
-          legacy_sum(2);
-          weft::this_fiber::await(never.wait());
-        },
-        {.name = "waits"});
+    auto waits = weft::spawn_fiber(rt,
+                                   [&] {
+                                     weft::test::tracked on_stack(counter);
+                                     std::vector<std::string> held(10, std::string(100, 'x'));
+                                     legacy_sum(2);
+                                     weft::this_fiber::await(never.wait());
+                                   },
+                                   {.name = "waits"});
     // Waiting for a fiber it spawned, which waits in turn.
-    auto joins = weft::spawn_fiber(
-        rt,
-        [&] {
-          weft::test::tracked on_stack(counter);
-          auto inner = weft::spawn_fiber(
-              [&] {
-                weft::test::tracked inner_local(counter);
-                weft::this_fiber::await(never.wait());
-              },
-              {.name = "waits"});
-          weft::this_fiber::await(std::move(inner));
-        },
-        {.name = "joins"});
+    auto joins = weft::spawn_fiber(rt,
+                                   [&] {
+                                     weft::test::tracked on_stack(counter);
+                                     auto inner = weft::spawn_fiber(
+                                         [&] {
+                                           weft::test::tracked inner_local(counter);
+                                           weft::this_fiber::await(never.wait());
+                                         },
+                                         {.name = "waits"});
+                                     weft::this_fiber::await(std::move(inner));
+                                   },
+                                   {.name = "joins"});
     // Yielding for ever: runnable, not suspended, when the runtime stops.
     auto spins = weft::spawn_fiber(rt, [&] {
       weft::test::tracked on_stack(counter);

@@ -7,8 +7,8 @@
 
 #include <weft/metrics/registry.hpp>
 #include <weft/spawn.hpp>
-#include <weft/timeout.hpp>
 #include <weft/time.hpp>
+#include <weft/timeout.hpp>
 #include <weft/yield.hpp>
 
 #include "../../support/promtool.hpp"
@@ -48,7 +48,8 @@ TEST_CASE("10,000 spawned tasks show as 10,000 spawned and 10,000 completed", "[
     CHECK(reg.snapshot().gauge_value("weft_workers", {{"runtime", "counted"}}) == 2);
     double polls = 0;
     for (int w = 0; w < 2; ++w)
-      polls += reg.snapshot().counter_value("weft_polls_total", {{"runtime", "counted"}, {"worker", std::to_string(w)}});
+      polls +=
+          reg.snapshot().counter_value("weft_polls_total", {{"runtime", "counted"}, {"worker", std::to_string(w)}});
     CHECK(polls >= 1);
   }
   // Once the runtime is gone its callback series are gone too; the registry still works.

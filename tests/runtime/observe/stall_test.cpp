@@ -9,8 +9,8 @@
 
 #include <catch2/catch.hpp>
 
-#include <weft/observe/detail/backtrace.hpp>
 #include <weft/metrics/registry.hpp>
+#include <weft/observe/detail/backtrace.hpp>
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
 #include <weft/time.hpp>

@@ -4,10 +4,10 @@
 #include <atomic>
 #include <chrono>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <optional>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -17,7 +17,6 @@
 #include <weft/runtime.hpp>
 #include <weft/sync/event.hpp>
 #include <weft/time.hpp>
-
 
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
@@ -42,11 +41,13 @@ std::string invalid_argument_of(const std::function<void()>& f) {
 
 }  // namespace
 
-TEST_CASE("two stops at once: the first drains, the second waits for it and gets the same report", "[pool][lifecycle]") {
+TEST_CASE("two stops at once: the first drains, the second waits for it and gets the same report",
+          "[pool][lifecycle]") {
   weft::test::watchdog wd("two stops at once");
   weft::runtime rt({.workers = 2});
   weft::event gate;
-  weft::job_pool<int> pool(rt, {.concurrency = 1, .queue_capacity = 8}, [&](int) -> task<void> { co_await gate.wait(); });
+  weft::job_pool<int> pool(rt, {.concurrency = 1, .queue_capacity = 8},
+                           [&](int) -> task<void> { co_await gate.wait(); });
   for (int i = 0; i < 3; ++i) REQUIRE(pool.try_submit(i) == weft::submit_status::accepted);
   auto first = rt.spawn(pool.stop(10s));
   auto second = rt.spawn(pool.stop(10s));
@@ -104,7 +105,8 @@ TEST_CASE("options that cannot work are refused, naming the field", "[pool][misu
   CHECK(with({.retry = {.multiplier = 0.5}}).find("retry.multiplier") != std::string::npos);
   CHECK(with({.retry = {.jitter = nan}}).find("retry.jitter") != std::string::npos);
   CHECK(with({.retry = {.jitter = 1.5}}).find("retry.jitter") != std::string::npos);
-  CHECK(with({.breaker = {.enabled = true, .failure_threshold = 0}}).find("breaker.failure_threshold") != std::string::npos);
+  CHECK(with({.breaker = {.enabled = true, .failure_threshold = 0}}).find("breaker.failure_threshold") !=
+        std::string::npos);
   CHECK(with({.breaker = {.enabled = true, .reset_timeout = -1ms}}).find("breaker.reset_timeout") != std::string::npos);
   CHECK(with({.degraded_queue_fill = nan}).find("degraded_queue_fill") != std::string::npos);
   // Nothing was left registered by the refused pools: a good one takes the default name.
@@ -117,17 +119,23 @@ TEST_CASE("a processor that throws anything fails its job and never ends a pool 
   weft::test::watchdog wd("throwing processors");
   weft::runtime rt({.workers = 2});
   std::atomic<int> ran{0};
-  weft::job_pool<int> pool(rt, {.concurrency = 1, .queue_capacity = 64, .retry = {.max_attempts = 2, .initial_backoff = 0ms}},
-                           [&](int kind) -> task<void> {
-                             ran.fetch_add(1);
-                             switch (kind) {
-                               case 0: throw 42;                                   // not an exception class
-                               case 1: throw std::string("a string");              // nor this
-                               case 2: throw weft::retryable_error("flaky");       // retried, then dead
-                               case 3: throw std::invalid_argument("bad");         // an ordinary failure
-                               default: co_return;
-                             }
-                           });
+  weft::job_pool<int> pool(
+      rt, {.concurrency = 1, .queue_capacity = 64, .retry = {.max_attempts = 2, .initial_backoff = 0ms}},
+      [&](int kind) -> task<void> {
+        ran.fetch_add(1);
+        switch (kind) {
+          case 0:
+            throw 42;  // not an exception class
+          case 1:
+            throw std::string("a string");  // nor this
+          case 2:
+            throw weft::retryable_error("flaky");  // retried, then dead
+          case 3:
+            throw std::invalid_argument("bad");  // an ordinary failure
+          default:
+            co_return;
+        }
+      });
   for (int i = 0; i < 5; ++i) REQUIRE(pool.try_submit(i) == weft::submit_status::accepted);
   auto report = rt.block_on(pool.stop(10s));
   auto s = pool.stats();
@@ -164,8 +172,10 @@ TEST_CASE("a type_of that throws leaves the queue's room as it was", "[pool][mis
 
 TEST_CASE("dead_letter_capacity 0 counts dead letters and keeps none", "[pool]") {
   weft::runtime rt({.workers = 1});
-  weft::job_pool<int> pool(rt, {.concurrency = 1, .dead_letter_capacity = 0},
-                           [](int) -> task<void> { throw std::runtime_error("no"); co_return; });
+  weft::job_pool<int> pool(rt, {.concurrency = 1, .dead_letter_capacity = 0}, [](int) -> task<void> {
+    throw std::runtime_error("no");
+    co_return;
+  });
   for (int i = 0; i < 3; ++i) REQUIRE(pool.try_submit(i) == weft::submit_status::accepted);
   rt.block_on(pool.stop(10s));
   CHECK(pool.stats().dead_lettered == 3);

@@ -36,11 +36,10 @@ bool consistent(const weft::pool_stats& s) {
 TEST_CASE("a pool processes every submitted job and its counters add up", "[pool]") {
   weft::runtime rt({.workers = 2});
   std::atomic<int> done{0};
-  weft::job_pool<job> pool(rt, {.name = "basic", .concurrency = 4, .queue_capacity = 64},
-                           [&](job) -> task<void> {
-                             done.fetch_add(1);
-                             co_return;
-                           });
+  weft::job_pool<job> pool(rt, {.name = "basic", .concurrency = 4, .queue_capacity = 64}, [&](job) -> task<void> {
+    done.fetch_add(1);
+    co_return;
+  });
   int accepted = 0;
   for (int i = 0; i < 1000; ++i) {
     auto st = rt.block_on([&]() -> task<weft::submit_status> {
@@ -109,7 +108,8 @@ TEST_CASE("a failure that is not retryable is dead-lettered at once", "[pool]") 
   weft::runtime rt({.workers = 2});
   std::atomic<int> attempts{0};
   weft::job_pool<job> pool(
-      rt, {.name = "fatal", .concurrency = 2, .queue_capacity = 8, .retry = {.max_attempts = 4, .initial_backoff = 1ms}},
+      rt,
+      {.name = "fatal", .concurrency = 2, .queue_capacity = 8, .retry = {.max_attempts = 4, .initial_backoff = 1ms}},
       [&](job j) -> task<void> {
         attempts.fetch_add(1);
         if (j.fatal) throw std::logic_error("bad payload");
@@ -130,12 +130,15 @@ TEST_CASE("a failure that is not retryable is dead-lettered at once", "[pool]") 
 TEST_CASE("a job failing retryably succeeds on a later attempt", "[pool]") {
   weft::runtime rt({.workers = 2});
   std::atomic<int> tries{0};
-  weft::job_pool<job> pool(
-      rt, {.name = "flaky", .concurrency = 1, .queue_capacity = 8, .retry = {.max_attempts = 5, .initial_backoff = 1ms, .max_backoff = 2ms}},
-      [&](job j) -> task<void> {
-        if (tries.fetch_add(1) < j.fail_times) throw weft::retryable_error("vendor busy");
-        co_return;
-      });
+  weft::job_pool<job> pool(rt,
+                           {.name = "flaky",
+                            .concurrency = 1,
+                            .queue_capacity = 8,
+                            .retry = {.max_attempts = 5, .initial_backoff = 1ms, .max_backoff = 2ms}},
+                           [&](job j) -> task<void> {
+                             if (tries.fetch_add(1) < j.fail_times) throw weft::retryable_error("vendor busy");
+                             co_return;
+                           });
   pool.try_submit(job{1, "email", 3});
   rt.block_on(pool.stop(10s));
   auto s = pool.stats();
@@ -148,7 +151,8 @@ TEST_CASE("a job failing retryably succeeds on a later attempt", "[pool]") {
 TEST_CASE("retries stop at max_attempts and the job is dead-lettered with its attempt count", "[pool]") {
   weft::runtime rt({.workers = 2});
   weft::job_pool<job> pool(
-      rt, {.name = "hopeless", .concurrency = 1, .queue_capacity = 8, .retry = {.max_attempts = 3, .initial_backoff = 1ms}},
+      rt,
+      {.name = "hopeless", .concurrency = 1, .queue_capacity = 8, .retry = {.max_attempts = 3, .initial_backoff = 1ms}},
       [](job) -> task<void> {
         throw weft::retryable_error("still down");
         co_return;
@@ -170,7 +174,9 @@ TEST_CASE("a circuit opens after repeated failures of one job type and rejects t
   weft::runtime rt({.workers = 1});
   weft::job_pool<job> pool(
       rt,
-      {.name = "breaker", .concurrency = 1, .queue_capacity = 64,
+      {.name = "breaker",
+       .concurrency = 1,
+       .queue_capacity = 64,
        .breaker = {.enabled = true, .failure_threshold = 3, .reset_timeout = 1h}},
       [](job j) -> task<void> {
         if (j.type == "report") throw std::runtime_error("report service down");
@@ -192,10 +198,9 @@ TEST_CASE("a circuit opens after repeated failures of one job type and rejects t
 
 TEST_CASE("stop drains the queue, then cancels what is left at the timeout", "[pool][cancel]") {
   weft::runtime rt({.workers = 2});
-  weft::job_pool<job> pool(rt, {.name = "stopper", .concurrency = 1, .queue_capacity = 16},
-                           [](job j) -> task<void> {
-                             if (j.hang) co_await weft::sleep_for(1h);
-                           });
+  weft::job_pool<job> pool(rt, {.name = "stopper", .concurrency = 1, .queue_capacity = 16}, [](job j) -> task<void> {
+    if (j.hang) co_await weft::sleep_for(1h);
+  });
   pool.try_submit(job{1, "email", 0, true});  // runs forever (cooperatively)
   while (pool.stats().in_flight == 0) std::this_thread::yield();
   for (int i = 2; i <= 5; ++i) pool.try_submit(job{i});  // stuck behind it

@@ -111,7 +111,8 @@ TEST_CASE("a rendezvous channel hands each value from sender to receiver", "[syn
   CHECK(sum == 500500);
 }
 
-TEST_CASE("many producers and consumers on small channels deliver every value exactly once", "[sync][channel][stress]") {
+TEST_CASE("many producers and consumers on small channels deliver every value exactly once",
+          "[sync][channel][stress]") {
   for (std::size_t capacity : {0, 1, 4, 64}) {
     weft::runtime rt({.workers = 2});
     constexpr int producers = 4, consumers = 4, per_producer = 5000;
@@ -169,7 +170,8 @@ TEST_CASE("a named channel reports how long senders were blocked", "[sync][chann
   CHECK(rt.metrics().snapshot().find("weft_channel_depth", {{"channel", "results"}}) == nullptr);
 }
 
-TEST_CASE("two live channels of one name are an error naming it; the name is free once one is gone", "[sync][channel][metrics]") {
+TEST_CASE("two live channels of one name are an error naming it; the name is free once one is gone",
+          "[sync][channel][metrics]") {
   weft::metrics::registry reg;
   std::string error;
   {

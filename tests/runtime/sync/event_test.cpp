@@ -7,8 +7,8 @@
 #include <catch2/catch.hpp>
 
 #include <weft/runtime.hpp>
-#include <weft/timeout.hpp>
 #include <weft/spawn.hpp>
+#include <weft/timeout.hpp>
 #include <weft/yield.hpp>
 
 using namespace std::chrono_literals;

@@ -7,8 +7,8 @@
 #include <catch2/catch.hpp>
 
 #include <weft/runtime.hpp>
-#include <weft/timeout.hpp>
 #include <weft/spawn.hpp>
+#include <weft/timeout.hpp>
 #include <weft/yield.hpp>
 
 using namespace std::chrono_literals;
@@ -21,14 +21,14 @@ TEST_CASE("a semaphore admits at most its permits at once", "[sync][semaphore]")
   rt.block_on([&]() -> task<void> {
     // A capturing lambda's closure must outlive the tasks it makes: keep it in this frame.
     auto body = [&]() -> task<void> {
-        co_await slots.acquire();
-        int now = inside.fetch_add(1) + 1;
-        int seen = most.load();
-        while (now > seen && !most.compare_exchange_weak(seen, now)) {
-        }
-        co_await weft::yield();
-        inside.fetch_sub(1);
-        slots.release();
+      co_await slots.acquire();
+      int now = inside.fetch_add(1) + 1;
+      int seen = most.load();
+      while (now > seen && !most.compare_exchange_weak(seen, now)) {
+      }
+      co_await weft::yield();
+      inside.fetch_sub(1);
+      slots.release();
     };
     std::vector<weft::join_handle<void>> hs;
     for (int i = 0; i < 50; ++i) hs.push_back(weft::spawn(body()));

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
-#include <stdexcept>
 #include <numeric>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -66,8 +66,7 @@ TEST_CASE("sleep_until a time already passed returns at once", "[time]") {
 
 TEST_CASE("sleep_for a negative duration throws invalid_argument", "[time][misuse]") {
   weft::runtime rt({.workers = 1});
-  CHECK_THROWS_AS(rt.block_on([]() -> task<void> { co_await weft::sleep_for(-5ms); }()),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(rt.block_on([]() -> task<void> { co_await weft::sleep_for(-5ms); }()), std::invalid_argument);
 }
 
 TEST_CASE("a sleeping task that is cancelled wakes at once with cancelled_error", "[time][cancel]") {

@@ -52,14 +52,13 @@ class histogram {
   /// Prometheus' client libraries.
   void observe(double v) noexcept {
     // First bound ≥ v, i.e. the bucket with `le` ≥ v; NaN compares false and goes to the end.
-    const std::size_t bucket = std::isnan(v)
-        ? bounds_.size()
-        : static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
+    const std::size_t bucket =
+        std::isnan(v) ? bounds_.size()
+                      : static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
     detail::sharded_cells::cell* shard = cells_.local();
     shard[1 + bucket].fetch_add(1, std::memory_order_relaxed);
     std::uint64_t old_bits = shard[0].load(std::memory_order_relaxed);
-    while (!shard[0].compare_exchange_weak(old_bits,
-                                           std::bit_cast<std::uint64_t>(std::bit_cast<double>(old_bits) + v),
+    while (!shard[0].compare_exchange_weak(old_bits, std::bit_cast<std::uint64_t>(std::bit_cast<double>(old_bits) + v),
                                            std::memory_order_relaxed, std::memory_order_relaxed)) {
     }
   }

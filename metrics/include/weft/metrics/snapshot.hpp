@@ -70,8 +70,7 @@ struct registry_snapshot {
   const histogram_snapshot& histogram(std::string_view name, const metrics::labels& label_set = {}) const;
 
  private:
-  const series_snapshot& require(std::string_view name, const metrics::labels& label_set,
-                                 metric_type type) const;
+  const series_snapshot& require(std::string_view name, const metrics::labels& label_set, metric_type type) const;
 };
 
 }  // namespace weft::metrics

@@ -71,7 +71,7 @@ struct posted_function final : sched::job {
   static void run(sched::job* j) noexcept {
     auto* self = static_cast<posted_function*>(j);
     F f(std::move(self->fn));
-    delete self;  // before the call, as Asio does: the function may post again into this memory
+    delete self;                 // before the call, as Asio does: the function may post again into this memory
     tls_ctx->current = nullptr;  // no task runs now: weft::spawn from here has no parent
     f();
   }
@@ -98,8 +98,7 @@ class executor {
       tmp();
       return;
     }
-    core_->sched.schedule(new detail::posted_function<fn_type>(fn_type(std::forward<F>(f))),
-                          sched::hint::fifo);
+    core_->sched.schedule(new detail::posted_function<fn_type>(fn_type(std::forward<F>(f))), sched::hint::fifo);
   }
 
   /// True on one of this runtime's workers.
@@ -139,12 +138,22 @@ class executor {
     return {};
   }
 
-  executor require(boost::asio::execution::blocking_t::possibly_t) const noexcept { return with(bits_ & ~blocking_never); }
+  executor require(boost::asio::execution::blocking_t::possibly_t) const noexcept {
+    return with(bits_ & ~blocking_never);
+  }
   executor require(boost::asio::execution::blocking_t::never_t) const noexcept { return with(bits_ | blocking_never); }
-  executor require(boost::asio::execution::relationship_t::fork_t) const noexcept { return with(bits_ & ~continuation); }
-  executor require(boost::asio::execution::relationship_t::continuation_t) const noexcept { return with(bits_ | continuation); }
-  executor require(boost::asio::execution::outstanding_work_t::tracked_t) const noexcept { return with(bits_ | tracked); }
-  executor require(boost::asio::execution::outstanding_work_t::untracked_t) const noexcept { return with(bits_ & ~tracked); }
+  executor require(boost::asio::execution::relationship_t::fork_t) const noexcept {
+    return with(bits_ & ~continuation);
+  }
+  executor require(boost::asio::execution::relationship_t::continuation_t) const noexcept {
+    return with(bits_ | continuation);
+  }
+  executor require(boost::asio::execution::outstanding_work_t::tracked_t) const noexcept {
+    return with(bits_ | tracked);
+  }
+  executor require(boost::asio::execution::outstanding_work_t::untracked_t) const noexcept {
+    return with(bits_ & ~tracked);
+  }
 
  private:
   friend class runtime;

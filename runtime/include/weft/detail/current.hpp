@@ -36,7 +36,8 @@ void trace_complete(task_record* r) noexcept;
 /// The task running on this thread. Throws usage_error off the runtime's workers.
 inline task_record* current_task(const char* what) {
   worker_context* ctx = tls_ctx;
-  if (!ctx || !ctx->current) [[unlikely]] throw_not_in_task(what);
+  if (!ctx || !ctx->current) [[unlikely]]
+    throw_not_in_task(what);
   return ctx->current;
 }
 
@@ -56,7 +57,8 @@ inline bool consume_budget() noexcept {
 
 /// Throws cancelled_error if the running task's cancellation was requested.
 inline void throw_if_cancelled(const task_record* me) {
-  if (me->cancelled()) [[unlikely]] throw cancelled_error();
+  if (me->cancelled()) [[unlikely]]
+    throw cancelled_error();
 }
 
 }  // namespace weft::detail

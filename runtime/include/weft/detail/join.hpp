@@ -94,7 +94,8 @@ inline std::coroutine_handle<> join_suspend(join_state& s, std::coroutine_handle
     throw usage_error("weft: a join_handle can only be awaited inside a task running on a weft runtime");
   task_record* me = ctx->current;
   s.start(me, h);
-  if (!s.arm(false)) [[unlikely]] return h;  // already cancelled: throw on resume
+  if (!s.arm(false)) [[unlikely]]
+    return h;  // already cancelled: throw on resume
   me->set_awaiting(await_kind::join, s.child->id.load(std::memory_order_relaxed), ctx->rt->coarse_now());
   return join_next(s, ctx);
 }
@@ -108,9 +109,7 @@ class join_awaiter : join_state {
  public:
   explicit join_awaiter(task_record*& handle_slot) noexcept : join_state(handle_slot), slot_(&handle_slot) {}
 
-  bool await_ready() const noexcept {
-    return join_finished(child);
-  }
+  bool await_ready() const noexcept { return join_finished(child); }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) { return join_suspend(*this, h); }
 
   T await_resume() {

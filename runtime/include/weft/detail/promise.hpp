@@ -46,8 +46,10 @@ inline std::coroutine_handle<> complete_inline(task_record* r, task_record* join
                                                const std::exception_ptr& error) noexcept {
   worker_context* ctx = tls_ctx;
   ctx->completed.inc();
-  if (error) [[unlikely]] count_failure(ctx, r->rt, error);
-  if (ctx->tracing->load(std::memory_order_relaxed)) [[unlikely]] trace_complete(r);
+  if (error) [[unlikely]]
+    count_failure(ctx, r->rt, error);
+  if (ctx->tracing->load(std::memory_order_relaxed)) [[unlikely]]
+    trace_complete(r);
   ctx->current = joiner;
   ctx->w->switch_current(joiner);
   joiner->set_running();

@@ -29,7 +29,6 @@ namespace weft::detail {
 
 class io_driver;
 
-
 class runtime_core {
  public:
   explicit runtime_core(sched::options opts);
@@ -77,8 +76,8 @@ class runtime_core {
 
   /// A record for a task spawned off the workers (locks the table).
   /// `token`: a reference the record adopts, or null.
-  task_record* external_record(std::coroutine_handle<> h, std::string_view name,
-                               std::source_location site, cancel_state* token = nullptr);
+  task_record* external_record(std::coroutine_handle<> h, std::string_view name, std::source_location site,
+                               cancel_state* token = nullptr);
   /// Frees a record from any thread.
   void free_record(task_record* r) noexcept;
 
@@ -140,9 +139,9 @@ inline void run_record(sched::job* j) noexcept {
 /// set by the task table) and a clear `hook` and `enqueued_ns_` (left so by its last use).
 /// `token` is adopted (the caller gives the record one reference), or null. `spawner` is the
 /// spawning task (null from outside the runtime).
-inline void init_record(task_record* r, std::coroutine_handle<> h, std::string_view name,
-                        std::source_location site, std::uint64_t id, std::uint32_t inherited_cancel,
-                        cancel_state* token, std::int64_t now, task_record* spawner) noexcept {
+inline void init_record(task_record* r, std::coroutine_handle<> h, std::string_view name, std::source_location site,
+                        std::uint64_t id, std::uint32_t inherited_cancel, cancel_state* token, std::int64_t now,
+                        task_record* spawner) noexcept {
   // release fence: orders the previous owner's "id = 0" (free) before the new field values,
   // so a dump racing with reuse sees a changed id and discards what it read.
   std::atomic_thread_fence(std::memory_order_release);

@@ -53,7 +53,8 @@ class suspension : public cancel_hook {
   /// Awaiters that are returned by value (Asio's async_result) move before they are awaited.
   suspension(suspension&& o) noexcept { fn = o.fn; }
   ~suspension() {
-    if (pending_) [[unlikely]] abandon();
+    if (pending_) [[unlikely]]
+      abandon();
   }
 
   /// 1. The running task, resuming at `h` (usage_error off the runtime). False if it is

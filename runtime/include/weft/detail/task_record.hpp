@@ -32,7 +32,6 @@ namespace weft::detail {
 
 class runtime_core;
 
-
 /// What a hook is asked to do (suspension.hpp).
 enum class hook_op : std::uint8_t {
   cancel,      ///< a canceller: take the waiter out of its resource if it is still there, and wake it

@@ -46,10 +46,12 @@ struct alignas(64) worker_context {  // one cache line set per worker: no false 
   void free_record(task_record* r) noexcept {
     r->next_ = free_;
     free_ = r;
-    if (++free_count_ > max_free) [[unlikely]] spill();
+    if (++free_count_ > max_free) [[unlikely]]
+      spill();
   }
   std::uint64_t next_id() noexcept {
-    if (next_id_ == id_end_) [[unlikely]] refill_ids();
+    if (next_id_ == id_end_) [[unlikely]]
+      refill_ids();
     return next_id_++;
   }
 

@@ -24,9 +24,9 @@ struct retry_options {
 /// A circuit breaker per job type (closed -> open -> half-open -> closed).
 struct breaker_options {
   bool enabled = false;
-  std::size_t failure_threshold = 5;             ///< consecutive failures that open a circuit
+  std::size_t failure_threshold = 5;                ///< consecutive failures that open a circuit
   std::chrono::milliseconds reset_timeout{30'000};  ///< open this long, then half-open
-  std::size_t half_open_probes = 1;              ///< jobs let through while half-open
+  std::size_t half_open_probes = 1;                 ///< jobs let through while half-open
 };
 
 /// How a job_pool is built. Members in this order so that designated initializers work.
@@ -35,13 +35,13 @@ struct pool_options {
   /// while other pools report to the runtime's registry. An explicit name another live pool
   /// uses there is an error (std::invalid_argument).
   std::string name{};
-  std::size_t concurrency = 0;             ///< jobs processed at once; 0: the runtime's workers
-  std::size_t queue_capacity = 1024;       ///< jobs waiting at most; then try_submit sheds
+  std::size_t concurrency = 0;               ///< jobs processed at once; 0: the runtime's workers
+  std::size_t queue_capacity = 1024;         ///< jobs waiting at most; then try_submit sheds
   std::chrono::milliseconds job_timeout{0};  ///< deadline of one attempt; 0: none
   retry_options retry{};
   breaker_options breaker{};
   std::size_t dead_letter_capacity = 1024;  ///< failed jobs kept; the oldest go first
-  double degraded_queue_fill = 0.8;        ///< health: queue fuller than this is degraded
+  double degraded_queue_fill = 0.8;         ///< health: queue fuller than this is degraded
 };
 
 /// What try_submit / submit did with a job.
@@ -49,10 +49,14 @@ enum class submit_status { accepted, queue_full, stopping, circuit_open };
 
 constexpr std::string_view to_string(submit_status s) noexcept {
   switch (s) {
-    case submit_status::accepted: return "accepted";
-    case submit_status::queue_full: return "rejected: the queue is full";
-    case submit_status::stopping: return "rejected: the pool is stopping";
-    case submit_status::circuit_open: return "rejected: the circuit for this job type is open";
+    case submit_status::accepted:
+      return "accepted";
+    case submit_status::queue_full:
+      return "rejected: the queue is full";
+    case submit_status::stopping:
+      return "rejected: the pool is stopping";
+    case submit_status::circuit_open:
+      return "rejected: the circuit for this job type is open";
   }
   return "?";
 }
@@ -67,17 +71,17 @@ class retryable_error : public std::runtime_error {
 /// A consistent snapshot of a pool's counters: at every moment
 ///   submitted == processed + failed + in_flight + queue_depth.
 struct pool_stats {
-  std::size_t workers = 0;         ///< jobs processed at once, at most
+  std::size_t workers = 0;  ///< jobs processed at once, at most
   std::size_t queue_capacity = 0;
-  std::size_t queue_depth = 0;     ///< accepted, not started
-  std::uint64_t submitted = 0;     ///< accepted
-  std::uint64_t processed = 0;     ///< finished successfully
-  std::uint64_t failed = 0;        ///< finished unsuccessfully, after every attempt (dead-lettered)
-  std::uint64_t dropped = 0;       ///< rejected at submission (full, stopping, circuit open)
-  std::uint64_t timed_out = 0;     ///< attempts cancelled at the job deadline
-  std::uint64_t retried = 0;       ///< attempts after the first
-  std::uint64_t dead_lettered = 0; ///< jobs put in the dead-letter queue (== failed)
-  std::size_t in_flight = 0;       ///< started, not finished (attempts and backoff waits)
+  std::size_t queue_depth = 0;      ///< accepted, not started
+  std::uint64_t submitted = 0;      ///< accepted
+  std::uint64_t processed = 0;      ///< finished successfully
+  std::uint64_t failed = 0;         ///< finished unsuccessfully, after every attempt (dead-lettered)
+  std::uint64_t dropped = 0;        ///< rejected at submission (full, stopping, circuit open)
+  std::uint64_t timed_out = 0;      ///< attempts cancelled at the job deadline
+  std::uint64_t retried = 0;        ///< attempts after the first
+  std::uint64_t dead_lettered = 0;  ///< jobs put in the dead-letter queue (== failed)
+  std::size_t in_flight = 0;        ///< started, not finished (attempts and backoff waits)
 };
 
 struct health_status {

@@ -43,8 +43,8 @@
 #include <vector>
 
 #include <weft/combinators/detail/oneshot.hpp>
-#include <weft/pool/options.hpp>
 #include <weft/pool/detail/pool_core.hpp>
+#include <weft/pool/options.hpp>
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
@@ -150,7 +150,8 @@ class job_pool {
   /// Takes the dead letters out of the pool.
   std::vector<dead_letter<Job>> take_dead_letters() {
     std::lock_guard lock(s_->core.mu);
-    std::vector<dead_letter<Job>> out(std::make_move_iterator(s_->dead.begin()), std::make_move_iterator(s_->dead.end()));
+    std::vector<dead_letter<Job>> out(std::make_move_iterator(s_->dead.begin()),
+                                      std::make_move_iterator(s_->dead.end()));
     s_->dead.clear();
     return out;
   }
@@ -180,7 +181,9 @@ class job_pool {
 
   struct state {
     state(runtime& rt, pool_options o, processor_fn p, type_fn t)
-        : core(rt, std::move(o)), processor(std::move(p)), type_of(std::move(t)),
+        : core(rt, std::move(o)),
+          processor(std::move(p)),
+          type_of(std::move(t)),
           worker_name(core.opts.name + " worker") {}
 
     detail::pool_core core;
@@ -191,9 +194,9 @@ class job_pool {
     std::deque<entry> queue;
     std::deque<dead_letter<Job>> dead;
     std::size_t live_workers = 0;
-    bool runtime_gone = false;   // the workers ended without a stop: the runtime shut down
+    bool runtime_gone = false;  // the workers ended without a stop: the runtime shut down
     bool stop_started = false;
-    stop_report report;          // the first stop's, for the others
+    stop_report report;              // the first stop's, for the others
     detail::oneshot workers_exited;  // set when the last worker ended (awaited by the first stop)
     event stop_finished;             // set when the first stop is done (awaited by the others)
 
@@ -209,9 +212,9 @@ class job_pool {
     // The checks that do not need room.
     submit_status admit(const std::string& t) {
       std::lock_guard lock(core.mu);
-      submit_status st = core.stopping ? submit_status::stopping
+      submit_status st = core.stopping                                                  ? submit_status::stopping
                          : core.breakers.rejecting(t, std::chrono::steady_clock::now()) ? submit_status::circuit_open
-                                                                                         : submit_status::accepted;
+                                                                                        : submit_status::accepted;
       if (st != submit_status::accepted) ++core.counters.dropped;
       return st;
     }
@@ -267,7 +270,8 @@ class job_pool {
           runtime_gone = true;
           begin_stopping_locked();
           // Nobody will run what is queued: it becomes dead letters (to resubmit elsewhere).
-          auto why = std::make_exception_ptr(runtime_stopped("weft::job_pool: the runtime shut down before the job started"));
+          auto why =
+              std::make_exception_ptr(runtime_stopped("weft::job_pool: the runtime shut down before the job started"));
           for (; !queue.empty(); queue.pop_front()) dead_letter_locked(std::move(queue.front()), why);
         }
         if (last && queue.empty() && core.counters.in_flight == 0) core.idle.set();
@@ -337,8 +341,9 @@ task<void> job_pool<Job>::run(std::shared_ptr<state> s, entry e) {
     ~ended_guard() {
       if (finished) return;
       std::lock_guard lock(s->core.mu);
-      s->dead_letter_locked(std::move(*e), std::make_exception_ptr(runtime_stopped(
-                                               "weft::job_pool: the runtime shut down while the job ran")));
+      s->dead_letter_locked(
+          std::move(*e),
+          std::make_exception_ptr(runtime_stopped("weft::job_pool: the runtime shut down while the job ran")));
       s->finished_locked();
     }
   } guard{s.get(), &e};
@@ -366,7 +371,7 @@ task<void> job_pool<Job>::run(std::shared_ptr<state> s, entry e) {
       } catch (...) {  // whatever the processor throws fails the job, never the worker
         error = std::current_exception();
       }
-      core.observe(!error ? detail::pool_core::outcome::success
+      core.observe(!error      ? detail::pool_core::outcome::success
                    : timed_out ? detail::pool_core::outcome::timeout
                                : detail::pool_core::outcome::failure,
                    clock::now() - start);
@@ -383,9 +388,10 @@ task<void> job_pool<Job>::run(std::shared_ptr<state> s, entry e) {
       }
       if (timed_out) ++core.counters.timed_out;
       if (allowed) core.breakers.failure(e.type, clock::now());
-      retry = e.attempts < core.opts.retry.max_attempts && detail::pool_core::retryable(error) &&
-              !core.cancel.cancelled();
-      if (retry) ++core.counters.retried;
+      retry =
+          e.attempts < core.opts.retry.max_attempts && detail::pool_core::retryable(error) && !core.cancel.cancelled();
+      if (retry)
+        ++core.counters.retried;
       else {
         s->dead_letter_locked(std::move(e), error);
         s->finished_locked();
@@ -452,7 +458,8 @@ task<stop_report> job_pool<Job>::state::drain(std::chrono::milliseconds drain_ti
     {
       std::lock_guard lock(core.mu);
       r.cancelled = core.counters.in_flight;
-      auto why = std::make_exception_ptr(cancelled_error("weft::job_pool: still queued at the drain timeout of stop()"));
+      auto why =
+          std::make_exception_ptr(cancelled_error("weft::job_pool: still queued at the drain timeout of stop()"));
       while (!queue.empty()) {
         entry e = std::move(queue.front());
         queue.pop_front();

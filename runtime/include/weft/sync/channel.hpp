@@ -31,10 +31,10 @@
 #include <utility>
 #include <vector>
 
-#include <weft/sync/detail/channel_metrics.hpp>
-#include <weft/sync/detail/waiter.hpp>
 #include <weft/errors.hpp>
 #include <weft/sched/parker.hpp>
+#include <weft/sync/detail/channel_metrics.hpp>
+#include <weft/sync/detail/waiter.hpp>
 
 namespace weft {
 
@@ -55,7 +55,9 @@ class channel {
     if (!name_.empty()) {
       metrics::registry* reg = opts.registry ? opts.registry : detail::current_registry();
       if (!reg)
-        throw usage_error("weft::channel: a named channel needs a registry: create it inside a task, or set channel_options::registry");
+        throw usage_error(
+            "weft::channel: a named channel needs a registry: create it inside a task, or set "
+            "channel_options::registry");
       metrics_ = std::make_unique<detail::channel_metrics>(*reg, name_, [this] { return static_cast<double>(size()); });
     }
   }
@@ -118,9 +120,7 @@ class channel {
 
   class send_awaiter : detail::waiter {
    public:
-    send_awaiter(channel& c, T v) : waiter(c.mu_, c.senders_, &c), c_(&c), value_(std::move(v)) {
-      payload = &value_;
-    }
+    send_awaiter(channel& c, T v) : waiter(c.mu_, c.senders_, &c), c_(&c), value_(std::move(v)) { payload = &value_; }
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
       return suspend(

@@ -72,9 +72,7 @@ class deque {
     job* j = slot(b).load(std::memory_order_relaxed);
     if (t == b) {
       // Last item: race the thieves for it on top_.
-      if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
-                                        std::memory_order_relaxed))
-        j = nullptr;
+      if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst, std::memory_order_relaxed)) j = nullptr;
       bottom_.store(b + 1, std::memory_order_relaxed);
     }
     return j;
@@ -96,9 +94,7 @@ class deque {
   std::size_t mask_;
   std::unique_ptr<std::atomic<job*>[]> slots_;
 
-  std::atomic<job*>& slot(std::int64_t i) noexcept {
-    return slots_[static_cast<std::size_t>(i) & mask_];
-  }
+  std::atomic<job*>& slot(std::int64_t i) noexcept { return slots_[static_cast<std::size_t>(i) & mask_]; }
 
  public:
   /// A thief's handle: any number of threads may steal concurrently.
@@ -115,8 +111,7 @@ class deque {
       auto b = d_->bottom_.load(std::memory_order_seq_cst);
       if (t >= b) return nullptr;
       job* j = d_->slot(t).load(std::memory_order_relaxed);
-      if (!d_->top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
-                                            std::memory_order_relaxed))
+      if (!d_->top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst, std::memory_order_relaxed))
         return nullptr;
       return j;
     }

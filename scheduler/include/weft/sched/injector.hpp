@@ -29,7 +29,10 @@ class injector {
     j->next_ = nullptr;
     std::lock_guard lock(mu_);
     if (closed_) return false;
-    if (tail_) tail_->next_ = j; else head_ = j;
+    if (tail_)
+      tail_->next_ = j;
+    else
+      head_ = j;
     tail_ = j;
     // relaxed: the length is a hint for lock-free emptiness checks; the list itself is only
     // read under mu_, which orders everything else.

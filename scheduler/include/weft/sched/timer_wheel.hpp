@@ -29,7 +29,7 @@ struct timer_entry {
   // Wheel bookkeeping.
   timer_entry* prev_ = nullptr;
   timer_entry* next_ = nullptr;
-  std::uint64_t when_ = 0;      ///< where it sits: ticks since the wheel's start
+  std::uint64_t when_ = 0;           ///< where it sits: ticks since the wheel's start
   std::uint64_t deadline_tick_ = 0;  ///< its deadline in ticks (when_ unless past the span)
   std::uint8_t level_ = 0;
   std::uint8_t slot_ = 0;

@@ -54,7 +54,8 @@ class worker {
   void push(job* j) noexcept {
     stamp(j);
     stats_.spawned.inc();
-    if (!local_.push(j)) [[unlikely]] overflow(j);
+    if (!local_.push(j)) [[unlikely]]
+      overflow(j);
     notify_if_idle();
   }
 
@@ -91,8 +92,7 @@ class worker {
   std::uint64_t dispatch_count() const noexcept { return dispatches_.load(std::memory_order_relaxed); }
 
   std::size_t local_depth() const noexcept {
-    return local_.size_approx() + yield_.size_approx() +
-           (lifo_.load(std::memory_order_relaxed) ? 1 : 0);
+    return local_.size_approx() + yield_.size_approx() + (lifo_.load(std::memory_order_relaxed) ? 1 : 0);
   }
   const worker_stats& stats() const noexcept { return stats_; }
   std::thread::id thread_id() const noexcept { return thread_id_.load(std::memory_order_acquire); }
@@ -120,7 +120,8 @@ class worker {
   void overflow(job* j) noexcept;
   void notify_if_idle() noexcept {
     light_barrier();
-    if (idle_should_wakeup()) [[unlikely]] notify_slow();
+    if (idle_should_wakeup()) [[unlikely]]
+      notify_slow();
   }
   bool idle_should_wakeup() const noexcept;
   void notify_slow() noexcept;

@@ -24,18 +24,18 @@ class owner_counter {
 };
 
 struct alignas(64) worker_stats {
-  owner_counter polls;           ///< dispatches (one job run from the worker loop)
-  owner_counter spawned;         ///< jobs pushed by tasks running on this worker
-  owner_counter stolen;          ///< jobs this worker took from other workers
-  owner_counter steal_attempts;  ///< victims this worker tried while searching
-  owner_counter parks;           ///< times it went to sleep
-  owner_counter unparks;         ///< times it woke from sleep
-  owner_counter notifies;        ///< sleepers it woke
-  owner_counter budget_yields;   ///< tasks it sent to the back of the line for exhausting their budget
-  owner_counter injector_pops;   ///< jobs it took from the global injector
-  owner_counter overflows;       ///< pushes that found its deque full and went to the injector
-  owner_counter lifo_hits;       ///< dispatches served from its LIFO slot
-  owner_counter timers_fired;    ///< timers it fired
+  owner_counter polls;            ///< dispatches (one job run from the worker loop)
+  owner_counter spawned;          ///< jobs pushed by tasks running on this worker
+  owner_counter stolen;           ///< jobs this worker took from other workers
+  owner_counter steal_attempts;   ///< victims this worker tried while searching
+  owner_counter parks;            ///< times it went to sleep
+  owner_counter unparks;          ///< times it woke from sleep
+  owner_counter notifies;         ///< sleepers it woke
+  owner_counter budget_yields;    ///< tasks it sent to the back of the line for exhausting their budget
+  owner_counter injector_pops;    ///< jobs it took from the global injector
+  owner_counter overflows;        ///< pushes that found its deque full and went to the injector
+  owner_counter lifo_hits;        ///< dispatches served from its LIFO slot
+  owner_counter timers_fired;     ///< timers it fired
   std::atomic<bool> busy{false};  ///< running a job right now
 };
 

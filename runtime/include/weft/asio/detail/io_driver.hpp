@@ -28,7 +28,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
-
 namespace weft::detail {
 
 class runtime_core;

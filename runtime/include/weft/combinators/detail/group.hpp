@@ -23,9 +23,9 @@
 
 #include <weft/cancel.hpp>
 #include <weft/combinators/detail/oneshot.hpp>
-#include <weft/this_task.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
+#include <weft/this_task.hpp>
 
 namespace weft::detail {
 
@@ -120,8 +120,7 @@ void spawn_child(const std::shared_ptr<group_core>& g, task<T> t, Sink sink, std
                  std::source_location site) {
   g->child_starting();
   try {
-    weft::spawn(group_child(g, std::move(t), std::move(sink)), {.name = name, .token = g->token()}, site)
-        .detach();
+    weft::spawn(group_child(g, std::move(t), std::move(sink)), {.name = name, .token = g->token()}, site).detach();
   } catch (...) {
     g->child_finished();
     throw;
@@ -129,8 +128,6 @@ void spawn_child(const std::shared_ptr<group_core>& g, task<T> t, Sink sink, std
 }
 
 /// A group for a child scope of the running task (its token is the parent of the group's).
-inline std::shared_ptr<group_core> make_group() {
-  return std::make_shared<group_core>(this_task::token());
-}
+inline std::shared_ptr<group_core> make_group() { return std::make_shared<group_core>(this_task::token()); }
 
 }  // namespace weft::detail

@@ -46,8 +46,7 @@ class oneshot {
       if (o_->state_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(task_),
                                              std::memory_order_acq_rel, std::memory_order_acquire))
         return suspended(helping);  // set() or the canceller resumes us: touch nothing after this
-      if (expected == cancel_pending &&
-          o_->state_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel))
+      if (expected == cancel_pending && o_->state_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel))
         mark_cancelled();
       return not_suspended(helping, h);  // already set, or cancelled
     }

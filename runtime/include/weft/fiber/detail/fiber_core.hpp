@@ -94,8 +94,8 @@ class fiber_core {
 
   void check_can_switch() const;
 
-  void* fctx_ = nullptr;         // the fiber's saved context, while suspended (fcontext_t)
-  void* caller_ = nullptr;       // the driver's context, while the fiber runs
+  void* fctx_ = nullptr;    // the fiber's saved context, while suspended (fcontext_t)
+  void* caller_ = nullptr;  // the driver's context, while the fiber runs
   fiber_stack* stack_ = nullptr;
   body_fn body_;
   void* arg_;
@@ -109,11 +109,11 @@ class fiber_core {
   // Sanitizer state (fiber_core.cpp; unused in other builds, but always there: the layout
   // does not depend on the build).
   struct {
-    void* asan_fake_stack = nullptr;       // the fiber's fake stack while it is switched out
+    void* asan_fake_stack = nullptr;           // the fiber's fake stack while it is switched out
     const void* asan_caller_bottom = nullptr;  // the driver's stack, learned at each switch in
     std::size_t asan_caller_size = 0;
-    void* tsan_fiber = nullptr;            // the fiber's TSan context
-    void* tsan_caller = nullptr;           // the driver's, while the fiber runs
+    void* tsan_fiber = nullptr;   // the fiber's TSan context
+    void* tsan_caller = nullptr;  // the driver's, while the fiber runs
   } san_;
 };
 

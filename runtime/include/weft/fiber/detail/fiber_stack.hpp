@@ -20,10 +20,10 @@
 namespace weft::detail {
 
 struct fiber_stack {
-  std::byte* base = nullptr;   ///< start of the mapping: the guard region
-  std::size_t guard = 0;       ///< bytes of guard region
-  std::size_t usable = 0;      ///< bytes of stack above the guard
-  fiber_stack* next = nullptr; ///< free-list link, owned by the pool that holds the stack
+  std::byte* base = nullptr;    ///< start of the mapping: the guard region
+  std::size_t guard = 0;        ///< bytes of guard region
+  std::size_t usable = 0;       ///< bytes of stack above the guard
+  fiber_stack* next = nullptr;  ///< free-list link, owned by the pool that holds the stack
 
   std::byte* bottom() const noexcept { return base + guard; }
   std::byte* top() const noexcept { return base + guard + usable; }

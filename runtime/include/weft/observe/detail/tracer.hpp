@@ -28,11 +28,11 @@ namespace weft::detail {
 struct trace_event {
   enum class kind : std::uint8_t { spawn, run, blocked, complete };
   kind k;
-  std::uint32_t worker;     ///< lane (for runs); the buffer's worker otherwise
+  std::uint32_t worker;  ///< lane (for runs); the buffer's worker otherwise
   std::uint64_t task;
   std::int64_t start_ns;
-  std::int64_t end_ns;      ///< runs and waits
-  std::string name;         ///< the task's name (spawns, runs) or what it waited for (waits)
+  std::int64_t end_ns;  ///< runs and waits
+  std::string name;     ///< the task's name (spawns, runs) or what it waited for (waits)
 };
 
 struct trace_site {
@@ -49,7 +49,8 @@ class tracer final : public trace_sink {
   explicit tracer(std::size_t workers);
 
   void spawn(std::size_t worker, std::uint64_t task, std::string_view name, std::int64_t now) override;
-  void run(std::size_t worker, std::uint64_t task, std::string_view name, std::int64_t start, std::int64_t end) override;
+  void run(std::size_t worker, std::uint64_t task, std::string_view name, std::int64_t start,
+           std::int64_t end) override;
   void blocked(std::size_t worker, std::uint64_t task, const char* what, std::int64_t start, std::int64_t end) override;
   void complete(std::size_t worker, std::uint64_t task, std::int64_t now) override;
 

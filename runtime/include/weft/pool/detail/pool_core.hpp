@@ -48,16 +48,16 @@ class pool_core {
   static bool retryable(const std::exception_ptr& e);
 
   runtime& rt;
-  metrics::name_claim name;      // opts.name, held in the registry while the pool's state lives
+  metrics::name_claim name;  // opts.name, held in the registry while the pool's state lives
   const pool_options opts;
-  std::mutex mu;                 // guards everything below
-  pool_stats counters;           // queue_depth and in_flight are kept here too
+  std::mutex mu;        // guards everything below
+  pool_stats counters;  // queue_depth and in_flight are kept here too
   breaker_set breakers;
   bool stopping = false;
-  semaphore items{0};            // one permit per queued job (flooded when stopping)
-  semaphore room;                // free queue slots (flooded when stopping)
-  event idle;                    // set when stopping and nothing is queued or in flight
-  cancel_source cancel;          // cancels in-flight jobs (stop's drain timeout, destruction)
+  semaphore items{0};    // one permit per queued job (flooded when stopping)
+  semaphore room;        // free queue slots (flooded when stopping)
+  event idle;            // set when stopping and nothing is queued or in flight
+  cancel_source cancel;  // cancels in-flight jobs (stop's drain timeout, destruction)
 
  private:
   metrics::owned<metrics::histogram> durations_[3];  // leave the registry with the pool

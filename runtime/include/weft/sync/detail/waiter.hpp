@@ -53,7 +53,8 @@ class short_mutex {
     return state_.compare_exchange_strong(free, 1, std::memory_order_acquire, std::memory_order_relaxed);
   }
   void unlock() noexcept {
-    if (state_.exchange(0, std::memory_order_release) == 2) [[unlikely]] sched::futex_wake(&state_, 1);
+    if (state_.exchange(0, std::memory_order_release) == 2) [[unlikely]]
+      sched::futex_wake(&state_, 1);
   }
 
  private:
@@ -200,7 +201,10 @@ class waiter_queue {
   void push_back(waiter* w) noexcept {
     w->next = nullptr;
     w->prev = tail_;
-    if (tail_) tail_->next = w; else head_ = w;
+    if (tail_)
+      tail_->next = w;
+    else
+      head_ = w;
     tail_ = w;
     w->queue = this;
     w->linked = true;
@@ -212,8 +216,14 @@ class waiter_queue {
     return w;
   }
   void remove(waiter* w) noexcept {
-    if (w->prev) w->prev->next = w->next; else head_ = w->next;
-    if (w->next) w->next->prev = w->prev; else tail_ = w->prev;
+    if (w->prev)
+      w->prev->next = w->next;
+    else
+      head_ = w->next;
+    if (w->next)
+      w->next->prev = w->prev;
+    else
+      tail_ = w->prev;
     w->prev = w->next = nullptr;
     w->linked = false;
     --size_;
@@ -270,8 +280,7 @@ class wait_awaiter : waiter {
 
   bool await_ready() const noexcept { return false; }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-    return suspend(
-        h, Op::what, [&] { return Op::ready(*p_); }, [&](waiter* w) { Op::queue(*p_).push_back(w); }, [] {});
+    return suspend(h, Op::what, [&] { return Op::ready(*p_); }, [&](waiter* w) { Op::queue(*p_).push_back(w); }, [] {});
   }
   decltype(auto) await_resume() {
     finish(Op::name);
