@@ -11,7 +11,7 @@
 // A cancellation point: cancelling a sleeping task wakes it at once with cancelled_error.
 // sleep_for with a negative (or NaN) duration throws std::invalid_argument; sleep_until a time
 // already passed returns at once (after spending one unit of budget). Durations saturate
-// (detail/deadline.hpp): sleep_for(X::max()) sleeps until the task is cancelled.
+// (time/detail/deadline.hpp): sleep_for(X::max()) sleeps until the task is cancelled.
 
 #include <chrono>
 #include <coroutine>

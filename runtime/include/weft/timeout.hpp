@@ -12,7 +12,7 @@
 // value is returned. If the caller itself is cancelled, cancelled_error propagates as usual.
 //
 // with_timeout with a negative (or NaN) duration throws std::invalid_argument; a deadline
-// already passed cancels the task before it starts. Durations saturate (detail/deadline.hpp):
+// already passed cancels the task before it starts. Durations saturate (time/detail/deadline.hpp):
 // with_timeout(X::max(), t) and with_deadline(time_point::max(), t) set no deadline at all.
 
 #include <chrono>

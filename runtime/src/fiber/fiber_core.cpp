@@ -1,4 +1,4 @@
-// The switches of weft::detail::fiber_core on Boost.Context's fcontext (detail/fiber_core.hpp).
+// The switches of weft::detail::fiber_core on Boost.Context's fcontext (fiber/detail/fiber_core.hpp).
 //
 // Four switches, each a jump_fcontext with the sanitizers told around it:
 //   enter  driver -> fiber   (resume; or ontop_fcontext with `unwind` to destroy a fiber)

@@ -1,4 +1,4 @@
-// The fiber stack pool (detail/fiber_stack.hpp): mmap + a PROT_NONE guard, per-thread caches
+// The fiber stack pool (fiber/detail/fiber_stack.hpp): mmap + a PROT_NONE guard, per-thread caches
 // in front of one global pool.
 #include <weft/fiber/detail/fiber_stack.hpp>
 

@@ -1,4 +1,4 @@
-// The out-of-line half of the sync primitives' wait list (detail/waiter.hpp): the one hook,
+// The out-of-line half of the sync primitives' wait list (sync/detail/waiter.hpp): the one hook,
 // the destruction of a primitive with waiters, and its error.
 
 #include <weft/sync/detail/waiter.hpp>
