@@ -2,6 +2,7 @@
 
 #include <climits>
 #include <stdexcept>
+#include <thread>
 
 #include <weft/sched/barrier.hpp>
 
@@ -194,6 +195,30 @@ std::size_t scheduler::fire_due_timers(std::int64_t now) noexcept {
     ++n;
   }
   return n;
+}
+
+void scheduler::set_park_driver(park_driver* d) noexcept {
+  driver_.store(d, std::memory_order_seq_cst);
+  // A worker asleep on its futex would not take it before its next park: wake one.
+  for (auto& w : workers_) w->parker_.unpark();
+}
+
+void scheduler::remove_park_driver(park_driver* d) noexcept {
+  if (!driver_.compare_exchange_strong(d, nullptr, std::memory_order_seq_cst)) return;
+  // Wait for a holder to let go (one waiting in the driver is interrupted first).
+  for (auto& w : workers_) w->parker_.unpark();
+  while (driver_held_.load(std::memory_order_acquire)) std::this_thread::yield();
+}
+
+park_driver* scheduler::try_take_driver() noexcept {
+  park_driver* d = driver_.load(std::memory_order_acquire);
+  if (!d || driver_held_.load(std::memory_order_relaxed) || driver_held_.exchange(true, std::memory_order_acquire))
+    return nullptr;
+  // Re-read under the hold: set_park_driver(nullptr) waits for holders, so a driver read now
+  // stays valid until release_driver().
+  d = driver_.load(std::memory_order_acquire);
+  if (!d) driver_held_.store(false, std::memory_order_release);
+  return d;
 }
 
 std::size_t scheduler::clear_timers() noexcept {

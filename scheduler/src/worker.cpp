@@ -118,6 +118,12 @@ void worker::execute(job* j) noexcept {
   if (timed) o.poll_duration->observe(static_cast<double>(now_ns() - start) * 1e-9);
 }
 
+void worker::after_driver() noexcept {
+  if (local_.size_approx() + yield_.size_approx() == 0) return;  // at most the LIFO slot: ours
+  light_barrier();
+  if (idle_should_wakeup()) notify_slow();
+}
+
 void worker::maintenance() noexcept {
   std::int64_t now = now_ns();
   // Every worker reads the coarse clock on each task state change: write it only when it moved
@@ -125,6 +131,14 @@ void worker::maintenance() noexcept {
   if (now - sched_->coarse_ns_.load(std::memory_order_relaxed) >= 1'000'000)
     sched_->coarse_ns_.store(now, std::memory_order_relaxed);
   stats_.timers_fired.inc(sched_->fire_due_timers(now));
+  // Events (I/O) are handled while every worker is busy too: a poll, if nobody holds the driver.
+  if (park_driver* d = sched_->try_take_driver()) {
+    in_driver_ = true;
+    d->poll();
+    in_driver_ = false;
+    sched_->release_driver();
+    after_driver();
+  }
 }
 
 job* worker::find_work() {
@@ -257,7 +271,15 @@ void worker::park() {
       std::int64_t next = sched_->next_timer_ns_.load(std::memory_order_seq_cst);
       if (next != INT64_MAX) deadline = next;
     }
-    parker_.park(deadline);
+    // One idle worker waits in the driver (handling I/O as it comes); the others sleep.
+    if (park_driver* d = sched_->try_take_driver()) {
+      in_driver_ = true;
+      parker_.park_in(*d, deadline);
+      in_driver_ = false;
+      sched_->release_driver();
+    } else {
+      parker_.park(deadline);
+    }
     sched_->refresh_coarse_now();
     if (keeper) sched_->timer_keeper_.store(-1, std::memory_order_seq_cst);
     std::size_t fired = sched_->fire_due_timers(now_ns());
@@ -268,6 +290,7 @@ void worker::park() {
     }
     if (fired || work_visible()) {
       if (!sched_->idle_.unpark_self(index_)) searching_ = true;
+      after_driver();  // what the driver's events (or the timers) queued beyond the next job
       break;
     }
   }

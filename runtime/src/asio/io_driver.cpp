@@ -1,14 +1,16 @@
 #include <weft/asio/detail/io_driver.hpp>
 
-#include <pthread.h>
-
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <mutex>
 
 #include <fmt/format.h>
 
 #include <weft/detail/runtime_core.hpp>
+#include <weft/detail/worker_context.hpp>
 #include <weft/errors.hpp>
 
 namespace weft::detail {
@@ -18,8 +20,6 @@ namespace {
 // runtime_core::io after destroy_io(): an executor used after shutdown must not find a driver,
 // and ensure_io_driver() must not create a new one.
 io_driver* const destroyed = reinterpret_cast<io_driver*>(std::uintptr_t{1});
-
-constinit thread_local const io_driver* tls_driver = nullptr;
 
 // The reactor's part in the runtime's end (registered with core as its area_hooks): shutdown
 // stops the thread before the workers stop, so no completion reaches a task or a queue after it;
@@ -36,62 +36,84 @@ void destroy_io(runtime_core& core) noexcept {
 
 }  // namespace
 
-io_driver::io_driver(std::string_view runtime_name)
-    : guard_(boost::asio::make_work_guard(ctx_)),
-      scheduler_(&boost::asio::use_service<boost::asio::detail::scheduler>(ctx_)),
-      name_(runtime_name) {
-  name_ += "-io";
-  if (name_.size() > 15) name_.resize(15);  // the kernel's limit for thread names
-  thread_ = std::thread([this] { run(); });
-}
+io_driver::io_driver(sched::scheduler& sched)
+    : sched_(&sched),
+      guard_(boost::asio::make_work_guard(ctx_)),
+      scheduler_(&boost::asio::use_service<boost::asio::detail::scheduler>(ctx_)) {}
 
 io_driver::~io_driver() { stop(); }
 
-bool io_driver::on_reactor_thread() const noexcept { return tls_driver == this; }
+void io_driver::interrupt_op::complete(void*, scheduler_operation* base, const boost::system::error_code&,
+                                       std::size_t) {
+  // Run (or destroyed unrun with the io_context: owner null): either way it may be queued again.
+  static_cast<interrupt_op*>(base)->queued.store(false, std::memory_order_release);
+}
 
-void io_driver::run() noexcept {
-  tls_driver = this;
-  pthread_setname_np(pthread_self(), name_.c_str());
-  for (;;) {
-    // Only weft's own machinery runs here (use_task's handler, cancellation emissions,
-    // composed operations' intermediate steps); an exception from it is a bug, but the
-    // reactor keeps serving everyone else.
-    try {
-      ctx_.run();
-      return;  // stopped
-    } catch (const std::exception& e) {
-      fmt::print(stderr, "weft: exception on the reactor thread {}: {}\n", name_, e.what());
-    } catch (...) {
-      fmt::print(stderr, "weft: unknown exception on the reactor thread {}\n", name_);
-    }
+template <class Run>
+void io_driver::drive(Run run) noexcept {
+  // Handlers run here, between tasks: none is current (a handler that spawns has no parent).
+  if (worker_context* ctx = tls_ctx) ctx->current = nullptr;
+  // Mostly weft's own machinery runs here (use_task's handler, cancellation emissions, composed
+  // operations' intermediate steps); a user handler dispatched inline may throw too. The worker
+  // keeps going either way.
+  try {
+    run();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "weft: exception from an Asio handler on a worker: {}\n", e.what());
+  } catch (...) {
+    fmt::print(stderr, "weft: unknown exception from an Asio handler on a worker\n");
   }
+}
+
+void io_driver::wait(std::optional<std::int64_t> deadline_ns) noexcept {
+  drive([&] {
+    std::size_t ran;
+    if (deadline_ns)
+      ran = ctx_.run_one_for(std::chrono::nanoseconds(std::max<std::int64_t>(*deadline_ns - sched::now_ns(), 0)));
+    else
+      ran = ctx_.run_one();
+    if (ran) ctx_.poll();  // and whatever else is ready, without waiting again
+  });
+}
+
+void io_driver::poll() noexcept {
+  drive([&] { ctx_.poll(); });
+}
+
+void io_driver::interrupt() noexcept {
+  // acquire/release: the flag is cleared by the operation's completion on the holder's thread.
+  if (interrupt_.queued.exchange(true, std::memory_order_acq_rel)) return;  // one is on its way
+  scheduler_->post_immediate_completion(&interrupt_, false);
 }
 
 void io_driver::stop() noexcept {
   std::lock_guard lock(stop_mu_);  // shutdown and a late ensure_io_driver may both stop it
+  if (stopped_) return;
+  stopped_ = true;
+  sched_->remove_park_driver(this);  // no worker waits in it or polls it from here on
   guard_.reset();
   ctx_.stop();
-  if (thread_.joinable()) thread_.join();
 }
 
-io_driver& ensure_io_driver(runtime_core& core, std::string_view runtime_name) {
+io_driver& ensure_io_driver(runtime_core& core) {
   // acquire: pairs with the release of the CAS below, publishing the driver's construction.
   io_driver* d = core.io.load(std::memory_order_acquire);
   if (d == nullptr) {
     if (core.stopped.load(std::memory_order_acquire)) throw runtime_stopped();
-    auto fresh = std::make_unique<io_driver>(runtime_name);
+    auto fresh = std::make_unique<io_driver>(core.sched);
     // seq_cst, with the store of `stopped` in shutdown and the load of `io` in stop_io: either
     // shutdown's stop_io finds this driver and stops it, or the load below sees `stopped`.
     if (core.io.compare_exchange_strong(d, fresh.get(), std::memory_order_seq_cst, std::memory_order_acquire)) {
       io_driver* mine = fresh.release();  // installed: destroy_io deletes it
       core.add_hooks({.stop = &stop_io, .destroy = &destroy_io});
+      core.sched.set_park_driver(mine);  // the workers drive it from now on
       if (core.stopped.load(std::memory_order_seq_cst)) {
         mine->stop();
         throw runtime_stopped();
       }
       return *mine;
     }
-    // Another thread won the race; ours stops its thread as it goes.
+    // Another thread won the race; ours was never installed and goes.
   }
   if (d == destroyed) throw runtime_stopped();
   return *d;

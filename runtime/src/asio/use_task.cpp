@@ -17,7 +17,7 @@ namespace weft::detail {
 
 bool use_task_base::begin(std::coroutine_handle<> h) {
   if (!enter(h, "co_await of an Asio operation with weft::use_task")) return false;
-  driver_ = &ensure_io_driver(*task_->rt, "weft");
+  driver_ = &ensure_io_driver(*task_->rt);
   // Every task can be cancelled (shutdown cancels them all), so every operation gets a slot.
   new (signal_buf_) boost::asio::cancellation_signal();
   signal_live_ = true;
@@ -28,8 +28,8 @@ bool use_task_base::begin(std::coroutine_handle<> h) {
 
 // Asio queues the completion of an operation that finishes during its initiation (a speculative
 // send or receive that succeeded, an error found up front) on the io_context, for a thread
-// running it: here, the reactor thread. Crossing to it and back costs two thread hand-offs for
-// a result this thread already has. But Asio puts such completions on a thread-private queue
+// running it: here, the next wait or poll of the reactor by some worker. That detour costs a
+// wake-up for a result this thread already has. But Asio puts such completions on a thread-private queue
 // instead when the initiating thread is inside the io_context's call stack (a single-threaded
 // io_context's own optimisation, scheduler::post_immediate_completion). So the initiation runs
 // inside that call stack, and this thread then completes what landed on its private queue, as
@@ -162,7 +162,7 @@ void use_task_base::post_emission() noexcept {
   // Straight onto the reactor's shared queue (scheduler::do_dispatch), not boost::asio::post:
   // on a worker inside run_initiation (user code of an awaitable co_spawned inline cancelling
   // another task) post would queue the job on this thread's private queue, and the signal would
-  // be emitted here instead of on the reactor thread. The job holds a plain pointer: if the
+  // be emitted here instead of by the reactor's holder. The job holds a plain pointer: if the
   // reactor is stopped (shutdown) it is destroyed unrun with the io_context, and the task is
   // destroyed with the runtime's other tasks.
   auto emit = [self = this] { self->emit_now(); };

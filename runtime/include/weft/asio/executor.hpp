@@ -16,8 +16,14 @@
 //   another worker steals them.
 // - I/O objects built from the executor (sockets, acceptors, steady_timer, resolvers) look up
 //   their services in the io_context that query(ex, execution::context) returns: the runtime's
-//   reactor (asio/detail/io_driver.hpp), run by a thread of its own. Their completion handlers
-//   are dispatched through this executor, so they run on the workers too.
+//   reactor (asio/detail/io_driver.hpp), which the workers run themselves, one at a time. Their
+//   completion handlers are dispatched through this executor, so they run on the workers too.
+// - Concurrency, said plainly: the executor behaves like an io_context run by every worker.
+//   Handlers of one connection may run on different workers (one at a time while they are
+//   sequential), but handlers of different operations may run at once. Code written for
+//   io_context(1) that shares state between handlers (it relies on that context's implicit
+//   strand) needs a strand: `boost::asio::make_strand(rt.get_executor())` for the I/O objects
+//   and co_spawns that share the state.
 // - A function that throws while running on a worker terminates the program, as on an
 //   asio::thread_pool. (Inline, from a task, the exception reaches the caller of dispatch.)
 //

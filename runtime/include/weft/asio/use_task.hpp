@@ -29,8 +29,9 @@
 // without side effects, so the I/O object stays usable. An operation that completed anyway
 // yields its result (no data is lost); the task's next cancellation point throws.
 //
-// The cancellation signal is emitted on the runtime's reactor thread, where the runtime's own
-// I/O objects make progress, because Asio's cancellation slots are not thread-safe. For an I/O
+// The cancellation signal is emitted by whichever worker runs the runtime's reactor next (one at
+// a time), where the runtime's own I/O objects make progress, because Asio's cancellation slots
+// are not thread-safe. For an I/O
 // object of another io_context run by several threads, cancel only its primitive operations
 // (async_read_some, async_wait, ...), whose cancellation Asio locks internally.
 //
@@ -42,7 +43,8 @@
 // bound with asio::bind_cancellation_slot).
 //
 // The handler runs inline on the thread that completes the operation (for the runtime's own
-// I/O objects, the reactor thread): it stores the result and wakes the task, nothing else. An
+// I/O objects, the worker running the reactor): it stores the result and wakes the task, which
+// runs next on that worker, nothing else. An
 // operation that completes during its initiation (a read that found data) is completed on the
 // awaiting worker before it would suspend, and the task goes on without suspending.
 //

@@ -29,6 +29,7 @@
 #include <weft/sched/injector.hpp>
 #include <weft/sched/job.hpp>
 #include <weft/sched/options.hpp>
+#include <weft/sched/park_driver.hpp>
 #include <weft/sched/timer_wheel.hpp>
 #include <weft/sched/worker.hpp>
 
@@ -85,6 +86,15 @@ class scheduler {
   bool has_timer_keeper() const noexcept { return timer_keeper_.load(std::memory_order_relaxed) >= 0; }
   /// Disarms every timer without firing it (shutdown, after stop()). Returns how many.
   std::size_t clear_timers() noexcept;
+
+  /// Installs `d` as what idle workers wait in and busy workers poll (park_driver.hpp).
+  void set_park_driver(park_driver* d) noexcept;
+  /// Removes `d` if it is the one installed, and waits until no worker holds it.
+  void remove_park_driver(park_driver* d) noexcept;
+  /// The driver, taken by the calling worker if it is free (null otherwise): one holder at a
+  /// time. Give it back with release_driver().
+  park_driver* try_take_driver() noexcept;
+  void release_driver() noexcept { driver_held_.store(false, std::memory_order_release); }
 
   /// True if the calling thread is one of this scheduler's workers.
   bool on_worker() const noexcept {
@@ -156,6 +166,10 @@ class scheduler {
   timer_wheel wheel_;
   std::atomic<std::int64_t> next_timer_ns_;
   std::atomic<int> timer_keeper_{-1};
+
+  // The park driver and its one holder.
+  std::atomic<park_driver*> driver_{nullptr};
+  std::atomic<bool> driver_held_{false};
 };
 
 }  // namespace weft::sched

@@ -119,10 +119,16 @@ class worker {
   void maintenance() noexcept;
   void overflow(job* j) noexcept;
   void notify_if_idle() noexcept {
+    // Inside the park driver this worker is counted asleep, yet it runs what its events wake as
+    // soon as it leaves: nobody else is woken for that (after_driver() spreads any surplus).
+    if (in_driver_) [[unlikely]]
+      return;
     light_barrier();
     if (idle_should_wakeup()) [[unlikely]]
       notify_slow();
   }
+  /// Back from the park driver: if its events queued more than the next job, wake a helper.
+  void after_driver() noexcept;
   bool idle_should_wakeup() const noexcept;
   void notify_slow() noexcept;
   void stamp(job* j) noexcept {
@@ -143,6 +149,7 @@ class worker {
   std::uint32_t pushes_ = 0;
   std::uint64_t rng_;
   bool searching_ = false;
+  bool in_driver_ = false;  // waiting in, or polling, the park driver
 
   deque local_;
   deque yield_;

@@ -1,45 +1,55 @@
 #pragma once
-// weft::detail::io_driver: the runtime's Asio reactor. One boost::asio::io_context run by one
-// thread of its own (named "<runtime>-io"), kept running by a work guard until shutdown.
+// weft::detail::io_driver: the runtime's Asio reactor, driven by the workers themselves. No
+// thread of its own: it is the scheduler's park driver (sched/park_driver.hpp).
 //
-//   I/O object (socket, acceptor, timer)          the reactor thread            weft workers
-//   built from rt.get_executor() ------------>  io_context::run(): epoll, ----> handlers posted as
-//   finds its services in this io_context       performs reads/writes,          sched::jobs, or the
-//   (query(ex, execution::context))             completes operations            task woken by use_task
+//   I/O object (socket, acceptor, timer)        a worker with nothing to run         its own queues
+//   built from rt.get_executor() ---------->  takes the driver (one at a time) --->  the task that
+//   finds its services in this io_context     and waits in io_context::run_one      use_task woke
+//   (query(ex, execution::context))           until its next timer or a wake-up;    (LIFO slot:
+//                                             busy workers poll it now and then     runs next)
 //
-// The reactor thread runs no user code: a completion handler whose associated executor is the
-// runtime's is posted to the workers (weft::executor::execute); weft::use_task's handler only
-// stores the result and wakes its task; cancellation signals are emitted here, in line with
-// the operations' own progress (use_task.hpp).
+// So a read that becomes ready is handled by the worker that waited for it, and the task it
+// completes runs there next: no thread hand-off. At most one thread runs the io_context at any
+// moment (the scheduler's driver lock), which Asio's per-operation cancellation slots need: the
+// cancellation signals use_task emits are queued on the io_context and run by its holder, in
+// line with the operations' own progress (use_task.hpp). Waking the worker that waits in the
+// reactor (another task became runnable) interrupts its run_one: a no-op operation queued on
+// the io_context, allocated once.
 //
-// Lifetime: created on the first rt.get_executor(); the runtime's shutdown stops the thread
-// before the workers stop (so no completion can reach a task being destroyed); the runtime's
-// destructor destroys the io_context, after the tasks are gone and after any I/O object a user
-// kept past rt.shutdown() (sockets need its services while they close).
+// Lifetime: created on the first rt.get_executor(); the runtime's shutdown, after the grace,
+// takes the driver back from the scheduler and stops the io_context (no completion runs after
+// that); the runtime's destructor destroys the io_context, after the tasks are gone and after
+// any I/O object a user kept past rt.shutdown() (sockets need its services while they close).
 //
-// Thread safety: context() from any thread; stop() from any thread but the reactor's.
+// Thread safety: context() from any thread; wait()/poll() by the scheduler's driver holder;
+// interrupt() from any thread; stop() from the controlling thread, off the workers.
 
+#include <atomic>
+#include <cstdint>
 #include <mutex>
-#include <string>
+#include <optional>
 #include <string_view>
-#include <thread>
 
 #include <boost/asio/detail/scheduler.hpp>
+#include <boost/asio/detail/scheduler_operation.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+
+#include <weft/sched/park_driver.hpp>
+#include <weft/sched/scheduler.hpp>
 
 namespace weft::detail {
 
 class runtime_core;
 
-class io_driver {
+class io_driver final : public sched::park_driver {
  public:
-  /// Creates the io_context and starts the reactor thread.
-  explicit io_driver(std::string_view runtime_name);
+  /// Creates the io_context and installs it as `sched`'s park driver.
+  explicit io_driver(sched::scheduler& sched);
   io_driver(const io_driver&) = delete;
   io_driver& operator=(const io_driver&) = delete;
-  /// Stops the reactor thread (if still running), then destroys the io_context: the handlers of
-  /// operations still pending are destroyed without being called.
+  /// Stops (if not done yet), then destroys the io_context: the handlers of operations still
+  /// pending are destroyed without being called.
   ~io_driver();
 
   boost::asio::io_context& context() noexcept { return ctx_; }
@@ -47,29 +57,42 @@ class io_driver {
   /// initiation queues at once on the initiating worker (use_task.cpp).
   boost::asio::detail::scheduler& scheduler() noexcept { return *scheduler_; }
 
-  /// Stops the reactor thread and joins it. No completion runs after this returns; operations
-  /// still pending stay in the io_context. Idempotent. Must not be called on the reactor thread.
+  // sched::park_driver
+  void wait(std::optional<std::int64_t> deadline_ns) noexcept override;
+  void poll() noexcept override;
+  void interrupt() noexcept override;
+
+  /// Takes the driver back from the scheduler (waiting for a worker inside it) and stops the
+  /// io_context: no completion runs after this returns; operations still pending stay in the
+  /// io_context. Idempotent. Not on a worker.
   void stop() noexcept;
 
-  /// True on this driver's reactor thread.
-  bool on_reactor_thread() const noexcept;
-
  private:
-  void run() noexcept;
+  // The wake-up: an operation that does nothing, queued at most once at a time.
+  struct interrupt_op : boost::asio::detail::scheduler_operation {
+    interrupt_op() : scheduler_operation(&complete) {}
+    static void complete(void* owner, scheduler_operation* base, const boost::system::error_code&, std::size_t);
+    std::atomic<bool> queued{false};
+  };
 
-  // Concurrency hint 1: only the reactor thread runs the context (workers start operations and
-  // post to it, which the hint allows).
+  // Runs `run` (a run_one/poll of the io_context) on the calling worker: no task is current,
+  // and an exception from a handler is reported and does not take the worker down.
+  template <class Run>
+  void drive(Run run) noexcept;
+
+  sched::scheduler* sched_;
+  interrupt_op interrupt_;  // before ctx_: the io_context may hold it queued until destroyed
+  // Concurrency hint 1: one thread runs the context at a time (the driver holder).
   boost::asio::io_context ctx_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
   boost::asio::detail::scheduler* scheduler_;
-  std::string name_;
   std::mutex stop_mu_;
-  std::thread thread_;
+  bool stopped_ = false;
 };
 
 /// The runtime's driver, created on first use. Throws runtime_stopped once the runtime has shut
-/// down. `runtime_name` names the reactor thread.
-io_driver& ensure_io_driver(runtime_core& core, std::string_view runtime_name);
+/// down.
+io_driver& ensure_io_driver(runtime_core& core);
 
 /// The runtime's driver, or null if none was created (or it was destroyed at shutdown).
 io_driver* find_io_driver(const runtime_core& core) noexcept;

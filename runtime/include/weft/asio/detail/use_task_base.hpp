@@ -5,11 +5,11 @@
 // Who touches the awaiter (it lives in the suspended task's frame):
 //   the task      await_suspend: begin() -> the initiation (starts the operation) -> end_initiation();
 //                 await_resume after it is woken
-//   the handler   on whatever thread the operation completes (the reactor thread for the
-//                 runtime's own I/O objects): stores the result, then complete()
+//   the handler   on whatever thread the operation completes (the worker running the reactor,
+//                 for the runtime's own I/O objects): stores the result, then complete()
 //   a canceller   any thread, through the task's cancel hook (task_record::request_cancel):
 //                 on_cancel(), holding the record's cancel_busy, so the awaiter is alive
-//   the emitter   a job on the reactor thread: emits the cancellation signal, emit_now()
+//   the emitter   a job on the reactor's queue, run by its holder: emits the signal, emit_now()
 //
 // `state_` arbitrates, so that the task is resumed exactly once and nobody touches the awaiter
 // after that:
@@ -25,7 +25,7 @@
 // - The signal is emitted only after the initiation returned (the slot's handler is installed
 //   by the initiation, on the task's thread): a cancel that arrives during the initiation only
 //   sets cancel_req, and end_initiation queues the emission itself.
-// - The emission runs on the reactor thread because Asio's cancellation slots are not
+// - The emission runs on the reactor (by the worker holding it) because Asio's slots are not
 //   thread-safe: there it is serialised with the operation's own steps (a composed operation's
 //   intermediate handlers run there, through inline_executor) and with its completion.
 // - Once the emitter clears `emit_pending`, it touches nothing of the awaiter: if the op had

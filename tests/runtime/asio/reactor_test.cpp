@@ -1,0 +1,124 @@
+// The reactor driven by the workers (asio/detail/io_driver.hpp, sched/park_driver.hpp): an idle
+// worker waits in it, one at a time; waking that worker interrupts the wait; busy workers poll
+// it; cancellation and shutdown while a worker sits in it.
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/local/connect_pair.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/write.hpp>
+#include <catch2/catch.hpp>
+
+#include <weft/asio.hpp>
+#include <weft/weft.hpp>
+
+#include "../../support/suspended.hpp"
+#include "../../support/watchdog.hpp"
+
+namespace net = boost::asio;
+using local = net::local::stream_protocol;
+using namespace std::chrono_literals;
+using weft::task;
+
+namespace {
+
+// Reads one byte from `s` (suspending until it comes), returns it.
+task<char> read_byte(local::socket& s) {
+  char c = 0;
+  co_await s.async_read_some(net::buffer(&c, 1), weft::use_task);
+  co_return c;
+}
+
+}  // namespace
+
+TEST_CASE("a worker waiting in the reactor is woken for new work from another thread", "[asio][reactor]") {
+  weft::test::watchdog wd("woken in the reactor");
+  weft::runtime rt({.workers = 1});
+  local::socket a(rt.get_executor()), b(rt.get_executor());
+  net::local::connect_pair(a, b);
+  auto reader = rt.spawn(read_byte(a));  // the only worker ends up waiting in the reactor
+  weft::test::wait_suspended(rt, 1);
+  // New work from outside: the worker must leave epoll_wait to run it.
+  CHECK(rt.block_on([]() -> task<int> { co_return 42; }()) == 42);
+  // And a timer, while the reactor waits with the timer's deadline.
+  rt.block_on([]() -> task<void> { co_await weft::sleep_for(2ms); }());
+  net::write(b, net::buffer("x", 1));
+  CHECK(rt.block_on(std::move(reader)) == 'x');
+}
+
+TEST_CASE("I/O is handled while every worker is busy with CPU work", "[asio][reactor]") {
+  weft::test::watchdog wd("I/O under CPU load");
+  weft::runtime rt({.workers = 1});
+  local::socket a(rt.get_executor()), b(rt.get_executor());
+  net::local::connect_pair(a, b);
+  std::atomic<bool> got{false};
+  auto reader = rt.spawn([](local::socket& s, std::atomic<bool>& got) -> task<void> {
+    co_await read_byte(s);
+    got.store(true);
+  }(a, got));
+  weft::test::wait_suspended(rt, 1);
+  // A task that never parks its worker: it yields until the read completed, which only a poll
+  // of the reactor by this busy worker can make happen.
+  std::atomic<long> spins{0};
+  auto busy = rt.spawn([](std::atomic<bool>& got, std::atomic<long>& spins) -> task<void> {
+    while (!got.load()) {
+      spins.fetch_add(1);
+      co_await weft::yield();
+    }
+  }(got, spins));
+  while (spins.load() == 0) std::this_thread::yield();
+  net::write(b, net::buffer("y", 1));
+  rt.block_on(std::move(busy));
+  rt.block_on(std::move(reader));
+  CHECK(got.load());
+}
+
+TEST_CASE("cancellations racing completions while workers take turns in the reactor", "[asio][reactor][stress]") {
+  weft::test::watchdog wd("cancel racing completion");
+  weft::runtime rt({.workers = 2});
+  constexpr int rounds = 300;
+  int completed = 0, cancelled = 0, other = 0;
+  for (int i = 0; i < rounds; ++i) {
+    local::socket a(rt.get_executor()), b(rt.get_executor());
+    net::local::connect_pair(a, b);
+    auto reader = rt.spawn(read_byte(a));
+    if (i % 2) weft::test::wait_suspended(rt, 1);  // half the time it waits already
+    std::thread writer([&] { net::write(b, net::buffer("z", 1)); });
+    reader.cancel();  // races the data's arrival
+    writer.join();
+    try {
+      completed += rt.block_on(std::move(reader)) == 'z';
+    } catch (const weft::cancelled_error&) {
+      ++cancelled;
+    } catch (...) {
+      ++other;
+    }
+  }
+  INFO(completed << " completed, " << cancelled << " cancelled");
+  CHECK(completed + cancelled == rounds);  // each ended exactly one way, none hung
+  CHECK(other == 0);
+}
+
+TEST_CASE("shutdown while a worker sits in the reactor returns and ends the waiting task", "[asio][reactor][lifecycle]") {
+  weft::test::watchdog wd("shutdown in the reactor");
+  std::atomic<bool> unwound{false};
+  weft::runtime rt({.workers = 2});
+  local::socket a(rt.get_executor()), b(rt.get_executor());
+  net::local::connect_pair(a, b);
+  auto reader = rt.spawn([](local::socket& s, std::atomic<bool>& unwound) -> task<void> {
+    try {
+      co_await read_byte(s);
+    } catch (const weft::cancelled_error&) {
+      unwound.store(true);
+      throw;
+    }
+  }(a, unwound));
+  weft::test::wait_suspended(rt, 1);
+  rt.shutdown();
+  CHECK(unwound.load());  // cancelled through its operation's slot, within the grace
+  CHECK(reader.done());
+}
