@@ -1,8 +1,13 @@
 #include "observe/dump.hpp"
 
+#include <cxxabi.h>
+
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include <weft/detail/runtime_core.hpp>
+#include <weft/metrics/utf8.hpp>
 #include "observe/stall_detector.hpp"
 
 namespace weft::detail {
@@ -70,7 +75,34 @@ std::vector<task_info> dump_tasks(runtime_core& core, const stall_detector* stal
     // The record may have moved on while we read it: keep the entry only if the id held.
     if (r.id.load(std::memory_order_acquire) == info.id) out.push_back(std::move(info));
   });
+  // Workers running a function posted to the executor (an Asio handler) rather than a task: id
+  // 0, named by the function's type. (An Asio awaitable between its handlers is Asio's state,
+  // not a job: it shows only while one of its handlers runs.)
+  for (std::size_t w = 0; w < running.size(); ++w) {
+    const sched::job* j = running[w];
+    if (!j || j->run_ == &run_record) continue;
+    const std::type_info* type = core.contexts[w].callback.load(std::memory_order_relaxed);
+    if (!type) continue;
+    task_info info;
+    info.name = callback_name(*type);
+    info.state = task_state::running;
+    info.worker = w;
+    if (stalls)
+      if (auto t = stalls->running_since(w))
+        info.in_state = std::chrono::duration_cast<std::chrono::nanoseconds>(
+            (stalls->options().clock ? stalls->options().clock() : std::chrono::steady_clock::now()) - *t);
+    out.push_back(std::move(info));
+  }
   return out;
+}
+
+std::string callback_name(const std::type_info& type) {
+  int status = 0;
+  char* demangled = abi::__cxa_demangle(type.name(), nullptr, nullptr, &status);
+  std::string name = "asio handler ";
+  name += status == 0 && demangled ? demangled : type.name();
+  std::free(demangled);
+  return metrics::utf8_sanitized(name);
 }
 
 std::size_t count_hung_tasks(runtime_core& core, std::chrono::nanoseconds threshold) {

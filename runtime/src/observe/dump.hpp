@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <string>
+#include <typeinfo>
 #include <vector>
 
 #include <weft/task_info.hpp>
@@ -19,6 +21,10 @@ class stall_detector;
 
 /// Every live task. `stalls` (may be null) tells since when running tasks run.
 std::vector<task_info> dump_tasks(runtime_core& core, const stall_detector* stalls);
+
+/// How dumps and stall reports name a function posted to the executor (an Asio handler) that a
+/// worker runs: "asio handler <its type, demangled>".
+std::string callback_name(const std::type_info& type);
 
 /// Tasks suspended for longer than `threshold`.
 std::size_t count_hung_tasks(runtime_core& core, std::chrono::nanoseconds threshold);

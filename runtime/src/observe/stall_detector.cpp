@@ -8,7 +8,9 @@
 #include <weft/metrics/buckets.hpp>
 #include <weft/metrics/registry.hpp>
 #include <weft/metrics/utf8.hpp>
+
 #include <weft/observe/detail/backtrace.hpp>
+#include "observe/dump.hpp"
 #include "observe/runtime_metrics.hpp"
 
 namespace weft::detail {
@@ -138,8 +140,10 @@ void stall_detector::report(std::size_t worker, const sched::job* j, std::uint64
     if (!read_identity(*static_cast<const task_record*>(j), r.task_id, r.task_name, r.spawn_site)) return;
     // Still the same dispatch? Otherwise the record may already hold another task.
     if (w.current() != j || w.dispatch_count() != dispatch) return;
+  } else if (const std::type_info* type = core_.contexts[worker].callback.load(std::memory_order_relaxed)) {
+    r.task_name = callback_name(*type);  // a function posted to the executor: its type
   } else {
-    r.task_name = "(callback posted to the executor)";
+    r.task_name = "(a function posted to the executor)";
   }
   if (opts_.capture_backtrace) r.backtrace = capture_backtrace(w.native_thread(), std::chrono::milliseconds(100));
   opts_.on_stall(r);

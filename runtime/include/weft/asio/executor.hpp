@@ -43,6 +43,7 @@
 #include <cstdint>
 #include <memory>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 
 #include <boost/asio/execution.hpp>
@@ -77,8 +78,16 @@ struct posted_function final : sched::job {
   static void run(sched::job* j) noexcept {
     auto* self = static_cast<posted_function*>(j);
     F f(std::move(self->fn));
-    delete self;                 // before the call, as Asio does: the function may post again into this memory
-    tls_ctx->current = nullptr;  // no task runs now: weft::spawn from here has no parent
+    delete self;  // before the call, as Asio does: the function may post again into this memory
+    worker_context* ctx = tls_ctx;
+    ctx->current = nullptr;  // no task runs now: weft::spawn from here has no parent
+    // Named in dumps and stall reports by its type (relaxed: the monitor reads it racily, as it
+    // reads a task record's name; type_info objects live forever).
+    ctx->callback.store(&typeid(F), std::memory_order_relaxed);
+    struct clear {
+      worker_context* ctx;
+      ~clear() { ctx->callback.store(nullptr, std::memory_order_relaxed); }
+    } cleared{ctx};
     f();
   }
   static void discard(sched::job* j) noexcept { delete static_cast<posted_function*>(j); }

@@ -48,6 +48,12 @@
 // operation that completes during its initiation (a read that found data) is completed on the
 // awaiting worker before it would suspend, and the task goes on without suspending.
 //
+// Adapters: `as_tuple(use_task)` (the values as one tuple, errors not thrown),
+// `redirect_error(use_task, ec)` (the error_code into `ec`), `experimental::as_single(use_task)`,
+// and Asio's channels (`experimental::channel`, `concurrent_channel`) all work. Whatever the
+// adapter, an operation aborted by the task's cancellation (a deadline included) throws
+// cancelled_error, so with_timeout reports timeout_error.
+//
 // Like every weft suspension point it hands back a help-first join (detail/current.hpp).
 //
 // Thread safety: the awaitable belongs to the task awaiting it; it is awaited at most once.
@@ -61,6 +67,9 @@
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/experimental/as_single.hpp>
+#include <boost/asio/experimental/channel_error.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -106,7 +115,14 @@ inline constexpr use_task_t use_task{};
 
 namespace detail {
 
-template <class... Values>
+/// How the completion's values reach the task (the token the operation was given):
+struct plain_values {};   ///< use_task: an error_code or exception_ptr first is thrown, the rest returned
+struct redirect_values {  ///< redirect_error(use_task, ec): the error_code goes to `ec`, the rest returned
+  boost::system::error_code* ec;
+};
+struct single_values {};  ///< experimental::as_single(use_task): every value, as one tuple
+
+template <class Adapter, class... Values>
 class use_task_result;
 
 /// Initiations given no cancellation slot (see the header comment: co_spawn).
@@ -115,15 +131,41 @@ struct takes_cancellation : std::true_type {};
 template <class Executor>
 struct takes_cancellation<boost::asio::detail::initiate_co_spawn<Executor>> : std::false_type {};
 
+/// Whether a completion's values say the operation was aborted (operation_aborted, or a channel's
+/// channel_cancelled, as an error_code, inside a tuple (as_tuple), or as a system_error in an
+/// exception_ptr (co_spawn)).
+inline bool aborted(const boost::system::error_code& ec) noexcept {
+  return ec == boost::asio::error::operation_aborted || ec == boost::asio::experimental::error::channel_cancelled;
+}
+inline bool aborted(const std::exception_ptr& e) noexcept {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const boost::system::system_error& se) {
+    return aborted(se.code());
+  } catch (...) {
+  }
+  return false;
+}
+template <class... T>
+bool aborted(const std::tuple<T...>& t) noexcept;
+template <class T>
+bool aborted(const T&) noexcept {
+  return false;
+}
+template <class... T>
+bool aborted(const std::tuple<T...>& t) noexcept {
+  return std::apply([](const auto&... v) { return (aborted(v) || ...); }, t);
+}
+
 /// The handler given to the initiation: stores the result in the awaiter and wakes the task.
-template <class... Values>
+template <class Result>
 struct use_task_handler {
-  use_task_result<Values...>* target;
-  bool cancellable = true;
+  Result* target;
 
   using cancellation_slot_type = boost::asio::cancellation_slot;
   cancellation_slot_type get_cancellation_slot() const noexcept {
-    return cancellable ? target->slot() : cancellation_slot_type();
+    return target->cancellable_ ? target->slot() : cancellation_slot_type();
   }
   using executor_type = inline_executor;
   executor_type get_executor() const noexcept { return {}; }
@@ -136,14 +178,14 @@ struct use_task_handler {
 };
 
 /// The result slot and its unpacking (await_resume).
-template <class... Values>
+template <class Adapter, class... Values>
 class use_task_result : public use_task_base {
  public:
-  use_task_result() = default;
+  use_task_result(Adapter adapter, bool cancellable) noexcept : adapter_(adapter), cancellable_(cancellable) {}
   use_task_result(use_task_result&&) noexcept = default;
 
  protected:
-  friend struct use_task_handler<Values...>;
+  friend struct use_task_handler<use_task_result>;
   using tuple_type = std::tuple<Values...>;
 
   template <std::size_t First, std::size_t... I>
@@ -160,26 +202,24 @@ class use_task_result : public use_task_base {
   auto take() {
     finish_resume();
     tuple_type& t = *result_;
-    if constexpr (sizeof...(Values) > 0) {
+    // A cancellation (a deadline included) that came while the operation was in flight wins
+    // over what the operation returned if it was aborted for it, whatever the adapter: the task
+    // sees cancelled_error, which with_timeout turns into timeout_error. An operation with no
+    // cancellation slot (co_spawn) ran to its end: then the cancellation is thrown too.
+    if (cancel_requested() && (!cancellable_ || aborted(t))) throw cancelled_error();
+    if constexpr (std::is_same_v<Adapter, single_values>) {
+      return std::move(t);
+    } else if constexpr (sizeof...(Values) > 0) {
       using first = std::tuple_element_t<0, tuple_type>;
       if constexpr (std::is_same_v<first, boost::system::error_code>) {
-        if (const auto& ec = std::get<0>(t)) {
-          if (cancel_requested() && ec == boost::asio::error::operation_aborted) throw cancelled_error();
+        if constexpr (std::is_same_v<Adapter, redirect_values>) {
+          *adapter_.ec = std::get<0>(t);
+        } else if (const auto& ec = std::get<0>(t)) {
           throw boost::system::system_error(ec);
         }
         return pick<1>(t, std::make_index_sequence<sizeof...(Values) - 1>());
       } else if constexpr (std::is_same_v<first, std::exception_ptr>) {
-        if (std::exception_ptr e = std::get<0>(t)) {
-          if (cancel_requested()) {
-            try {
-              std::rethrow_exception(e);
-            } catch (const boost::system::system_error& se) {
-              if (se.code() == boost::asio::error::operation_aborted) throw cancelled_error();
-              throw;
-            }
-          }
-          std::rethrow_exception(e);
-        }
+        if (std::exception_ptr e = std::get<0>(t)) std::rethrow_exception(e);
         return pick<1>(t, std::make_index_sequence<sizeof...(Values) - 1>());
       } else {
         return pick<0>(t, std::make_index_sequence<sizeof...(Values)>());
@@ -187,16 +227,23 @@ class use_task_result : public use_task_base {
     }
   }
 
+  Adapter adapter_;
+  bool cancellable_;
   std::optional<tuple_type> result_;
 };
 
 /// What `op(args..., weft::use_task)` returns: the initiation and its arguments, started by
 /// co_await.
-template <class Initiation, class InitArgs, class... Values>
-class [[nodiscard]] use_task_op : public use_task_result<Values...> {
+template <class Initiation, class InitArgs, class Adapter, class... Values>
+class [[nodiscard]] use_task_op : public use_task_result<Adapter, Values...> {
+  using result_type = use_task_result<Adapter, Values...>;
+
  public:
   template <class I, class... A>
-  explicit use_task_op(I&& init, A&&... args) : init_(std::forward<I>(init)), args_(std::forward<A>(args)...) {}
+  explicit use_task_op(Adapter adapter, I&& init, A&&... args)
+      : result_type(adapter, takes_cancellation<Initiation>::value),
+        init_(std::forward<I>(init)),
+        args_(std::forward<A>(args)...) {}
   use_task_op(use_task_op&&) = default;
 
   bool await_ready() const noexcept { return false; }
@@ -210,12 +257,8 @@ class [[nodiscard]] use_task_op : public use_task_result<Values...> {
  private:
   static void initiate(use_task_base* base) {
     auto* self = static_cast<use_task_op*>(base);
-    std::apply(
-        [&](auto&... args) {
-          std::move(self->init_)(use_task_handler<Values...>{self, takes_cancellation<Initiation>::value},
-                                 std::move(args)...);
-        },
-        self->args_);
+    std::apply([&](auto&... args) { std::move(self->init_)(use_task_handler<result_type>{self}, std::move(args)...); },
+               self->args_);
   }
 
   Initiation init_;
@@ -231,7 +274,35 @@ class boost::asio::async_result<weft::use_task_t, R(Args...)> {
   template <class Initiation, class... InitArgs>
   static auto initiate(Initiation&& init, weft::use_task_t, InitArgs&&... args) {
     return weft::detail::use_task_op<std::decay_t<Initiation>, std::tuple<std::decay_t<InitArgs>...>,
-                                     std::decay_t<Args>...>(std::forward<Initiation>(init),
-                                                            std::forward<InitArgs>(args)...);
+                                     weft::detail::plain_values, std::decay_t<Args>...>(
+        {}, std::forward<Initiation>(init), std::forward<InitArgs>(args)...);
+  }
+};
+
+// redirect_error(use_task, ec): the operation's error_code goes to `ec` (never thrown), the other
+// values are returned. (Asio's own adapter needs a fixed return_type, which use_task, whose
+// awaiter's type depends on the operation, has not.)
+template <class R, class... Args>
+class boost::asio::async_result<boost::asio::redirect_error_t<weft::use_task_t>, R(Args...)> {
+ public:
+  template <class Initiation, class... InitArgs>
+  static auto initiate(Initiation&& init, boost::asio::redirect_error_t<weft::use_task_t> token, InitArgs&&... args) {
+    return weft::detail::use_task_op<std::decay_t<Initiation>, std::tuple<std::decay_t<InitArgs>...>,
+                                     weft::detail::redirect_values, std::decay_t<Args>...>(
+        weft::detail::redirect_values{&token.ec_}, std::forward<Initiation>(init), std::forward<InitArgs>(args)...);
+  }
+};
+
+// experimental::as_single(use_task): every value of the completion, as one std::tuple (the
+// error_code is not thrown). (Same reason as above.)
+template <class R, class... Args>
+class boost::asio::async_result<boost::asio::experimental::as_single_t<weft::use_task_t>, R(Args...)> {
+ public:
+  template <class Initiation, class... InitArgs>
+  static auto initiate(Initiation&& init, boost::asio::experimental::as_single_t<weft::use_task_t>,
+                       InitArgs&&... args) {
+    return weft::detail::use_task_op<std::decay_t<Initiation>, std::tuple<std::decay_t<InitArgs>...>,
+                                     weft::detail::single_values, std::decay_t<Args>...>(
+        {}, std::forward<Initiation>(init), std::forward<InitArgs>(args)...);
   }
 };

@@ -4,8 +4,10 @@
 // id block, and its own counters. Everything here is touched by its worker thread only, except
 // the counters (single writer, read by metrics collection).
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <typeinfo>
 
 #include <weft/detail/task_record.hpp>
 #include <weft/sched/worker.hpp>
@@ -24,6 +26,9 @@ struct alignas(64) worker_context {  // one cache line set per worker: no false 
   /// &rt->tracer, for headers that cannot see runtime_core: non-null while a trace records.
   const std::atomic<trace_sink*>* tracing = nullptr;
   task_record* current = nullptr;  ///< the task this worker is running (valid during a dispatch)
+  /// The type of the function posted to the executor (an Asio handler) this worker is running,
+  /// or null: what dumps and stall reports name when no task runs. Read by the monitor.
+  std::atomic<const std::type_info*> callback{nullptr};
 
   task_record* free_ = nullptr;
   std::size_t free_count_ = 0;

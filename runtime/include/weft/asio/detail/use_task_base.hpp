@@ -40,6 +40,7 @@
 #include <utility>
 
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/execution/blocking.hpp>
 
 #include <weft/detail/suspension.hpp>
 
@@ -50,6 +51,11 @@ class io_driver;
 /// The associated executor of use_task's handler: runs it inline, on the thread that completes
 /// the operation. The handler itself only stores the result and wakes the task, which then runs
 /// on a worker.
+///
+/// Operations that post their completion through the handler's executor (Asio's channels) ask it
+/// for blocking.never and prefer outstanding_work.tracked: this executor answers with itself. Its
+/// "post" runs the handler at once, which is safe for use_task's handler (it takes no lock and
+/// runs no user code), and only for it: it is not a general-purpose executor.
 struct inline_executor {
   template <class F>
   void execute(F&& f) const {
@@ -58,6 +64,12 @@ struct inline_executor {
   }
   friend bool operator==(const inline_executor&, const inline_executor&) noexcept { return true; }
   friend bool operator!=(const inline_executor&, const inline_executor&) noexcept { return false; }
+
+  static constexpr boost::asio::execution::blocking_t query(boost::asio::execution::blocking_t) noexcept {
+    return boost::asio::execution::blocking.possibly;
+  }
+  inline_executor require(boost::asio::execution::blocking_t::never_t) const noexcept { return *this; }
+  inline_executor require(boost::asio::execution::blocking_t::possibly_t) const noexcept { return *this; }
 };
 
 class use_task_base : suspension {
