@@ -1,0 +1,141 @@
+// weft in the peers' harness (../shared/peers/README.md): `weft_peer <bench> <N> <threads>` runs
+// fib, skynet, nqueens or pingpong the way the peer programs do (one untimed warm-up, one timed
+// run, the result checked) and prints `result: R` and `duration: D us`; exit 3 on a wrong
+// result. List it in the harness's EXTRA_PEERS file as `weft <path to this binary>`, so that
+// weft is measured in the same interleaved run as TooManyCooks, libfork and oneTBB.
+//
+// The workloads are the ones of bench/runtime (fib: spawn the first child, await the second
+// inline; skynet: ten children per node; nqueens: a child per legal placement) and, for
+// pingpong, two tasks over two weft::channel<long> of capacity 1.
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+#include <weft/weft.hpp>
+
+namespace {
+
+using weft::task;
+
+task<std::uint64_t> fib(int n) {
+  if (n < 2) co_return static_cast<std::uint64_t>(n);
+  auto a = weft::spawn(fib(n - 1));
+  std::uint64_t b = co_await fib(n - 2);
+  co_return co_await a + b;
+}
+
+task<std::uint64_t> skynet(std::uint64_t first, std::uint64_t span) {
+  if (span == 1) co_return first;
+  const std::uint64_t child = span / 10;
+  std::array<weft::join_handle<std::uint64_t>, 10> parts;
+  for (std::uint64_t i = 0; i < 10; ++i) parts[i] = weft::spawn(skynet(first + i * child, child));
+  std::uint64_t sum = 0;
+  for (auto& p : parts) sum += co_await p;
+  co_return sum;
+}
+
+constexpr int max_queens = 16;
+using board = std::array<std::int8_t, max_queens>;
+
+bool fits(const board& b, int row, int c) {
+  for (int r = 0; r < row; ++r) {
+    const int p = b[r], d = row - r;
+    if (c == p || c == p - d || c == p + d) return false;
+  }
+  return true;
+}
+
+task<std::uint64_t> nqueens(board b, int n, int row) {
+  if (row == n) co_return 1;
+  std::array<weft::join_handle<std::uint64_t>, max_queens> parts;
+  int k = 0;
+  for (int c = 0; c < n; ++c)
+    if (fits(b, row, c)) {
+      board child = b;
+      child[row] = static_cast<std::int8_t>(c);
+      parts[k++] = weft::spawn(nqueens(child, n, row + 1));
+    }
+  std::uint64_t sum = 0;
+  for (int i = 0; i < k; ++i) sum += co_await parts[i];
+  co_return sum;
+}
+
+task<void> ponger(weft::channel<long>& in, weft::channel<long>& out) {
+  while (auto v = co_await in.recv()) co_await out.send(*v + 1);
+  out.close();
+}
+
+task<std::uint64_t> pingpong(int n) {
+  weft::channel<long> to(1), from(1);
+  auto p = weft::spawn(ponger(to, from));
+  std::uint64_t sum = 0;
+  for (long i = 0; i < n; ++i) {
+    co_await to.send(i);
+    sum += static_cast<std::uint64_t>(*co_await from.recv());
+  }
+  to.close();
+  co_await p;
+  co_return sum;
+}
+
+std::uint64_t expected(const std::string& bench, int n) {
+  if (bench == "fib") {
+    std::uint64_t a = 0, b = 1;
+    for (int i = 0; i < n; ++i) b = std::exchange(a, b) + b;
+    return a;
+  }
+  if (bench == "skynet") {
+    std::uint64_t leaves = 1;
+    for (int i = 0; i < n; ++i) leaves *= 10;
+    return leaves * (leaves - 1) / 2;
+  }
+  if (bench == "nqueens") {
+    static constexpr std::uint64_t solutions[] = {1,     1,     0,      0,      2,       10,      4,       40,
+                                                  92,    352,   724,    2680,   14200,   73712,   365596,  2279184};
+    return n >= 0 && n < max_queens ? solutions[n] : 0;
+  }
+  return static_cast<std::uint64_t>(n) * (static_cast<std::uint64_t>(n) + 1) / 2;  // pingpong
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: %s fib|skynet|nqueens|pingpong N THREADS\n", argv[0]);
+    return 64;
+  }
+  const std::string bench = argv[1];
+  const int n = std::atoi(argv[2]);
+  const int threads = std::max(1, std::atoi(argv[3]));
+  if (bench != "fib" && bench != "skynet" && bench != "nqueens" && bench != "pingpong") return 64;
+  if (bench == "nqueens" && (n < 1 || n >= max_queens)) return 64;
+  weft::runtime rt({.workers = static_cast<std::size_t>(threads)});
+  auto run = [&](int size) -> std::uint64_t {
+    if (bench == "fib") return rt.block_on(fib(size));
+    if (bench == "skynet") {
+      std::uint64_t leaves = 1;
+      for (int i = 0; i < size; ++i) leaves *= 10;
+      return rt.block_on(skynet(0, leaves));
+    }
+    if (bench == "nqueens") return rt.block_on(nqueens(board{}, size, 0));
+    return rt.block_on(pingpong(size));
+  };
+  (void)run(bench == "fib" ? std::min(n, 30) : n);  // warm-up, untimed
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::uint64_t r = run(n);
+  const auto t1 = std::chrono::steady_clock::now();
+  std::printf("result: %" PRIu64 "\n", r);
+  std::printf("duration: %lld us\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count()));
+  if (r != expected(bench, n)) {
+    std::fprintf(stderr, "WRONG RESULT for %s(%d): %" PRIu64 "\n", bench.c_str(), n, r);
+    return 3;
+  }
+  return 0;
+}
