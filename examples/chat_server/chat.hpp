@@ -10,26 +10,26 @@
 
 #include <cstddef>
 #include <deque>
+#include <future>
+#include <istream>
 #include <memory>
 #include <set>
 #include <string>
-#include <future>
-#include <istream>
 #include <thread>
 #include <utility>
 #include <vector>
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/streambuf.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/streambuf.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -85,8 +85,8 @@ class session : public participant, public std::enable_shared_from_this<session>
   net::awaitable<void> reader() {
     try {
       for (std::string buffer;;) {
-        std::size_t n = co_await net::async_read_until(socket_, net::dynamic_buffer(buffer, 1024), "\n",
-                                                       net::use_awaitable);
+        std::size_t n =
+            co_await net::async_read_until(socket_, net::dynamic_buffer(buffer, 1024), "\n", net::use_awaitable);
         room_.deliver(buffer.substr(0, n));
         buffer.erase(0, n);
       }
@@ -178,6 +178,5 @@ inline int run_clients(net::any_io_executor room_ex, room& r, unsigned short por
   for (int h : heard) complete += h == clients * lines;
   return complete;
 }
-
 
 }  // namespace chat

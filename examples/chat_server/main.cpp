@@ -22,7 +22,6 @@
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-
 int main(int argc, char** argv) {
   const std::string arg = argc > 1 ? argv[1] : "";
   const bool test = arg == "--self-test";

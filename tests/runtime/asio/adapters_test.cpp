@@ -126,8 +126,7 @@ TEST_CASE("a deadline during an operation surfaces as timeout_error whatever the
   // And the socket is still usable afterwards.
   net::write(p.b, net::buffer("z", 1));
   char c = 0;
-  rt.block_on([](pair& p, char& c) -> task<void> {
-    co_await p.a.async_read_some(net::buffer(&c, 1), weft::use_task);
-  }(p, c));
+  rt.block_on(
+      [](pair& p, char& c) -> task<void> { co_await p.a.async_read_some(net::buffer(&c, 1), weft::use_task); }(p, c));
   CHECK(c == 'z');
 }

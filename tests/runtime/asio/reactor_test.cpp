@@ -103,7 +103,8 @@ TEST_CASE("cancellations racing completions while workers take turns in the reac
   CHECK(other == 0);
 }
 
-TEST_CASE("shutdown while a worker sits in the reactor returns and ends the waiting task", "[asio][reactor][lifecycle]") {
+TEST_CASE("shutdown while a worker sits in the reactor returns and ends the waiting task",
+          "[asio][reactor][lifecycle]") {
   weft::test::watchdog wd("shutdown in the reactor");
   std::atomic<bool> unwound{false};
   weft::runtime rt({.workers = 2});
