@@ -96,8 +96,8 @@ std::uint64_t expected(const std::string& bench, int n) {
     return leaves * (leaves - 1) / 2;
   }
   if (bench == "nqueens") {
-    static constexpr std::uint64_t solutions[] = {1,     1,     0,      0,      2,       10,      4,       40,
-                                                  92,    352,   724,    2680,   14200,   73712,   365596,  2279184};
+    static constexpr std::uint64_t solutions[] = {1,  1,   0,   0,    2,     10,    4,      40,
+                                                  92, 352, 724, 2680, 14200, 73712, 365596, 2279184};
     return n >= 0 && n < max_queens ? solutions[n] : 0;
   }
   return static_cast<std::uint64_t>(n) * (static_cast<std::uint64_t>(n) + 1) / 2;  // pingpong
