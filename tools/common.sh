@@ -12,6 +12,8 @@ WEFT_PACKAGES=(
   catch2 libfmt-dev libbenchmark-dev libtbb-dev prometheus wrk procps
   cmake  # tools/check-install only: a consumer of the CMake package; the build never needs it
   clang-format-19  # tools/format: the style check CI runs
+  libsqlite3-dev  # weft::sqlite_store (meson feature `sqlite`, on by default)
+  chromium  # the dashboard page's test in a headless browser, tools/dashboard-screenshot
 )
 
 weft_install_packages() {

@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
 
   if (!test) {
     std::printf("chat_server: listening on 127.0.0.1:%u (Ctrl-C to stop)\n", bound);
-    rt.block_on([]() -> weft::task<void> { co_await weft::sleep_for(std::chrono::hours::max()); }());
+    rt.run();  // until SIGINT or SIGTERM (runtime_options::stop_signals); it shuts the runtime down
     return 0;
   }
   constexpr int clients = 20, lines = 20;

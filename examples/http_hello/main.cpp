@@ -6,7 +6,6 @@
 //   http_hello --self-test      on a free port: a few requests over one connection, then exits
 //
 //   wrk -t2 -c50 -d5s http://127.0.0.1:8080/
-#include <csignal>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -14,7 +13,6 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/write.hpp>
 #include <weft/asio.hpp>
 #include <weft/weft.hpp>
@@ -120,11 +118,6 @@ weft::task<void> serve(tcp::acceptor acceptor) {
   }
 }
 
-weft::task<void> until_ctrl_c(weft::executor ex) {
-  net::signal_set signals(ex, SIGINT, SIGTERM);
-  co_await signals.async_wait(weft::use_task);
-}
-
 // --self-test: three requests on one keep-alive connection, the last one closing it.
 weft::task<int> self_test(weft::executor ex, tcp::endpoint server) {
   tcp::socket s(ex);
@@ -165,5 +158,5 @@ int main(int argc, char** argv) {
     std::printf("self-test: %s\n", rc ? "FAILED" : "3 requests answered on one connection");
     return rc;
   }
-  rt.block_on(weft::when_any(serve(std::move(acceptor)), until_ctrl_c(rt.get_executor())));
+  rt.block_on(weft::when_any(serve(std::move(acceptor)), weft::ctrl_c()));
 }

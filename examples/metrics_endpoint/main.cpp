@@ -5,13 +5,11 @@
 //
 //   curl http://127.0.0.1:9464/metrics     Prometheus text format 0.0.4
 //   curl http://127.0.0.1:9464/tasks       every live task as JSON (what it awaits, for how long)
-#include <csignal>
 #include <cstdio>
 #include <string>
 #include <string_view>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/write.hpp>
 #include <weft/asio.hpp>
 #include <weft/weft.hpp>
@@ -34,11 +32,6 @@ weft::task<void> work() {
     co_await jobs.send(i);  // a cancellation point: Ctrl-C ends the loop
     if (i % 100 == 0) co_await weft::spawn([]() -> weft::task<void> { co_return; }());
   }
-}
-
-weft::task<void> until_ctrl_c(weft::executor ex) {
-  net::signal_set signals(ex, SIGINT, SIGTERM);
-  co_await signals.async_wait(weft::use_task);
 }
 
 // --self-test: GET a path over a fresh connection; the status line and the body.
@@ -75,7 +68,7 @@ int main(int argc, char** argv) {
     std::printf("self-test: %s\n", ok ? "scraped /metrics and /tasks" : "FAILED");
     return ok ? 0 : 1;
   }
-  rt.block_on(until_ctrl_c(rt.get_executor()));
+  rt.block_on(weft::ctrl_c());
   busy.cancel();
   endpoint.stop();
 }

@@ -1,15 +1,18 @@
 // A hardened pool (shared/seeds/004): retries with exponential backoff and jitter, a circuit
 // breaker per job type, a dead-letter queue that keeps each failed job with its error and can
-// resubmit it, health status with reasons, and a graceful stop.
+// resubmit it, health status with reasons, and a graceful stop. Then adaptive concurrency: a
+// pool of 2 to 16 workers under a burst, printing its worker count as it grows and shrinks.
 //
 // The "payments" upstream fails a third of the time (retryable) and goes down completely for a
 // while; "emails" always work; some "reports" are malformed (not retryable).
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <random>
 #include <string>
+#include <thread>
 
 #include <weft/weft.hpp>
 
@@ -92,5 +95,40 @@ int main() {
   std::printf("stopped: %zu drained, %zu cancelled; submitted %llu = processed %llu + failed %llu\n", report.drained,
               report.cancelled, (unsigned long long)s.submitted, (unsigned long long)s.processed,
               (unsigned long long)s.failed);
-  return s.submitted == s.processed + s.failed ? 0 : 1;
+  const bool balanced = s.submitted == s.processed + s.failed;
+
+  // Adaptive concurrency: 2 workers when quiet, up to 16 while jobs wait in the queue longer
+  // than 10 ms; a worker idle for 300 ms retires.
+  weft::job_pool<job> elastic(rt,
+                              {.name = "elastic",
+                               .concurrency = 16,
+                               .queue_capacity = 2000,
+                               .min_concurrency = 2,
+                               .scale_up_after = 10ms,
+                               .scale_down_after = 300ms},
+                              [](job) -> weft::task<void> { co_await weft::sleep_for(10ms); });
+  std::printf("\nadaptive pool: 2..16 workers; a job waiting 10 ms adds one, a worker idle 300 ms retires\n");
+  std::thread burst([&] {  // a ramp: 200 jobs/s more every 100 ms, up to 2,000/s (20 workers' worth), then quiet
+    int n = 0;
+    for (int step = 1; step <= 10; ++step)
+      for (int tick = 0; tick < 10; ++tick) {
+        for (int i = 0; i < 2 * step; ++i) elastic.try_submit(job{n++, "email"});
+        std::this_thread::sleep_for(10ms);
+      }
+  });
+  std::size_t peak = 0, workers = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int tick = 1; tick <= 40; ++tick) {
+    std::this_thread::sleep_until(t0 + tick * 100ms);
+    auto e = elastic.stats();
+    workers = e.workers;
+    peak = std::max(peak, workers);
+    std::printf("  %.1f s  workers %2zu %-16s in flight %2zu  queued %4zu\n", tick / 10.0, e.workers,
+                std::string(e.workers, '#').c_str(), e.in_flight, e.queue_depth);
+    if (tick > 12 && workers == 2 && e.queue_depth == 0) break;  // back to the minimum
+  }
+  burst.join();
+  rt.block_on(elastic.stop(2s));
+  std::printf("peak %zu workers, back to %zu\n", peak, workers);
+  return balanced && peak > 2 && workers == 2 ? 0 : 1;
 }

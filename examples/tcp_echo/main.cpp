@@ -4,7 +4,6 @@
 //   tcp_echo                    serves on 127.0.0.1:7777 until Ctrl-C
 //   tcp_echo 127.0.0.1:0        on a free port (printed)
 //   tcp_echo --self-test        on a free port: 8 clients x 100 round trips, then exits (0 = ok)
-#include <csignal>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -12,7 +11,6 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/write.hpp>
 #include <weft/asio.hpp>
 #include <weft/weft.hpp>
@@ -38,11 +36,6 @@ weft::task<void> serve(tcp::acceptor acceptor) {
     tcp::socket s = co_await acceptor.async_accept(weft::use_task);
     weft::spawn(echo(std::move(s)), {.name = "echo connection"}).detach();
   }
-}
-
-weft::task<void> until_ctrl_c(weft::executor ex) {
-  net::signal_set signals(ex, SIGINT, SIGTERM);
-  co_await signals.async_wait(weft::use_task);
 }
 
 // --self-test: a client that checks every echo.
@@ -90,6 +83,6 @@ int main(int argc, char** argv) {
   }
   // Serve until Ctrl-C: when_any cancels the accept loop once the signal arrives. Connections
   // still open end when the runtime shuts down.
-  rt.block_on(weft::when_any(serve(std::move(acceptor)), until_ctrl_c(rt.get_executor())));
+  rt.block_on(weft::when_any(serve(std::move(acceptor)), weft::ctrl_c()));
   std::printf("bye\n");
 }

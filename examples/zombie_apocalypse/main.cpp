@@ -1,6 +1,7 @@
 // The zombie-worker incident (shared/seeds/000, 001), retold with weft.
 //
 //   zombie_apocalypse [normal|zombie|protected] [--duration=SECONDS] [--rate=JOBS_PER_SECOND]
+//                     [--dashboard=HOST:PORT]
 //
 // Jobs of several types arrive steadily at a pool of job slots fed by a channel. From the
 // fourth second some are toxic: some hang forever on an upstream that never answers, a few spin
@@ -13,7 +14,9 @@
 //              their slots come back; the stall detector names each spinning job (name, spawn
 //              site, stack) and starts a replacement worker, so throughput holds.
 // Every second a dashboard line; at the end a summary. Exits non-zero if the protected run lost
-// a job or let throughput collapse.
+// a job or let throughput collapse. Meanwhile weft::metrics::serve shows the same live in a
+// browser: its URL is printed at the start (127.0.0.1:9464, or a free port if that one is
+// taken; --dashboard=HOST:PORT to choose).
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -28,6 +31,7 @@
 
 #include <fmt/format.h>
 
+#include <weft/asio.hpp>
 #include <weft/metrics/registry.hpp>
 #include <weft/weft.hpp>
 
@@ -46,6 +50,7 @@ struct config {
   int rate = 400;  // jobs per second
   int slots = 32;  // jobs processed at once
   std::chrono::milliseconds deadline{250};
+  std::string dashboard = "127.0.0.1:9464";  // metrics::serve: the live page at /
 };
 
 struct counters {
@@ -139,8 +144,12 @@ int main(int argc, char** argv) {
       cfg.duration_s = std::atoi(a.c_str() + 11);
     else if (a.rfind("--rate=", 0) == 0)
       cfg.rate = std::atoi(a.c_str() + 7);
+    else if (a.rfind("--dashboard=", 0) == 0)
+      cfg.dashboard = a.substr(12);
     else {
-      std::fprintf(stderr, "usage: %s [normal|zombie|protected] [--duration=SECONDS] [--rate=JOBS_PER_SECOND]\n",
+      std::fprintf(stderr,
+                   "usage: %s [normal|zombie|protected] [--duration=SECONDS] [--rate=JOBS_PER_SECOND] "
+                   "[--dashboard=HOST:PORT]\n",
                    argv[0]);
       return a == "--help" || a == "-h" ? 0 : 2;
     }
@@ -173,6 +182,18 @@ int main(int argc, char** argv) {
   std::printf("zombie_apocalypse: scenario %s, %d s, %d jobs/s, %zu workers, %d job slots%s\n", mode_name,
               cfg.duration_s, cfg.rate, rt.workers(), cfg.slots,
               cfg.mode == scenario::guarded ? fmt::format(", job deadline {} ms", cfg.deadline.count()).c_str() : "");
+
+  // The live page (and /metrics, /tasks) for the length of the run; if the port is taken, any
+  // free one.
+  weft::metrics::server dashboard;
+  try {
+    dashboard = weft::metrics::serve(rt, cfg.dashboard);
+  } catch (const boost::system::system_error&) {
+    dashboard = weft::metrics::serve(rt, cfg.dashboard.substr(0, cfg.dashboard.rfind(':')) + ":0");
+  }
+  std::printf("dashboard: http://%s:%u/ (live while the demo runs; /metrics for Prometheus)\n",
+              cfg.dashboard.substr(0, cfg.dashboard.rfind(':')).c_str(), static_cast<unsigned>(dashboard.port()));
+  std::fflush(stdout);
 
   weft::channel<demo::job> queue(1024);
   auto start = clock_type::now();
@@ -244,6 +265,7 @@ int main(int argc, char** argv) {
                 rt.workers());
   }
   std::fflush(stdout);
+  dashboard.stop();
   rt.shutdown();  // ends whatever still hangs (its frames are destroyed) without waiting for it
   return status;
 }

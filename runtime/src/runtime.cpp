@@ -2,14 +2,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include <weft/asio/detail/signal_watch.hpp>
 #include <weft/metrics/registry.hpp>
 #include <weft/observe/detail/tracer.hpp>
 #include <weft/sched/futex.hpp>
+#include "blocking/blocking_pool.hpp"
 #include "observe/dump.hpp"
 #include "observe/monitor.hpp"
 #include "observe/runtime_metrics.hpp"
@@ -49,7 +52,9 @@ runtime::runtime(runtime_options opts)
       name_(name_claim_.name()),
       metrics_(std::make_unique<detail::runtime_metrics>(*registry_, name_, opts.timing_metrics)),
       core_(new detail::runtime_core(scheduler_options(opts, name_, *metrics_))),
-      shutdown_grace_(checked_grace(opts.shutdown_grace)) {
+      shutdown_grace_(checked_grace(opts.shutdown_grace)),
+      stop_signals_(std::move(opts.stop_signals)) {
+  detail::check_signals(stop_signals_, "weft::runtime_options::stop_signals", true);
   core_->registry = registry_;
   try {
     metrics_->bind(*core_);
@@ -59,6 +64,8 @@ runtime::runtime(runtime_options opts)
                                              {{"runtime", name_}}, [core = core_, t = opts.stall.hang_threshold] {
                                                return static_cast<double>(detail::count_hung_tasks(*core, t));
                                              }));
+    // The blocking pool (spawn_blocking): threads on demand; stopped and freed through its hooks.
+    detail::install_blocking_pool(*core_, opts.max_blocking_threads, opts.blocking_keep_alive, *registry_, name_);
   } catch (...) {
     metrics_->unbind();
     monitor_.reset();
@@ -96,9 +103,34 @@ void runtime::stop_trace(detail::tracer* t) {
   core_->tracer.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
 }
 
+void runtime::run() {
+  if (core_->sched.on_worker())
+    throw usage_error("weft: runtime::run called from one of its own workers; it would wait for itself");
+  std::optional<detail::signal_watch> watch;
+  if (!stop_signals_.empty()) try {
+      watch.emplace(*core_, stop_signals_, [this](int) { request_run_stop(); });
+    } catch (const runtime_stopped&) {  // shut down (or shutting down) already: finish below
+    }
+  {
+    std::unique_lock lock(run_mu_);
+    run_cv_.wait(lock, [&] { return stop_requested_; });
+  }
+  watch.reset();  // before the reactor goes (the destructor's hooks)
+  shutdown();     // or wait for the one that woke us
+}
+
+void runtime::request_run_stop() noexcept {
+  {
+    std::lock_guard lock(run_mu_);
+    stop_requested_ = true;
+  }
+  run_cv_.notify_all();
+}
+
 void runtime::shutdown() {
   if (core_->sched.on_worker())
     throw usage_error("weft: runtime::shutdown called from one of its own workers; it would wait for itself");
+  request_run_stop();  // wakes run(), which then waits for this shutdown to finish
   std::lock_guard once(shutdown_mu_);
   if (shut_down_) return;
 

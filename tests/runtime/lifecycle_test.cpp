@@ -6,8 +6,10 @@
 //
 //   kinds   sleep, with_timeout, with_deadline, join, when_all, when_any, task_group, channel
 //           send and recv at capacity 0 and 1, mutex held and waited for, semaphore, event,
-//           latch, Asio read with use_task, fiber await, pool submit waiting for room, pool
-//           job in flight
+//           latch, join_set next, select over channels and a sleep, select with a task branch,
+//           spawn_blocking join, broadcast recv, watch changed, Asio read with use_task, signal wait,
+//           fiber await, pool submit waiting for room, for bytes of its memory budget and for its
+//           store's write, pool job in flight
 //   events  rt.shutdown() and ~runtime, each with the default grace (tasks unwind through
 //           their cancellation) and with no grace (frames destroyed where they wait);
 //           cancellation of the waiting task; pool.stop(0ms) and ~job_pool without stop()
@@ -16,6 +18,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <functional>
 #include <optional>
@@ -33,6 +36,8 @@
 #include "../support/lifetime.hpp"
 #include "../support/suspended.hpp"
 #include "../support/watchdog.hpp"
+#include "pool/memory_store.hpp"
+#include "pool/pool_support.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;
@@ -52,6 +57,9 @@ struct resources {
   weft::semaphore sem{0};
   weft::event ev;
   weft::latch lat{1};
+  weft::broadcast<int> bc{2};
+  weft::watch<int> w{0};
+  std::shared_ptr<weft::test::memory_store<int>> store;  // a pool's store (a kind's own)
   std::optional<weft::job_pool<int>> pool;
   std::atomic<int> submit_status{-1};  // what the waiting submitter got
 };
@@ -74,9 +82,15 @@ struct kind {
 };
 
 // The pool a kind runs in (its own, or the pool events' host), processing jobs with `fn`.
-void make_pool(resources& r, std::function<task<void>(int)> fn, std::size_t queue = 4) {
-  r.pool.emplace(*r.rt, weft::pool_options{.name = "cell", .concurrency = 1, .queue_capacity = queue}, std::move(fn));
+void make_pool(resources& r, std::function<task<void>(int)> fn, std::size_t queue = 4, weft::pool_hooks<int> hooks = {},
+               std::size_t max_bytes = 0) {
+  r.pool.emplace(
+      *r.rt,
+      weft::pool_options{.name = "cell", .concurrency = 1, .queue_capacity = queue, .max_queued_bytes = max_bytes},
+      std::move(fn), std::move(hooks));
 }
+
+bool balanced(const weft::pool_stats& s) { return s.submitted == s.processed + s.failed + s.in_flight + s.queue_depth; }
 
 std::vector<kind> kinds() {
   std::vector<kind> k;
@@ -203,12 +217,77 @@ std::vector<kind> kinds() {
                  r.lat.count_down();
                  CHECK(r.lat.try_wait());
                }});
+  k.push_back({"join_set next", 3, [](resources&, lifetime_counter& c) -> task<void> {
+                 tracked t(c);
+                 weft::join_set<void> set;
+                 set.spawn(sleeper(c));
+                 set.spawn(sleeper(c));
+                 (void)co_await set.next();
+               }});
+  k.push_back({"select over channels and a sleep", 1,
+               [](resources& r, lifetime_counter& c) -> task<void> {
+                 tracked t(c);
+                 (void)co_await weft::select(r.empty.recv(), r.rendezvous.recv(), weft::sleep_for(1h));
+               },
+               [](resources& r) {
+                 CHECK(r.empty.try_send(5));  // buffered: the select left the queue
+                 CHECK(r.empty.size() == 1);
+                 CHECK(r.empty.try_recv() == std::optional<int>(5));
+                 CHECK_FALSE(r.rendezvous.try_send(1));  // no receiver waits any more
+               }});
+  k.push_back({"select with a task branch", 2,
+               [](resources& r, lifetime_counter& c) -> task<void> {
+                 tracked t(c);
+                 (void)co_await weft::select(sleeper(c), r.ev.wait());
+               },
+               [](resources& r) {
+                 r.ev.set();
+                 CHECK(r.ev.is_set());
+               }});
+  k.push_back({"spawn_blocking join", 2, [](resources&, lifetime_counter& c) -> task<void> {
+                 tracked t(c);
+                 // The call returns when told: by its task leaving, or by the pool's stop.
+                 auto h = weft::spawn_blocking([](weft::cancel_token stop) {
+                   std::atomic<bool> stopped{false};
+                   auto reg = stop.on_cancel([&stopped] {
+                     stopped = true;
+                     stopped.notify_all();
+                   });
+                   stopped.wait(false);
+                 });
+                 co_await h;
+               }});
+  k.push_back({"broadcast recv", 1,
+               [](resources& r, lifetime_counter& c) -> task<void> {
+                 tracked t(c);
+                 auto rx = r.bc.subscribe();
+                 (void)co_await rx.recv();
+               },
+               [](resources& r) {
+                 CHECK(r.bc.receiver_count() == 0);  // the receiver went with its frame
+                 CHECK(r.bc.send(1) == 0);
+               }});
+  k.push_back({"watch changed", 1,
+               [](resources& r, lifetime_counter& c) -> task<void> {
+                 tracked t(c);
+                 auto rx = r.w.subscribe();
+                 (void)co_await rx.changed();
+               },
+               [](resources& r) {
+                 CHECK(r.w.receiver_count() == 0);
+                 r.w.send(2);
+                 CHECK(r.w.get() == 2);
+               }});
   k.push_back({"asio read with use_task", 1, [](resources& r, lifetime_counter& c) -> task<void> {
                  tracked t(c);
                  boost::asio::local::stream_protocol::socket a(r.rt->get_executor()), b(r.rt->get_executor());
                  boost::asio::local::connect_pair(a, b);
                  char buf[16];
                  (void)co_await a.async_read_some(boost::asio::buffer(buf), weft::use_task);  // b never writes
+               }});
+  k.push_back({"signal wait", 1, [](resources&, lifetime_counter& c) -> task<void> {
+                 tracked t(c);
+                 (void)co_await weft::wait_for_signal({SIGUSR2});  // never sent
                }});
   k.push_back({"fiber await", 2, [](resources&, lifetime_counter& c) -> task<void> {
                  tracked t(c);
@@ -233,6 +312,51 @@ std::vector<kind> kinds() {
                  auto s = r.pool->stats();
                  CHECK(s.in_flight == 0);
                  CHECK(s.submitted == s.processed + s.failed + s.in_flight + s.queue_depth);
+                 r.pool.reset();
+               },
+               true});
+  k.push_back({"pool submit waiting for bytes", 2,
+               [](resources& r, lifetime_counter& c) -> task<void> {
+                 tracked t(c);
+                 make_pool(
+                     r, [&c](int) -> task<void> { return sleeper(c); }, 4,
+                     {.size_of = [](const int& j) { return static_cast<std::size_t>(j); }}, 10);
+                 CHECK(r.pool->try_submit(1) == weft::submit_status::accepted);  // in flight
+                 while (r.pool->stats().in_flight == 0) co_await weft::yield();
+                 CHECK(r.pool->try_submit(9) == weft::submit_status::accepted);  // queued: 9 of 10 bytes
+                 auto submitting = r.pool->submit(2);                            // 2 more: waits
+                 r.submit_status = static_cast<int>(co_await std::move(submitting));
+               },
+               [](resources& r) {
+                 CHECK(r.pool->try_submit(1) == weft::submit_status::stopping);
+                 auto s = r.pool->stats();
+                 CHECK(s.in_flight == 0);
+                 CHECK(s.queued_bytes == 0);
+                 CHECK(balanced(s));
+                 r.pool.reset();
+               },
+               true});
+  k.push_back({"pool submit waiting for the store's write", 2,
+               [](resources& r, lifetime_counter& c) -> task<void> {
+                 tracked t(c);
+                 r.store = std::make_shared<weft::test::memory_store<int>>();
+                 make_pool(r, [&c](int) -> task<void> { return sleeper(c); }, 4, {.store = r.store});
+                 CHECK(r.pool->try_submit(1) == weft::submit_status::accepted);  // stored at once, in flight
+                 while (r.pool->stats().in_flight == 0) co_await weft::yield();
+                 r.store->hold();
+                 auto submitting = r.pool->submit(2);  // waits for its write
+                 r.submit_status = static_cast<int>(co_await std::move(submitting));
+               },
+               [](resources& r) {
+                 r.store->release_held();            // the write lands after the end: refused and forgotten
+                 auto pending = r.store->pending();  // the job cut short stays, for the next pool
+                 REQUIRE(pending.size() == 1);
+                 CHECK(pending[0].job == 1);
+                 auto s = r.pool->stats();
+                 CHECK(s.in_flight == 0);
+                 CHECK(s.dropped == 1);
+                 CHECK(balanced(s));
+                 CHECK(r.pool->try_submit(3) == weft::submit_status::stopping);
                  r.pool.reset();
                },
                true});
@@ -321,6 +445,7 @@ cell_result run_cell(const kind& k, event ev, std::chrono::milliseconds grace) {
           // The pool's tasks end and free everything: its series leave the registry, and a
           // pool of the same name can be made again.
           while (rt.metrics().to_prometheus().find("pool=\"cell\"") != std::string::npos) std::this_thread::yield();
+          weft::test::wait_pool_name_free(rt.metrics(), "cell");  // (the name goes after the series)
           make_pool(r, [](int) -> task<void> { co_return; });
           break;
       }
@@ -360,5 +485,5 @@ TEST_CASE("lifecycle matrix: every suspension survives shutdown, destruction, ca
       ++cells;
     }
   }
-  if (!only) CHECK(cells == 19 * 6 + 17);
+  if (!only) CHECK(cells == 28 * 6 + 24);
 }

@@ -3,6 +3,7 @@
 //
 //   weft::runtime rt;                         // one worker per hardware thread
 //   int r = rt.block_on(fib(30));             // runs on the workers, blocks this thread
+//   rt.run();                                 // or serve until Ctrl-C / SIGTERM / shutdown()
 //
 // Shutdown (shutdown() or the destructor), in order:
 //   1. stop taking work: spawn, block_on, spawn_fiber and get_executor from outside throw
@@ -22,9 +23,17 @@
 //
 // Thread safety: spawn, block_on, shutdown and the observers may be called from any thread, also
 // concurrently (a second shutdown waits for the first); block_on must not be called from one of
-// this runtime's own workers (it would deadlock: usage_error), nor shutdown() and the destructor.
+// this runtime's own workers (it would deadlock: usage_error), nor run(), shutdown() and the
+// destructor.
+//
+// I/O objects (sockets, timers, acceptors built from get_executor()) that handlers or tasks still
+// use must outlive the work that uses them: call rt.shutdown() (or let run() return) before
+// destroying them, as with an io_context's run() threads. rt.shutdown() ends every task and
+// handler; the objects may then be destroyed in any order, up to the runtime's destructor.
 
 #include <chrono>
+#include <condition_variable>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -49,6 +58,7 @@ namespace weft::detail {
 class monitor;
 class tracer;
 class runtime_metrics;
+struct blocking_call_base;  // <weft/blocking.hpp>
 }  // namespace weft::detail
 
 namespace weft {
@@ -80,6 +90,16 @@ struct runtime_options {
   /// How long shutdown lets cancelled tasks unwind before it destroys what is left (see the
   /// steps above). Zero: destroy at once. Negative: std::invalid_argument.
   std::chrono::milliseconds shutdown_grace{1000};
+  /// Most threads that run spawn_blocking calls at once (<weft/blocking.hpp>); later calls wait
+  /// in a queue. At least 1 (std::invalid_argument otherwise).
+  std::size_t max_blocking_threads = 64;
+  /// How long a blocking thread stays idle before it exits. Negative: std::invalid_argument.
+  std::chrono::milliseconds blocking_keep_alive{10000};
+  /// The signals that end run(): it shuts the runtime down when one arrives. Caught only while
+  /// run() waits (Asio's signal_set on the reactor, so the program's own signal_sets still get
+  /// them); empty: run() ends only with shutdown(). A number a program cannot catch (SIGKILL,
+  /// SIGSTOP, outside 1 .. NSIG - 1): std::invalid_argument.
+  std::vector<int> stop_signals{SIGINT, SIGTERM};
 };
 
 class runtime {
@@ -136,6 +156,13 @@ class runtime {
   /// Stops the runtime (see the steps above). Idempotent; a call racing another waits for it.
   void shutdown();
 
+  /// Blocks the calling thread while the runtime serves, until shutdown() is called from
+  /// elsewhere or one of runtime_options::stop_signals arrives; in both cases the runtime is
+  /// shut down when run() returns (so the I/O objects the tasks used may go next). Returns at
+  /// once after a shutdown. Throws usage_error on one of this runtime's workers. Several threads
+  /// may run() at once; all return.
+  void run();
+
   /// Number of workers.
   std::size_t workers() const noexcept { return core_->sched.size(); }
   const std::string& name() const noexcept { return name_; }
@@ -144,8 +171,8 @@ class runtime {
   /// Every live task: running, queued or suspended. See task_info.
   std::vector<task_info> dump_tasks() const;
   /// The runtime as a Boost.Asio executor: include <weft/asio/executor.hpp> (or <weft/asio.hpp>)
-  /// to call it. The first call starts the runtime's reactor thread. Throws runtime_stopped
-  /// after shutdown.
+  /// to call it. The first call creates the runtime's reactor, which idle workers run themselves
+  /// (asio/detail/io_driver.hpp). Throws runtime_stopped after shutdown.
   executor get_executor() const;
 
   /// The scheduler underneath (for tests and tools).
@@ -155,12 +182,17 @@ class runtime {
   /// Stalls detected since the runtime started (weft_stalls_total).
   std::uint64_t stalls_detected() const;
 
+  /// Used by weft::spawn_blocking(rt, ...): queues a call on the runtime's blocking pool (defined
+  /// in src/blocking/). False once the pool has stopped (shutdown).
+  bool submit_blocking(std::shared_ptr<detail::blocking_call_base> call);
+
   /// Used by weft::trace: turns recording on (usage_error if a trace is already on) and off.
   detail::tracer* start_trace();
   void stop_trace(detail::tracer* t);
 
  private:
   void check_block_on() const;
+  void request_run_stop() noexcept;  // wakes run()
   /// Waits for `tw` and takes the result from `r`; frees both.
   template <class T>
   T wait_and_take(detail::task_record* r, detail::thread_waiter& tw) {
@@ -199,6 +231,10 @@ class runtime {
   std::chrono::milliseconds shutdown_grace_;
   std::mutex shutdown_mu_;  // a second shutdown() waits for the first
   bool shut_down_ = false;
+  std::vector<int> stop_signals_;
+  std::mutex run_mu_;  // run(): woken by shutdown() or a stop signal
+  std::condition_variable run_cv_;
+  bool stop_requested_ = false;
 };
 
 }  // namespace weft

@@ -34,6 +34,9 @@ class sleep_awaiter : suspension, sched::timer_entry {
   bool await_ready() const noexcept { return false; }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h);
   void await_resume() { leave(); }
+  /// The deadline (steady-clock nanoseconds; never_ns: none), for weft::select, which waits for
+  /// it on a timer of its own.
+  std::int64_t deadline() const noexcept { return deadline_; }
 
  private:
   static void on_fire(sched::timer_entry* e) noexcept;

@@ -1,18 +1,24 @@
 #pragma once
 // The whole public API of weft in one include.
 
+#include <weft/blocking.hpp>
 #include <weft/cancel.hpp>
 #include <weft/errors.hpp>
 #include <weft/fiber.hpp>
+#include <weft/join_set.hpp>
 #include <weft/pool/pool.hpp>
 #include <weft/runtime.hpp>
+#include <weft/select.hpp>
+#include <weft/signal.hpp>
 #include <weft/spawn.hpp>
 #include <weft/stall.hpp>
+#include <weft/sync/broadcast.hpp>
 #include <weft/sync/channel.hpp>
 #include <weft/sync/event.hpp>
 #include <weft/sync/latch.hpp>
 #include <weft/sync/mutex.hpp>
 #include <weft/sync/semaphore.hpp>
+#include <weft/sync/watch.hpp>
 #include <weft/task.hpp>
 #include <weft/task_group.hpp>
 #include <weft/task_info.hpp>

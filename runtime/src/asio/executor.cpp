@@ -2,10 +2,12 @@
 
 namespace weft {
 
-executor runtime::get_executor() const {
-  if (core_->stopped.load(std::memory_order_acquire)) throw runtime_stopped();
-  detail::ensure_io_driver(*core_);
-  return executor(core_, 0);
+executor detail::executor_for(runtime_core& core) {
+  if (core.stopped.load(std::memory_order_acquire)) throw runtime_stopped();
+  ensure_io_driver(core);
+  return executor(&core, 0);
 }
+
+executor runtime::get_executor() const { return detail::executor_for(*core_); }
 
 }  // namespace weft

@@ -22,7 +22,8 @@ namespace {
 io_driver* const destroyed = reinterpret_cast<io_driver*>(std::uintptr_t{1});
 
 // The reactor's part in the runtime's end (registered with core as its area_hooks): shutdown
-// stops the thread before the workers stop, so no completion reaches a task or a queue after it;
+// stops the reactor before the workers stop (no worker waits in it or polls it again), so no
+// completion reaches a task or a queue after it;
 // ~runtime destroys the io_context after the tasks (pending operations are destroyed unrun).
 void stop_io(runtime_core& core) noexcept {
   io_driver* d = core.io.load(std::memory_order_seq_cst);  // see ensure_io_driver

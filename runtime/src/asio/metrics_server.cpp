@@ -1,9 +1,11 @@
 #include <weft/asio/metrics_server.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <charconv>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -23,6 +25,7 @@
 #include <weft/time.hpp>
 #include <weft/timeout.hpp>
 
+#include "dashboard.hpp"
 #include "http_request.hpp"
 
 namespace weft::metrics {
@@ -34,6 +37,7 @@ struct server::state {
   std::atomic<std::uint16_t> port{0};
   std::atomic<std::size_t> open{0};
   std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> refused{0};
 };
 
 namespace {
@@ -73,6 +77,9 @@ void check_options(const serve_options& opts) {
   if (opts.max_request_bytes < serve_options::min_request_bytes)
     throw bad("max_request_bytes", fmt::format("must be at least {} (a request line and a Host header), not {}",
                                                serve_options::min_request_bytes, opts.max_request_bytes));
+  if (opts.header_timeout <= std::chrono::milliseconds::zero())
+    throw bad("header_timeout", fmt::format("must be positive, not {} ms", opts.header_timeout.count()));
+  if (opts.max_connections < 1) throw bad("max_connections", "must be at least 1, not 0");
   if (opts.backlog < 1) throw bad("backlog", fmt::format("must be at least 1, not {}", opts.backlog));
 }
 
@@ -118,7 +125,8 @@ response route(server::state& st, const weft::detail::http::request& req) {
   if (req.path == "/metrics")
     return {200, "OK", "text/plain; version=0.0.4; charset=utf-8", st.rt->metrics().to_prometheus()};
   if (req.path == "/tasks") return {200, "OK", "application/json", tasks_json(st.rt->dump_tasks())};
-  return {404, "Not Found", "text/plain; charset=utf-8", "not found: try /metrics or /tasks\n"};
+  if (req.path == "/") return {200, "OK", "text/html; charset=utf-8", std::string(detail::dashboard_html)};
+  return {404, "Not Found", "text/plain; charset=utf-8", "not found: try /, /metrics or /tasks\n"};
 }
 
 std::string head_of(const response& r, int minor_version) {
@@ -149,26 +157,81 @@ task<void> send(server::state& st, tcp::socket& s, const response& r, bool head_
   st.requests.fetch_add(1, std::memory_order_relaxed);
 }
 
+/// Reads until `in` holds a whole request head or more than max_request_bytes: each read waits
+/// at most idle_timeout, and all of them together at most header_timeout from the head's first
+/// byte. npos: too large; nullopt: header_timeout passed.
+task<std::optional<std::size_t>> read_head(server::state& st, tcp::socket& s, std::string& in,
+                                           std::array<char, 4096>& chunk) {
+  using clock = std::chrono::steady_clock;
+  // A pipelined request already begun started its clock when its bytes arrived: close enough.
+  std::optional<clock::time_point> head_deadline;
+  if (!in.empty()) head_deadline = clock::now() + st.opts.header_timeout;
+  std::size_t end;
+  // Empty lines before a request line count toward max_request_bytes, so a client cannot keep
+  // us reading them forever.
+  while ((end = weft::detail::http::find_head_end(in)) == std::string::npos && in.size() <= st.opts.max_request_bytes) {
+    auto wait = st.opts.idle_timeout;
+    bool head_limited = false;
+    if (head_deadline) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*head_deadline - clock::now());
+      if (left <= std::chrono::milliseconds::zero()) co_return std::nullopt;
+      head_limited = left < wait;
+      wait = std::min(wait, left);
+    }
+    std::size_t n;
+    try {
+      n = co_await with_timeout(wait, read_some(s, chunk.data(), chunk.size()));
+    } catch (const timeout_error&) {
+      if (head_limited) co_return std::nullopt;
+      throw;  // idle: closed without a word
+    }
+    if (!head_deadline) head_deadline = clock::now() + st.opts.header_timeout;
+    in.append(chunk.data(), n);
+  }
+  co_return end;
+}
+
+task<void> discard_until_eof(tcp::socket& s, std::array<char, 4096>& chunk) {
+  for (std::size_t total = 0; total < 64 * 1024;) total += co_await read_some(s, chunk.data(), chunk.size());
+}
+
+/// After an error response that ends the connection: the write side is shut (the client sees the
+/// response end) and what the client still sends is read and dropped, for at most a second (64
+/// KiB), before the close. Closing with unread bytes makes the kernel answer them with a reset,
+/// which can destroy the response before the client reads it (RFC 9112 §9.6). Never throws.
+task<void> drain_before_close(server::state& st, tcp::socket& s, std::array<char, 4096>& chunk) {
+  boost::system::error_code ec;
+  s.shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  try {
+    co_await with_timeout(std::min(st.opts.idle_timeout, std::chrono::milliseconds(1000)), discard_until_eof(s, chunk));
+  } catch (...) {  // eof (the usual end), a reset, the time up, or the server stopping
+  }
+}
+
 /// One connection: requests in, responses out, until either side ends it.
 task<void> serve_connection(std::shared_ptr<server::state> st, tcp::socket s) {
   std::string in;
-  char chunk[4096];
+  std::array<char, 4096> chunk;
+  bool drain = false;  // an error response: what the client still sends is read before closing
   try {
     for (bool open = true; open;) {
-      // Empty lines before a request line count toward max_request_bytes, so a client cannot
-      // keep us reading them forever.
-      std::size_t end;
-      while ((end = weft::detail::http::find_head_end(in)) == std::string::npos &&
-             in.size() <= st->opts.max_request_bytes) {
-        std::size_t n = co_await with_timeout(st->opts.idle_timeout, read_some(s, chunk, sizeof chunk));
-        in.append(chunk, n);
-      }
+      std::optional<std::size_t> head = co_await read_head(*st, s, in, chunk);
       // (Responses are named locals, never temporaries inside a co_await expression: g++ 12
       // destroys such temporaries twice.)
+      if (!head) {
+        const response too_slow{408, "Request Timeout", "text/plain; charset=utf-8",
+                                "request head not received within header_timeout\n", true};
+        co_await send(*st, s, too_slow, false, 1);
+        drain = true;
+        break;
+      }
+      const std::size_t end = *head;
       if (end == std::string::npos || end + 4 > st->opts.max_request_bytes) {
         const response too_large{431, "Request Header Fields Too Large", "text/plain; charset=utf-8",
                                  "request head too large\n", true};
         co_await send(*st, s, too_large, false, 1);
+        drain = true;
         break;
       }
       auto req = weft::detail::http::parse_request_head(std::string_view(in).substr(0, end));
@@ -176,6 +239,7 @@ task<void> serve_connection(std::shared_ptr<server::state> st, tcp::socket s) {
         const response bad{400, "Bad Request", "text/plain; charset=utf-8",
                            req ? "request bodies are not accepted\n" : "malformed request\n", true};
         co_await send(*st, s, bad, false, 1);
+        drain = true;
         break;
       }
       response r = route(*st, *req);
@@ -189,11 +253,30 @@ task<void> serve_connection(std::shared_ptr<server::state> st, tcp::socket s) {
   } catch (const std::exception& e) {
     fmt::print(stderr, "weft::metrics::serve: connection failed: {}\n", e.what());
   }
+  if (drain) co_await drain_before_close(*st, s, chunk);
   boost::system::error_code ec;
   s.shutdown(tcp::socket::shutdown_both, ec);
   s.close(ec);
   st->open.fetch_sub(1, std::memory_order_relaxed);
   if (st->opts.on_connection_closed) st->opts.on_connection_closed();
+}
+
+/// A connection over max_connections: 503 written without waiting (a fresh socket's send
+/// buffer holds it; if not, the client gets the close alone) and closed, with no task.
+void refuse(server::state& st, tcp::socket& s) {
+  static constexpr std::string_view busy =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 27\r\n"
+      "Connection: close\r\nRetry-After: 1\r\n\r\ntoo many open connections\r\n";
+  st.refused.fetch_add(1, std::memory_order_relaxed);  // counted before the client can see the answer
+  boost::system::error_code ec;
+  s.non_blocking(true, ec);
+  if (!ec) s.write_some(boost::asio::buffer(busy), ec);
+  // What the client sent already is read first: closing over unread bytes sends a reset, which
+  // could destroy the answer before the client reads it (bytes still to come may yet do that).
+  char sink[1024];
+  for (int i = 0; i < 16 && !ec && s.available(ec) > 0; ++i) s.read_some(boost::asio::buffer(sink), ec);
+  s.shutdown(tcp::socket::shutdown_both, ec);
+  s.close(ec);
 }
 
 task<void> accept_loop(std::shared_ptr<server::state> st, tcp::acceptor acceptor) {
@@ -202,6 +285,10 @@ task<void> accept_loop(std::shared_ptr<server::state> st, tcp::acceptor acceptor
     bool failed = false;
     try {
       tcp::socket s = co_await acceptor.async_accept(use_task);
+      if (st->open.load(std::memory_order_relaxed) >= st->opts.max_connections) {
+        refuse(*st, s);
+        continue;
+      }
       st->open.fetch_add(1, std::memory_order_relaxed);
       connections.spawn(serve_connection(st, std::move(s)), {.name = "metrics connection"});
     } catch (const cancelled_error&) {
@@ -247,6 +334,9 @@ std::size_t server::open_connections() const noexcept {
 }
 std::uint64_t server::requests() const noexcept {
   return state_ ? state_->requests.load(std::memory_order_relaxed) : 0;
+}
+std::uint64_t server::refused_connections() const noexcept {
+  return state_ ? state_->refused.load(std::memory_order_relaxed) : 0;
 }
 
 void server::stop() noexcept {

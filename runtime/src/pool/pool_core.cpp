@@ -10,13 +10,14 @@
 #include <weft/metrics/buckets.hpp>
 #include <weft/metrics/registry.hpp>
 #include <weft/runtime.hpp>
+#include <weft/time/detail/deadline.hpp>
 
 namespace weft::detail {
 
 namespace {
 
 // Options with every field checked; each error names the field.
-pool_options validated(pool_options o, std::size_t workers, const std::string& name) {
+pool_options validated(pool_options o, std::size_t workers, const std::string& name, bool has_size_of) {
   o.name = name;
   using ms = std::chrono::milliseconds;
   auto bad = [](const char* field, const char* rule) {
@@ -37,19 +38,83 @@ pool_options validated(pool_options o, std::size_t workers, const std::string& n
   if (o.breaker.enabled && o.breaker.half_open_probes == 0) throw bad("breaker.half_open_probes", "must be at least 1");
   if (o.breaker.reset_timeout < ms::zero()) throw bad("breaker.reset_timeout", "must not be negative");
   if (!ratio(o.degraded_queue_fill, 0.0, 1.0)) throw bad("degraded_queue_fill", "must be within [0, 1]");
+  if (o.max_queued_bytes != 0 && !has_size_of)
+    throw bad("max_queued_bytes", "needs pool_hooks::size_of (the bytes of a job)");
+  if (o.min_concurrency == 0) o.min_concurrency = o.concurrency;
+  if (o.min_concurrency > o.concurrency) throw bad("min_concurrency", "must not exceed concurrency");
+  if (o.scale_up_after < ms::zero()) throw bad("scale_up_after", "must not be negative");
+  if (o.scale_down_after < ms::zero()) throw bad("scale_down_after", "must not be negative");
   return o;
 }
 
 }  // namespace
 
-pool_core::pool_core(runtime& r, pool_options o)
+pool_core::pool_core(runtime& r, pool_options o, bool has_size_of)
     : rt(r),
       name(o.name.empty() ? r.metrics().claim_unique_name("pool", "pool") : r.metrics().claim_name("pool", o.name)),
-      opts(validated(std::move(o), r.workers(), name.name())),
+      opts(validated(std::move(o), r.workers(), name.name(), has_size_of)),
+      rule{opts.min_concurrency, opts.concurrency, std::chrono::nanoseconds(detail::saturating_ns(opts.scale_up_after)),
+           std::chrono::nanoseconds(detail::saturating_ns(opts.scale_down_after))},  // max(): never
       breakers(opts.breaker),
       room(opts.queue_capacity) {
-  counters.workers = opts.concurrency;
   counters.queue_capacity = opts.queue_capacity;
+}
+
+void pool_core::begin_stopping_locked() noexcept {
+  static constexpr std::size_t flood = std::size_t{1} << 40;
+  stopping = true;
+  for (semaphore* s : {&room, &items, &bytes_turn, &bytes_freed, &grow}) s->release(flood);
+}
+
+submit_status pool_core::reserve_locked(std::size_t bytes) noexcept {
+  if (stopping) return submit_status::stopping;
+  if (opts.max_queued_bytes != 0 && bytes != 0 &&
+      (byte_waiters > 0 || counters.queued_bytes + reserved_bytes + bytes > opts.max_queued_bytes))
+    return submit_status::memory_limit;
+  reserved_bytes += bytes;
+  return submit_status::accepted;
+}
+
+submit_status pool_core::reserve_turn_locked(std::size_t bytes) noexcept {
+  if (stopping) return submit_status::stopping;
+  if (counters.queued_bytes + reserved_bytes + bytes > opts.max_queued_bytes) {
+    bytes_parked = true;
+    return submit_status::memory_limit;
+  }
+  reserved_bytes += bytes;
+  return submit_status::accepted;
+}
+
+void pool_core::unreserve_locked(std::size_t bytes) noexcept {
+  reserved_bytes -= bytes;
+  if (bytes != 0 && bytes_parked) {
+    bytes_parked = false;
+    bytes_freed.release();
+  }
+}
+
+void pool_core::queued_locked(std::size_t bytes) noexcept {
+  reserved_bytes -= bytes;
+  counters.queued_bytes += bytes;
+}
+
+void pool_core::dequeued_locked(std::size_t bytes) noexcept {
+  counters.queued_bytes -= bytes;
+  if (overflow > 0)
+    --overflow;  // a job recovered past the capacity held no slot
+  else
+    room.release();  // under the pool's lock: its slot is free once the job is in flight
+  if (bytes != 0 && bytes_parked) {
+    bytes_parked = false;
+    bytes_freed.release();
+  }
+}
+
+void pool_core::maybe_grow_locked(std::size_t queued) noexcept {
+  if (!rule.adaptive() || scaler_armed || stopping || queued == 0) return;
+  if (live_workers >= rule.max || counters.in_flight < live_workers) return;  // at the ceiling, or a worker is free
+  scaler_armed = true;
+  grow.release();
 }
 
 void pool_core::register_metrics(std::function<pool_stats()> stats) {
@@ -73,8 +138,8 @@ void pool_core::register_metrics(std::function<pool_stats()> stats) {
        [](const pool_stats& s) { return double(s.processed); }},
       {"weft_pool_failed_total", "Jobs finished unsuccessfully after every attempt", true,
        [](const pool_stats& s) { return double(s.failed); }},
-      {"weft_pool_dropped_total", "Jobs rejected at submission (queue full, stopping, circuit open)", true,
-       [](const pool_stats& s) { return double(s.dropped); }},
+      {"weft_pool_dropped_total", "Jobs rejected at submission (queue full, memory budget, stopping, circuit open)",
+       true, [](const pool_stats& s) { return double(s.dropped); }},
       {"weft_pool_timed_out_total", "Attempts cancelled at the job deadline", true,
        [](const pool_stats& s) { return double(s.timed_out); }},
       {"weft_pool_retried_total", "Attempts after a job's first", true,
@@ -85,8 +150,14 @@ void pool_core::register_metrics(std::function<pool_stats()> stats) {
        [](const pool_stats& s) { return double(s.queue_depth); }},
       {"weft_pool_in_flight", "Jobs started and not finished", false,
        [](const pool_stats& s) { return double(s.in_flight); }},
-      {"weft_pool_workers", "Jobs the pool processes at once, at most", false,
+      {"weft_pool_workers", "Workers the pool runs now (jobs processed at once, at most)", false,
        [](const pool_stats& s) { return double(s.workers); }},
+      {"weft_pool_queue_capacity", "Jobs the queue holds at most (pool_options::queue_capacity)", false,
+       [](const pool_stats& s) { return double(s.queue_capacity); }},
+      {"weft_pool_queued_bytes", "Bytes held by the queued jobs (pool_hooks::size_of), against max_queued_bytes", false,
+       [](const pool_stats& s) { return double(s.queued_bytes); }},
+      {"weft_pool_circuits_open", "Job types whose circuit is open or half-open", false,
+       [](const pool_stats& s) { return double(s.circuits_open); }},
   };
   for (const auto& s : all) {
     auto fn = [stats, get = s.get] { return get(stats()); };
@@ -121,6 +192,12 @@ health_status pool_core::health(const pool_stats& s, const std::vector<std::stri
   double fill = static_cast<double>(s.queue_depth) / static_cast<double>(s.queue_capacity);
   if (fill > opts.degraded_queue_fill)
     h.reasons.push_back(fmt::format("queue {:.0f}% full ({} of {})", fill * 100, s.queue_depth, s.queue_capacity));
+  if (opts.max_queued_bytes != 0) {
+    double bytes = static_cast<double>(s.queued_bytes) / static_cast<double>(opts.max_queued_bytes);
+    if (bytes > opts.degraded_queue_fill)
+      h.reasons.push_back(fmt::format("memory budget {:.0f}% used ({} of {} bytes)", bytes * 100, s.queued_bytes,
+                                      opts.max_queued_bytes));
+  }
   for (const auto& t : open_circuits) h.reasons.push_back("circuit open for " + t);
   if (std::size_t z = rt.zombie_workers())
     h.reasons.push_back(fmt::format("{} worker(s) stuck in a task (zombies)", z));
@@ -146,6 +223,18 @@ std::string pool_core::describe(const std::exception_ptr& e) {
     return x.what();
   } catch (...) {
     return "an exception not derived from std::exception";
+  }
+}
+
+bool pool_core::cancelled_from_outside(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const timeout_error&) {
+    return false;  // the job's own deadline: a failure of the job
+  } catch (const cancelled_error&) {
+    return true;
+  } catch (...) {
+    return false;
   }
 }
 

@@ -34,7 +34,10 @@ void orphan_all(short_mutex& mu, waiter_queue& waiting, waiter_queue* handed) no
   {
     std::lock_guard lock(mu);
     while (waiter* w = waiting.front()) {
-      wake.add(w->complete(waiter::outcome::destroyed));
+      if (!w->select || w->select->claim(w->branch))
+        wake.add(w->complete(waiter::outcome::destroyed));
+      else
+        waiting.remove(w);  // its select took another branch: only unlinked
       // release: a hook that sees the flag sees the waiter unlinked, and leaves it alone.
       w->orphaned.store(true, std::memory_order_release);
     }

@@ -2,12 +2,14 @@
 // keep-alive, options, clients that leave, stopping, shutdown with connections open).
 #include <weft/asio/metrics_server.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <future>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
@@ -159,10 +161,16 @@ TEST_CASE("serve refuses options that cannot work, naming the field", "[asio]") 
              Contains("max_request_bytes"));
   CHECK_THAT(serve_refusal(rt, {.backlog = 0}), Contains("backlog"));
   CHECK_THAT(serve_refusal(rt, {.backlog = -1}), Contains("backlog"));
+  CHECK_THAT(serve_refusal(rt, {.header_timeout = 0ms}), Contains("header_timeout"));
+  CHECK_THAT(serve_refusal(rt, {.header_timeout = -1ms}), Contains("header_timeout"));
+  CHECK_THAT(serve_refusal(rt, {.max_connections = 0}), Contains("max_connections"));
   // The smallest accepted values serve.
   CHECK(serve_refusal(rt, {.idle_timeout = 1ms}).empty());
   auto srv = weft::metrics::serve(rt, "127.0.0.1:0",
-                                  {.max_request_bytes = weft::metrics::serve_options::min_request_bytes, .backlog = 1});
+                                  {.max_request_bytes = weft::metrics::serve_options::min_request_bytes,
+                                   .header_timeout = 1ms,
+                                   .max_connections = 1,
+                                   .backlog = 1});
   CHECK(http_exchange(srv.port(), get("/metrics")).status == 200);
 }
 
@@ -242,4 +250,75 @@ TEST_CASE("shutting the runtime down with a keep-alive connection open returns, 
   boost::system::error_code ec;
   while (!ec) s.read_some(net::buffer(buf), ec);
   CHECK(ec == net::error::eof);
+}
+
+TEST_CASE("a request head trickling in past header_timeout gets 408, however short each pause", "[asio][slowloris]") {
+  // Each byte arrives well within idle_timeout (an hour), so only the head's own deadline ends it.
+  weft::runtime rt({.workers = 2});
+  auto srv = weft::metrics::serve(rt, "127.0.0.1:0", {.idle_timeout = 1h, .header_timeout = 100ms});
+  net::io_context io;
+  tcp::socket s(io);
+  s.connect(loopback(srv.port()));
+  net::write(s, net::buffer(std::string("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")));
+  boost::system::error_code wec, ec;
+  int sent = 0;
+  // A byte every 5 ms (the client's pace, not a synchronisation) until the server answers. The
+  // server reads what still comes after its answer (no reset can destroy the answer).
+  for (; sent < 4000 && !wec && s.available(ec) == 0 && !ec; ++sent) {
+    net::write(s, net::buffer("a", 1), wec);
+    std::this_thread::sleep_for(5ms);
+  }
+  std::string raw;
+  char buf[1024];
+  while (!ec) raw.append(buf, s.read_some(net::buffer(buf), ec));
+  INFO(raw);
+  CHECK(raw.rfind("HTTP/1.1 408 Request Timeout\r\n", 0) == 0);
+  CHECK(raw.find("Connection: close\r\n") != std::string::npos);
+  CHECK(sent < 4000);  // (8 KiB of head would have ended it with 431 instead)
+  CHECK(srv.requests() == 1);
+}
+
+TEST_CASE("header_timeout counts from a request's first byte, not across an idle keep-alive", "[asio][slowloris]") {
+  weft::runtime rt({.workers = 2});
+  auto srv = weft::metrics::serve(rt, "127.0.0.1:0", {.idle_timeout = 1h, .header_timeout = 20ms});
+  net::io_context io;
+  tcp::socket s(io);
+  s.connect(loopback(srv.port()));
+  char buf[8192];
+  net::write(s, net::buffer(get("/tasks", "")));
+  CHECK(std::string(buf, s.read_some(net::buffer(buf))).rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  std::this_thread::sleep_for(100ms);  // idle between requests: five header_timeouts pass
+  net::write(s, net::buffer(get("/tasks", "")));
+  CHECK(std::string(buf, s.read_some(net::buffer(buf))).rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(srv.open_connections() == 1);
+}
+
+TEST_CASE("connections over max_connections are answered 503 and closed; a freed slot serves again",
+          "[asio][slowloris]") {
+  weft::runtime rt({.workers = 2});
+  std::promise<void> one_closed;
+  std::atomic<bool> told{false};
+  auto srv = weft::metrics::serve(rt, "127.0.0.1:0", {.max_connections = 2, .on_connection_closed = [&] {
+                                                        if (!told.exchange(true)) one_closed.set_value();
+                                                      }});
+  net::io_context io;
+  std::optional<tcp::socket> held[2];
+  char buf[8192];
+  for (auto& h : held) {  // two idle keep-alive connections, each served once: both slots taken
+    h.emplace(io);
+    h->connect(loopback(srv.port()));
+    net::write(*h, net::buffer(get("/tasks", "")));
+    CHECK(std::string(buf, h->read_some(net::buffer(buf))).rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  }
+  CHECK(srv.open_connections() == 2);
+  http_response busy = http_exchange(srv.port(), get("/metrics"));
+  CHECK(busy.status == 503);
+  CHECK(busy.head.find("Retry-After: 1\r\n") != std::string::npos);
+  CHECK(srv.refused_connections() == 1);
+  CHECK(srv.open_connections() == 2);
+
+  held[0].reset();  // the client leaves; its slot frees once the server has closed its side
+  one_closed.get_future().get();
+  CHECK(http_exchange(srv.port(), get("/metrics")).status == 200);
+  CHECK(srv.refused_connections() == 1);
 }

@@ -109,6 +109,10 @@ TEST_CASE("options that cannot work are refused, naming the field", "[pool][misu
         std::string::npos);
   CHECK(with({.breaker = {.enabled = true, .reset_timeout = -1ms}}).find("breaker.reset_timeout") != std::string::npos);
   CHECK(with({.degraded_queue_fill = nan}).find("degraded_queue_fill") != std::string::npos);
+  CHECK(with({.max_queued_bytes = 1024}).find("max_queued_bytes needs pool_hooks::size_of") != std::string::npos);
+  CHECK(with({.concurrency = 2, .min_concurrency = 3}).find("min_concurrency") != std::string::npos);
+  CHECK(with({.scale_up_after = -1ms}).find("scale_up_after") != std::string::npos);
+  CHECK(with({.scale_down_after = -1ms}).find("scale_down_after") != std::string::npos);
   // Nothing was left registered by the refused pools: a good one takes the default name.
   weft::job_pool<int> ok(rt, {}, processor);
   CHECK(rt.metrics().to_prometheus().find("pool=\"pool\"") != std::string::npos);

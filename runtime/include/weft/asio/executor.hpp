@@ -58,7 +58,13 @@
 
 namespace weft {
 
+class executor;
+
 namespace detail {
+
+/// The executor of `core`'s runtime, creating its reactor on first use (rt.get_executor(), and
+/// the asio area's own I/O objects). Throws runtime_stopped after shutdown.
+executor executor_for(runtime_core& core);
 
 /// A function posted to the runtime: a heap-allocated job that runs the function once and frees
 /// itself (run_), or frees it unrun at shutdown (discard_).
@@ -171,7 +177,7 @@ class executor {
   }
 
  private:
-  friend class runtime;
+  friend executor detail::executor_for(detail::runtime_core& core);
   static constexpr std::uint32_t blocking_never = 1, continuation = 2, tracked = 4;
 
   executor(detail::runtime_core* core, std::uint32_t bits) noexcept : core_(core), bits_(bits) {}

@@ -41,11 +41,22 @@ struct pool_options {
   retry_options retry{};
   breaker_options breaker{};
   std::size_t dead_letter_capacity = 1024;  ///< failed jobs kept; the oldest go first
-  double degraded_queue_fill = 0.8;         ///< health: queue fuller than this is degraded
+  double degraded_queue_fill = 0.8;         ///< health: queue (or byte budget) fuller than this is degraded
+  /// Memory budget of the queue: the bytes pool_hooks::size_of counts for the jobs waiting in
+  /// it (not those in flight). A job that would take them past the budget is shed
+  /// (submit_status::memory_limit) by try_submit, and waited for by submit. 0: no budget.
+  /// Needs pool_hooks::size_of.
+  std::size_t max_queued_bytes = 0;
+  /// Adaptive concurrency (scaling.hpp): the pool starts at this many workers and grows up to
+  /// `concurrency` while jobs wait in the queue longer than scale_up_after; a worker idle for
+  /// scale_down_after retires, never below this. 0: `concurrency` (a fixed pool).
+  std::size_t min_concurrency = 0;
+  std::chrono::milliseconds scale_up_after{50};      ///< queue wait that adds a worker
+  std::chrono::milliseconds scale_down_after{5000};  ///< idleness that retires one; max(): never
 };
 
 /// What try_submit / submit did with a job.
-enum class submit_status { accepted, queue_full, stopping, circuit_open };
+enum class submit_status { accepted, queue_full, stopping, circuit_open, memory_limit };
 
 constexpr std::string_view to_string(submit_status s) noexcept {
   switch (s) {
@@ -57,6 +68,8 @@ constexpr std::string_view to_string(submit_status s) noexcept {
       return "rejected: the pool is stopping";
     case submit_status::circuit_open:
       return "rejected: the circuit for this job type is open";
+    case submit_status::memory_limit:
+      return "rejected: the queued jobs would exceed the pool's memory budget";
   }
   return "?";
 }
@@ -71,17 +84,19 @@ class retryable_error : public std::runtime_error {
 /// A consistent snapshot of a pool's counters: at every moment
 ///   submitted == processed + failed + in_flight + queue_depth.
 struct pool_stats {
-  std::size_t workers = 0;  ///< jobs processed at once, at most
+  std::size_t workers = 0;  ///< live workers: jobs processed at once, at most (min_concurrency..concurrency)
   std::size_t queue_capacity = 0;
   std::size_t queue_depth = 0;      ///< accepted, not started
   std::uint64_t submitted = 0;      ///< accepted
   std::uint64_t processed = 0;      ///< finished successfully
   std::uint64_t failed = 0;         ///< finished unsuccessfully, after every attempt (dead-lettered)
-  std::uint64_t dropped = 0;        ///< rejected at submission (full, stopping, circuit open)
+  std::uint64_t dropped = 0;        ///< rejected at submission (full, memory, stopping, circuit open, store error)
   std::uint64_t timed_out = 0;      ///< attempts cancelled at the job deadline
   std::uint64_t retried = 0;        ///< attempts after the first
   std::uint64_t dead_lettered = 0;  ///< jobs put in the dead-letter queue (== failed)
   std::size_t in_flight = 0;        ///< started, not finished (attempts and backoff waits)
+  std::size_t queued_bytes = 0;     ///< pool_hooks::size_of summed over the queued jobs
+  std::size_t circuits_open = 0;    ///< job types whose circuit is open or half-open
 };
 
 struct health_status {

@@ -9,59 +9,68 @@
 //   ...
 //   weft::stop_report r = co_await pool.stop(5s);   // drains; cancels what is left at 5 s
 //
-// Jobs wait in a bounded queue and are processed `concurrency` at a time by tasks on the
-// runtime. try_submit sheds load (queue full, stopping, circuit open); co_await submit() waits
-// for room. Each attempt runs under the job deadline (a cancellation token: an attempt that
-// overruns is cancelled at its next cancellation point and counted as timed out; one that never
-// reaches one is the stall detector's to report). Failures marked retryable (retryable_error,
-// and timeouts) are retried with exponential backoff and jitter; a circuit breaker per job type
-// stops hammering a failing dependency; a job that fails for good goes to the dead-letter queue
-// with its last error and attempt count, from where it can be taken or resubmitted.
+// Jobs wait in a bounded queue and are processed by the pool's workers, tasks on the runtime.
+// try_submit sheds load (queue full, memory budget, stopping, circuit open); co_await submit()
+// waits for room. Each attempt runs under the job deadline (a cancellation token: an attempt
+// that overruns is cancelled at its next cancellation point and counted as timed out; one that
+// never reaches one is the stall detector's to report). Failures marked retryable
+// (retryable_error, and timeouts) are retried with exponential backoff and jitter; a circuit
+// breaker per job type stops hammering a failing dependency; a job that fails for good goes to
+// the dead-letter queue with its last error and attempt count, from where it can be taken or
+// resubmitted. A processor that throws anything (panics, in the seed's words) fails its job and
+// never its worker.
+//
+// Job-typed settings come as pool_hooks<Job> (hooks.hpp), the optional fourth argument:
+//   - Memory budget: with pool_options::max_queued_bytes and pool_hooks::size_of, the queued
+//     jobs (not those in flight) hold at most that many bytes; a job that would exceed it is
+//     shed with submit_status::memory_limit, or waited for by submit(). stats().queued_bytes.
+//   - Durable jobs: with pool_hooks::store (job_store.hpp; sqlite_store.hpp), a job is accepted
+//     once stored, removed when it succeeds, recorded as a dead letter when it fails for good,
+//     and a new pool on the store queues what was pending. At least once: a job whose success
+//     was not recorded before the process died runs again.
+// Adaptive concurrency: with pool_options::min_concurrency below concurrency, the pool starts at
+// the minimum and adds a worker while jobs wait in the queue longer than scale_up_after with
+// every worker busy; a worker idle for scale_down_after retires (detail/scaling.hpp has the rule
+// and where it comes from). stats().workers is the live count.
 //
 // stats() is a consistent snapshot: submitted == processed + failed + in_flight + queue_depth at
-// every moment; nothing is counted twice, nothing is lost. Metrics: weft_pool_* with a `pool`
-// label, and weft_pool_job_duration_seconds by status.
+// every moment; nothing is counted twice, nothing is lost. Metrics (a `pool` label): the
+// counters as weft_pool_*_total, gauges weft_pool_queue_depth, weft_pool_queue_capacity,
+// weft_pool_queued_bytes, weft_pool_in_flight, weft_pool_workers, weft_pool_circuits_open, and
+// weft_pool_job_duration_seconds by status.
 //
 // Lifecycle. stop() may be called any number of times, from several tasks at once: the first
-// drains, the others wait for it and get the same report. Submitters waiting in submit() when a
-// stop begins get submit_status::stopping. A pool destroyed without stop() cancels its jobs,
-// and its tasks free everything (queue, dead letters, metric series, its name) as they end;
-// nothing refers back to the pool object. A pool outliving its runtime stays safe to use
-// (try_submit says stopping) and to destroy. A processor that throws anything fails its job;
-// it never ends a pool worker.
+// drains, the others wait for it and get the same report. Submitters waiting in submit() (for
+// room, for bytes) when a stop begins get submit_status::stopping. A pool destroyed without
+// stop() cancels its jobs, and its tasks free everything (queue, dead letters, metric series,
+// its name) as they end; nothing refers back to the pool object. A pool outliving its runtime
+// stays safe to use (try_submit says stopping) and to destroy. Workers added by scaling and
+// workers retiring are tasks like the first ones: stop() waits for every one.
 //
 // Thread safety: every member may be called from any thread (submit and stop from tasks).
 
 #include <chrono>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
-#include <source_location>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <weft/combinators/detail/oneshot.hpp>
+#include <weft/pool/dead_letter.hpp>
 #include <weft/pool/detail/pool_core.hpp>
+#include <weft/pool/detail/pool_state.hpp>
+#include <weft/pool/hooks.hpp>
+#include <weft/pool/job_store.hpp>
 #include <weft/pool/options.hpp>
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
+#include <weft/sync/semaphore.hpp>
 #include <weft/task.hpp>
 #include <weft/time.hpp>
 #include <weft/timeout.hpp>
 
 namespace weft {
-
-/// A job that failed for good, with why.
-template <class Job>
-struct dead_letter {
-  Job job;
-  std::string error;             ///< what() of the last exception
-  std::exception_ptr exception;  ///< the last exception itself
-  std::size_t attempts = 0;
-  std::chrono::system_clock::time_point when{};
-};
 
 template <class Job>
 class job_pool {
@@ -72,82 +81,122 @@ class job_pool {
 
   /// Throws std::invalid_argument for bad options (naming the field), or if another live pool
   /// reports under the same explicit name to the runtime's registry; runtime_stopped after the
-  /// runtime's shutdown began.
-  job_pool(runtime& rt, pool_options opts, processor_fn processor, type_fn type_of = {})
-      : s_(std::make_shared<state>(rt, std::move(opts), std::move(processor), std::move(type_of))) {
-    s_->core.register_metrics([raw = s_.get()] { return raw->snapshot(); });
+  /// runtime's shutdown began; what the store throws while reading its pending jobs.
+  job_pool(runtime& rt, pool_options opts, processor_fn processor, pool_hooks<Job> hooks = {})
+      : s_(std::make_shared<state>(rt, std::move(opts), std::move(processor), std::move(hooks))) {
+    auto& core = s_->core;
+    core.register_metrics([raw = s_.get()] { return raw->snapshot(); });
     try {
-      for (std::size_t i = 0; i < s_->core.opts.concurrency; ++i) {
-        {
-          std::lock_guard lock(s_->core.mu);
-          ++s_->live_workers;
-        }
-        try {
-          // Detached: a worker's frame holds the state, never the other way round.
-          rt.spawn(worker_loop(s_), {.name = s_->worker_name, .token = s_->core.cancel.token()}).detach();
-        } catch (...) {
-          s_->worker_exited();
-          throw;
-        }
-      }
+      if (s_->hooks.store) s_->recover();
+      for (std::size_t i = 0; i < core.rule.min; ++i) launch(s_, true);
+      if (core.rule.adaptive()) launch(s_, false);
     } catch (...) {
-      s_->abandon();  // the workers that did start end on their own
+      s_->abandon();  // the tasks that did start end on their own
       throw;
     }
   }
+  /// The same with a plain type_of function (pool_hooks{.type_of = type_of}).
+  job_pool(runtime& rt, pool_options opts, processor_fn processor, type_fn type_of)
+      : job_pool(rt, std::move(opts), std::move(processor), pool_hooks<Job>{.type_of = std::move(type_of)}) {}
   job_pool(const job_pool&) = delete;
   job_pool& operator=(const job_pool&) = delete;
   ~job_pool() { s_->abandon(); }
 
-  /// Queues `job` if there is room; never waits. Counts a rejection as dropped.
+  /// Queues `job` if there is room in the queue and in the memory budget; never waits for
+  /// either. Counts a rejection as dropped. With a store, returns once the job is stored
+  /// (blocking the calling thread for the write: from a task, prefer co_await submit()), and
+  /// rethrows the store's error if it could not be.
   submit_status try_submit(Job job) {
-    std::string type = s_->type(job);
-    auto st = s_->admit(type);
-    if (st != submit_status::accepted) return st;
-    if (!s_->core.room.try_acquire()) {
-      std::lock_guard lock(s_->core.mu);
-      ++s_->core.counters.dropped;
-      return submit_status::queue_full;
+    auto& s = *s_;
+    std::string type = s.type(job);
+    std::size_t bytes = s.size(job);
+    if (auto st = s.admit(type, bytes); st != submit_status::accepted) return st;
+    if (!s.core.room.try_acquire()) return s.refuse(submit_status::queue_full);
+    if (auto st = s.reserve(bytes, false); st != submit_status::accepted) {
+      s.core.room.release();
+      return st;
     }
-    return s_->enqueue(std::move(job), std::move(type));
+    entry e{std::move(job), std::move(type), 0, bytes};
+    if (!s.hooks.store) return s.enqueue(std::move(e));
+    return s.persist(std::move(e))->wait();
   }
 
-  /// Queues `job`, waiting for room. A cancellation point. Rejects only when stopping (also if
-  /// a stop begins while it waits) or when the job type's circuit is open.
+  /// Queues `job`, waiting for room in the queue, then in the memory budget (behind submitters
+  /// that waited first), then, with a store, for the write. A cancellation point at each wait;
+  /// cancelled during the store's write, it throws cancelled_error while the job is queued or
+  /// not as the write turns out. Rejects when stopping (also if a stop begins while it waits),
+  /// when the job type's circuit is open, or with memory_limit when the job alone is larger
+  /// than max_queued_bytes.
   task<submit_status> submit(Job job) {
     auto keep = s_;
     std::string type = keep->type(job);
-    auto st = keep->admit(type);
+    std::size_t bytes = keep->size(job);
+    auto st = keep->admit(type, bytes);
     if (st != submit_status::accepted) co_return st;
     co_await keep->core.room.acquire();
-    co_return keep->enqueue(std::move(job), std::move(type));
+    struct slot_guard {  // gives the slot back unless the job takes it
+      detail::pool_core* core;
+      ~slot_guard() {
+        if (core) core->room.release();
+      }
+    } slot{&keep->core};
+    struct turn_guard {  // the turn to wait for bytes, held until the job is on its way in
+      detail::pool_core* core = nullptr;
+      void release() {
+        if (core) std::exchange(core, nullptr)->bytes_turn.release();
+      }
+      ~turn_guard() { release(); }
+    } turn;
+    st = keep->reserve(bytes, true);
+    if (st == submit_status::memory_limit) {
+      struct waiter_guard {  // one of the byte waiters until reserved or gone
+        state* s;
+        bool waiting = true;
+        ~waiter_guard() {
+          if (waiting) s->leave_byte_waiters();
+        }
+      } waiting{keep.get()};
+      co_await keep->core.bytes_turn.acquire();
+      turn.core = &keep->core;
+      while ((st = keep->reserve_turn(bytes, waiting.waiting)) == submit_status::memory_limit)
+        co_await keep->core.bytes_freed.acquire();
+    }
+    if (st != submit_status::accepted) co_return st;
+    slot.core = nullptr;
+    entry e{std::move(job), std::move(type), 0, bytes};
+    if (!keep->hooks.store) co_return keep->enqueue(std::move(e));  // (the turn goes after: queue order kept)
+    auto write = keep->persist(std::move(e));
+    turn.release();                   // the store takes writes in order
+    co_await write->finished.wait();  // (the write outlives us if we are cancelled here)
+    co_return write->result();
   }
 
+  /// A consistent snapshot of the counters (options.hpp).
   pool_stats stats() const { return s_->snapshot(); }
 
-  /// Healthy, or degraded with reasons: queue fuller than pool_options::degraded_queue_fill,
-  /// open circuits, zombie workers or stalls since the last check, jobs dead-lettered since the
-  /// last check, or the pool stopped.
+  /// Healthy, or degraded with reasons: queue (or memory budget) fuller than
+  /// pool_options::degraded_queue_fill, open circuits, zombie workers or stalls since the last
+  /// check, jobs dead-lettered since the last check, or the pool stopped.
   health_status health() {
     std::vector<std::string> open;
     bool runtime_gone;
     {
       std::lock_guard lock(s_->core.mu);
-      open = s_->core.breakers.open_types(std::chrono::steady_clock::now());
+      open = s_->core.breakers.open_types(s_->core.now());
       runtime_gone = s_->runtime_gone;
     }
     return s_->core.health(stats(), open, runtime_gone);
   }
 
   /// Rejects new jobs, finishes what is queued, and at `drain_timeout` cancels what is still
-  /// running and dead-letters what is still queued. Waits for the pool's tasks to end. A
-  /// second call waits for the first and returns its report.
+  /// running and dead-letters what is still queued (a store keeps those pending). Waits for the
+  /// pool's tasks to end. A second call waits for the first and returns its report.
   task<stop_report> stop(std::chrono::milliseconds drain_timeout) {
     auto keep = s_;
-    co_return co_await keep->stop(drain_timeout);
+    co_return co_await stop_once(keep, drain_timeout);
   }
 
-  /// Takes the dead letters out of the pool.
+  /// Takes the dead letters out of the pool (a store keeps its own: job_store::dead_letters).
   std::vector<dead_letter<Job>> take_dead_letters() {
     std::lock_guard lock(s_->core.mu);
     std::vector<dead_letter<Job>> out(std::make_move_iterator(s_->dead.begin()),
@@ -173,129 +222,38 @@ class job_pool {
   }
 
  private:
-  struct entry {
-    Job job;
-    std::string type;
-    std::size_t attempts = 0;
-  };
+  using state = detail::pool_state<Job>;
+  using entry = detail::pool_entry<Job>;
 
-  struct state {
-    state(runtime& rt, pool_options o, processor_fn p, type_fn t)
-        : core(rt, std::move(o)),
-          processor(std::move(p)),
-          type_of(std::move(t)),
-          worker_name(core.opts.name + " worker") {}
-
-    detail::pool_core core;
-    processor_fn processor;
-    type_fn type_of;
-    std::string worker_name;
-    // Guarded by core.mu:
-    std::deque<entry> queue;
-    std::deque<dead_letter<Job>> dead;
-    std::size_t live_workers = 0;
-    bool runtime_gone = false;  // the workers ended without a stop: the runtime shut down
-    bool stop_started = false;
-    stop_report report;              // the first stop's, for the others
-    detail::oneshot workers_exited;  // set when the last worker ended (awaited by the first stop)
-    event stop_finished;             // set when the first stop is done (awaited by the others)
-
-    std::string type(const Job& j) const { return type_of ? type_of(j) : std::string(); }
-
-    pool_stats snapshot() {
-      std::lock_guard lock(core.mu);
-      pool_stats s = core.counters;
-      s.queue_depth = queue.size();
-      return s;
+  /// Counts in and starts a worker or the scaler.
+  static void launch(const std::shared_ptr<state>& s, bool worker) {
+    {
+      std::lock_guard lock(s->core.mu);
+      ++s->core.live_tasks;
+      if (worker) ++s->core.live_workers;
     }
-
-    // The checks that do not need room.
-    submit_status admit(const std::string& t) {
-      std::lock_guard lock(core.mu);
-      submit_status st = core.stopping                                                  ? submit_status::stopping
-                         : core.breakers.rejecting(t, std::chrono::steady_clock::now()) ? submit_status::circuit_open
-                                                                                        : submit_status::accepted;
-      if (st != submit_status::accepted) ++core.counters.dropped;
-      return st;
+    spawn_counted(s, worker);
+  }
+  /// Spawns a task already counted in live_tasks (and live_workers). Detached: its frame holds
+  /// the state, never the other way round.
+  static void spawn_counted(const std::shared_ptr<state>& s, bool worker) {
+    try {
+      s->core.rt
+          .spawn(worker ? worker_loop(s) : scaler_loop(s),
+                 {.name = worker ? s->worker_name : s->scaler_name, .token = s->core.cancel.token()})
+          .detach();
+    } catch (...) {
+      s->task_exited(worker);
+      throw;
     }
+  }
 
-    // With a room permit held: queue it (or give the permit back if the pool began stopping).
-    submit_status enqueue(Job j, std::string t) {
-      {
-        std::lock_guard lock(core.mu);
-        if (core.stopping) {
-          ++core.counters.dropped;
-          core.room.release();
-          return submit_status::stopping;
-        }
-        queue.push_back(entry{std::move(j), std::move(t), 0});
-        ++core.counters.submitted;
-      }
-      core.items.release();
-      return submit_status::accepted;
-    }
-
-    // Under core.mu: a job that failed for good.
-    void dead_letter_locked(entry&& e, std::exception_ptr error) {
-      ++core.counters.failed;
-      ++core.counters.dead_lettered;
-      if (core.opts.dead_letter_capacity == 0) return;  // counted, not kept
-      if (dead.size() >= core.opts.dead_letter_capacity) dead.pop_front();
-      dead.push_back(dead_letter<Job>{std::move(e.job), detail::pool_core::describe(error), error, e.attempts,
-                                      std::chrono::system_clock::now()});
-    }
-
-    // Under core.mu: a job left in flight; tells a stopping pool when it has gone idle.
-    void finished_locked() {
-      --core.counters.in_flight;
-      if (core.stopping && queue.empty() && core.counters.in_flight == 0) core.idle.set();
-    }
-
-    // Under core.mu: nothing more is taken in. Wakes every submitter waiting for room (their
-    // enqueue() then says stopping) and every idle worker (they see the flag and leave), now
-    // and later: a semaphore flooded with permits never makes anyone wait again.
-    void begin_stopping_locked() {
-      core.stopping = true;
-      core.room.release(flood);
-      core.items.release(flood);
-    }
-
-    // The last act of every worker, also of one whose frame shutdown destroyed.
-    void worker_exited() noexcept {
-      bool last;
-      {
-        std::lock_guard lock(core.mu);
-        last = --live_workers == 0;
-        if (last && !core.stopping) {  // not stopped by us: the runtime ended the workers
-          runtime_gone = true;
-          begin_stopping_locked();
-          // Nobody will run what is queued: it becomes dead letters (to resubmit elsewhere).
-          auto why =
-              std::make_exception_ptr(runtime_stopped("weft::job_pool: the runtime shut down before the job started"));
-          for (; !queue.empty(); queue.pop_front()) dead_letter_locked(std::move(queue.front()), why);
-        }
-        if (last && queue.empty() && core.counters.in_flight == 0) core.idle.set();
-      }
-      if (last) workers_exited.set();
-    }
-
-    // ~job_pool without stop(): cancel everything; the workers free the state as they end.
-    void abandon() noexcept {
-      {
-        std::lock_guard lock(core.mu);
-        if (!core.stopping) begin_stopping_locked();
-      }
-      core.cancel.cancel();
-    }
-
-    task<stop_report> stop(std::chrono::milliseconds drain_timeout);
-    task<stop_report> drain(std::chrono::milliseconds drain_timeout);
-  };
-
-  static constexpr std::size_t flood = std::size_t{1} << 40;
-
+  static task<void> acquire(semaphore& sem) { co_await sem.acquire(); }
   static task<void> worker_loop(std::shared_ptr<state> s);
+  static task<void> scaler_loop(std::shared_ptr<state> s);
   static task<void> run(std::shared_ptr<state> s, entry e);
+  static task<stop_report> stop_once(std::shared_ptr<state> s, std::chrono::milliseconds drain_timeout);
+  static task<stop_report> drain(std::shared_ptr<state> s, std::chrono::milliseconds drain_timeout);
 
   std::shared_ptr<state> s_;
 };
@@ -304,36 +262,98 @@ template <class Job>
 task<void> job_pool<Job>::worker_loop(std::shared_ptr<state> s) {
   struct exit_guard {
     state* s;
-    ~exit_guard() { s->worker_exited(); }
+    bool counted = true;  // still one of live_workers (a retiring worker counts itself out)
+    ~exit_guard() { s->task_exited(counted); }
   } guard{s.get()};
+  auto& core = s->core;
   for (;;) {
+    bool idle_too_long = false;
     try {
-      co_await s->core.items.acquire();
+      if (!core.rule.adaptive())
+        co_await core.items.acquire();
+      else if (!core.items.try_acquire())
+        co_await with_timeout(core.rule.down_after, acquire(core.items));  // a job, or scale_down_after idle
+    } catch (const timeout_error&) {
+      idle_too_long = true;
     } catch (const cancelled_error&) {
       co_return;  // the pool was destroyed (or stopped past its drain), or the runtime shuts down
     }
     entry e;
     {
-      std::lock_guard lock(s->core.mu);
-      if (s->queue.empty()) {
-        if (s->core.stopping) co_return;
+      std::lock_guard lock(core.mu);
+      if (idle_too_long) {
+        if (!core.stopping && core.rule.retire(core.live_workers)) {
+          --core.live_workers;  // under the lock, so two idle workers never both retire the last spare
+          guard.counted = false;
+          co_return;
+        }
         continue;
       }
-      e = std::move(s->queue.front());
-      s->queue.pop_front();
-      ++s->core.counters.in_flight;
-      s->core.room.release();  // under the pool's lock: its slot is free once the job is in flight
+      if (!s->take_locked(e)) {
+        if (core.stopping) co_return;
+        continue;
+      }
     }
     co_await run(s, std::move(e));
+  }
+}
+
+// The scaler of an adaptive pool (scaling.hpp): asleep until a job is queued while every worker
+// is busy (maybe_grow_locked), then it watches the oldest queued job and starts workers by the
+// rule until the backlog is gone or the pool is at `concurrency`.
+template <class Job>
+task<void> job_pool<Job>::scaler_loop(std::shared_ptr<state> s) {
+  struct exit_guard {
+    state* s;
+    ~exit_guard() { s->task_exited(false); }
+  } guard{s.get()};
+  auto& core = s->core;
+  for (;;) {
+    try {
+      co_await core.grow.acquire();
+    } catch (const cancelled_error&) {
+      co_return;
+    }
+    for (;;) {
+      std::chrono::nanoseconds wait{};
+      bool start = false;
+      {
+        std::lock_guard lock(core.mu);
+        if (core.stopping) co_return;
+        if (s->queue.empty() || core.live_workers >= core.rule.max) {
+          core.scaler_armed = false;  // asleep again until the next backlog
+          break;
+        }
+        const auto waited = core.now() - s->queue.front().queued_at;
+        start = core.rule.grow(core.live_workers, core.counters.in_flight, waited);
+        if (start) {
+          ++core.live_tasks;
+          ++core.live_workers;
+        }
+        wait = core.rule.recheck_in(waited, start);
+      }
+      if (start) {
+        try {
+          spawn_counted(s, true);
+        } catch (...) {  // the runtime is shutting down (counted out again): stay as we are
+        }
+      }
+      try {
+        co_await with_timeout(wait, acquire(core.grow));  // only a stop releases it meanwhile
+      } catch (const timeout_error&) {
+      } catch (const cancelled_error&) {
+        co_return;
+      }
+    }
   }
 }
 
 template <class Job>
 task<void> job_pool<Job>::run(std::shared_ptr<state> s, entry e) {
   auto& core = s->core;
-  using clock = std::chrono::steady_clock;
+  using outcome = detail::pool_core::outcome;
   // A job whose frame is destroyed mid-attempt (shutdown past its grace) still leaves the
-  // books balanced, as a dead letter that says why.
+  // books balanced, as a dead letter that says why (a store keeps the job pending).
   struct ended_guard {
     state* s;
     entry* e;
@@ -352,14 +372,14 @@ task<void> job_pool<Job>::run(std::shared_ptr<state> s, entry e) {
     bool allowed;
     {
       std::lock_guard lock(core.mu);
-      allowed = core.breakers.allow(e.type, clock::now());
+      allowed = core.breakers.allow(e.type, core.now());
     }
     std::exception_ptr error;
     bool timed_out = false;
     if (!allowed) {
       error = std::make_exception_ptr(std::runtime_error("the circuit for this job type is open"));
     } else {
-      auto start = clock::now();
+      auto start = core.now();
       try {
         if (core.opts.job_timeout > std::chrono::milliseconds::zero())
           co_await with_timeout(core.opts.job_timeout, s->processor(e.job));
@@ -371,37 +391,40 @@ task<void> job_pool<Job>::run(std::shared_ptr<state> s, entry e) {
       } catch (...) {  // whatever the processor throws fails the job, never the worker
         error = std::current_exception();
       }
-      core.observe(!error      ? detail::pool_core::outcome::success
-                   : timed_out ? detail::pool_core::outcome::timeout
-                               : detail::pool_core::outcome::failure,
-                   clock::now() - start);
+      core.observe(!error ? outcome::success : timed_out ? outcome::timeout : outcome::failure, core.now() - start);
     }
-    bool retry = false;
+    detail::store_note note;
     {
       std::lock_guard lock(core.mu);
       if (!error) {
         ++core.counters.processed;
         core.breakers.success(e.type);
+        note = {detail::store_note::kind::remove, e.store_id, {}, 0};
         s->finished_locked();
         guard.finished = true;
-        co_return;
+      } else {
+        if (timed_out) ++core.counters.timed_out;
+        if (allowed) core.breakers.failure(e.type, core.now());
+        bool retry = e.attempts < core.opts.retry.max_attempts && detail::pool_core::retryable(error) &&
+                     !core.cancel.cancelled();
+        if (retry) {
+          ++core.counters.retried;
+        } else {
+          if (!detail::pool_core::cancelled_from_outside(error))  // failed for good: recorded as such
+            note = {detail::store_note::kind::dead_letter, e.store_id, detail::pool_core::describe(error), e.attempts};
+          s->dead_letter_locked(std::move(e), error);
+          s->finished_locked();
+          guard.finished = true;
+        }
       }
-      if (timed_out) ++core.counters.timed_out;
-      if (allowed) core.breakers.failure(e.type, clock::now());
-      retry =
-          e.attempts < core.opts.retry.max_attempts && detail::pool_core::retryable(error) && !core.cancel.cancelled();
-      if (retry)
-        ++core.counters.retried;
-      else {
-        s->dead_letter_locked(std::move(e), error);
-        s->finished_locked();
-        guard.finished = true;
-        co_return;
-      }
+    }
+    if (guard.finished) {
+      s->tell_store(note);
+      co_return;
     }
     try {
       co_await sleep_for(core.backoff(e.attempts + 1));
-    } catch (...) {  // cancelled (stop's timeout, destruction, shutdown)
+    } catch (...) {  // cancelled (stop's timeout, destruction, shutdown): a store keeps the job pending
       std::lock_guard lock(core.mu);
       s->dead_letter_locked(std::move(e), std::current_exception());
       s->finished_locked();
@@ -412,41 +435,42 @@ task<void> job_pool<Job>::run(std::shared_ptr<state> s, entry e) {
 }
 
 template <class Job>
-task<stop_report> job_pool<Job>::state::stop(std::chrono::milliseconds drain_timeout) {
+task<stop_report> job_pool<Job>::stop_once(std::shared_ptr<state> s, std::chrono::milliseconds drain_timeout) {
   bool first;
   {
-    std::lock_guard lock(core.mu);
-    first = !stop_started;
-    stop_started = true;
+    std::lock_guard lock(s->core.mu);
+    first = !s->stop_started;
+    s->stop_started = true;
   }
   if (!first) {
-    co_await stop_finished.wait();  // the first stop's report, when it is done
-    std::lock_guard lock(core.mu);
-    co_return report;
+    co_await s->stop_finished.wait();  // the first stop's report, when it is done
+    std::lock_guard lock(s->core.mu);
+    co_return s->report;
   }
   // Whatever happens to the first caller (cancelled, or its runtime shutting down), the others
   // are let go with what it found.
   struct finish {
     state* s;
     ~finish() { s->stop_finished.set(); }
-  } done{this};
-  stop_report r = co_await drain(drain_timeout);
+  } done{s.get()};
+  stop_report r = co_await drain(s, drain_timeout);
   {
-    std::lock_guard lock(core.mu);
-    report = r;
+    std::lock_guard lock(s->core.mu);
+    s->report = r;
   }
   co_return r;
 }
 
 template <class Job>
-task<stop_report> job_pool<Job>::state::drain(std::chrono::milliseconds drain_timeout) {
+task<stop_report> job_pool<Job>::drain(std::shared_ptr<state> s, std::chrono::milliseconds drain_timeout) {
+  auto& core = s->core;
   stop_report r;
   std::uint64_t finished_before;
   {
     std::lock_guard lock(core.mu);
-    if (!core.stopping) begin_stopping_locked();
+    if (!core.stopping) s->begin_stopping_locked();
     finished_before = core.counters.processed + core.counters.failed;
-    if (queue.empty() && core.counters.in_flight == 0) core.idle.set();
+    if (s->queue.empty() && core.counters.in_flight == 0) core.idle.set();
   }
   bool drained = true;
   try {
@@ -458,20 +482,14 @@ task<stop_report> job_pool<Job>::state::drain(std::chrono::milliseconds drain_ti
     {
       std::lock_guard lock(core.mu);
       r.cancelled = core.counters.in_flight;
-      auto why =
-          std::make_exception_ptr(cancelled_error("weft::job_pool: still queued at the drain timeout of stop()"));
-      while (!queue.empty()) {
-        entry e = std::move(queue.front());
-        queue.pop_front();
-        dead_letter_locked(std::move(e), why);
-        ++r.dead_lettered;
-      }
+      r.dead_lettered = s->drop_queued_locked(
+          std::make_exception_ptr(cancelled_error("weft::job_pool: still queued at the drain timeout of stop()")));
     }
     core.cancel.cancel();  // in-flight attempts and backoffs stop at their next cancellation point
   }
   // The workers leave once the queue is empty (or at the cancellation); a job in flight ends
   // first. Not a cancellation point: the pool is not stopped until they are gone.
-  co_await workers_exited.wait(false);
+  co_await s->workers_exited.wait(false);
   {
     std::lock_guard lock(core.mu);
     std::uint64_t finished = core.counters.processed + core.counters.failed - finished_before;

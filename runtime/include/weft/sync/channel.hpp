@@ -38,6 +38,10 @@
 
 namespace weft {
 
+namespace detail {
+struct channel_access;  // weft::select's view of a channel (combinators/detail/select_nodes.hpp)
+}  // namespace detail
+
 struct channel_options {
   /// Names the channel in metrics and dumps ("send on channel results"). Empty: no metrics.
   std::string_view name{};
@@ -120,6 +124,7 @@ class channel {
 
   class send_awaiter : detail::waiter {
    public:
+    using channel_type = channel;  // weft::select recognises the awaiter by it
     send_awaiter(channel& c, T v) : waiter(c.mu_, c.senders_, &c), c_(&c), value_(std::move(v)) { payload = &value_; }
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
@@ -146,6 +151,7 @@ class channel {
     }
 
    private:
+    friend struct detail::channel_access;
     channel* c_;
     T value_;
     detail::task_record* woken_ = nullptr;
@@ -154,6 +160,7 @@ class channel {
 
   class recv_awaiter : detail::waiter {
    public:
+    using channel_type = channel;  // weft::select recognises the awaiter by it
     explicit recv_awaiter(channel& c) : waiter(c.mu_, c.receivers_, &c), c_(&c) { payload = &value_; }
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
@@ -174,6 +181,7 @@ class channel {
     }
 
    private:
+    friend struct detail::channel_access;
     channel* c_;
     std::optional<T> value_;
     detail::task_record* woken_ = nullptr;
@@ -188,10 +196,16 @@ class channel {
   recv_awaiter recv() { return recv_awaiter(*this); }
 
  private:
+  // weft::select waits on a channel itself: it locks mu_, tries offer_locked / take_locked, and
+  // queues its own waiters (combinators/detail/select_nodes.hpp). A waiting select's waiter is
+  // completed only through claim_front() (sync/detail/waiter.hpp): keep that in any fast path,
+  // or a select could be handed a value it then loses.
+  friend struct detail::channel_access;
+
   // Under mu_: delivers `value` to a waiting receiver (returned in `woken`, to resume after
   // unlocking) or into the ring. False if there is no room.
   bool offer_locked(T& value, detail::task_record*& woken) {
-    if (detail::waiter* r = receivers_.front()) {
+    if (detail::waiter* r = receivers_.claim_front()) {
       static_cast<std::optional<T>*>(r->payload)->emplace(std::move(value));
       woken = r->complete(detail::waiter::outcome::done);
       return true;
@@ -210,14 +224,14 @@ class channel {
       ring_[head_].reset();
       head_ = (head_ + 1) % capacity_;
       --count_;
-      if (detail::waiter* s = senders_.front()) {  // room now: the first sender moves in
+      if (detail::waiter* s = senders_.claim_front()) {  // room now: the first sender moves in
         ring_[(head_ + count_) % capacity_].emplace(std::move(*static_cast<T*>(s->payload)));
         ++count_;
         woken = s->complete(detail::waiter::outcome::done);
       }
       return true;
     }
-    if (detail::waiter* s = senders_.front()) {
+    if (detail::waiter* s = senders_.claim_front()) {
       out.emplace(std::move(*static_cast<T*>(s->payload)));
       woken = s->complete(detail::waiter::outcome::done);
       return true;

@@ -61,8 +61,8 @@ class async_mutex {
     detail::task_record* next = nullptr;
     {
       std::lock_guard lock(mu_);
-      if (detail::waiter* w = waiters_.front())
-        next = w->hand_off(handed_);  // ownership passes on; locked_ stays true
+      if (detail::waiter* w = waiters_.claim_front())  // (a weft::select's waiter: claimed first)
+        next = w->hand_off(handed_);                   // ownership passes on; locked_ stays true
       else
         locked_ = false;
     }

@@ -31,7 +31,11 @@ class semaphore {
     detail::wake_list woken;
     {
       std::lock_guard lock(mu_);
-      for (; n > 0 && !waiters_.empty(); --n) woken.add(waiters_.front()->hand_off(handed_));
+      for (; n > 0; --n) {
+        detail::waiter* w = waiters_.claim_front();  // (a weft::select's waiter: claimed first)
+        if (!w) break;
+        woken.add(w->hand_off(handed_));
+      }
       permits_ += n;
     }
     woken.wake_all();

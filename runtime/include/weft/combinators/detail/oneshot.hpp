@@ -1,6 +1,7 @@
 #pragma once
 // weft::detail::oneshot: a signal set once and awaited by at most one task at a time.
-// Used by task_group, when_all and when_any to wait for their children.
+// Used by task_group, when_all and when_any to wait for their children, and by spawn_blocking's
+// driver task to wait for its call.
 //
 // `state_` is 0 (not set, nobody waiting), 1 (set), 2 (a canceller came before the waiter
 // registered), or the waiting task's record. set() swaps in 1 and wakes a waiter it finds; a
@@ -35,13 +36,13 @@ class oneshot {
   /// and await_resume() says so.
   class awaiter : suspension {
    public:
-    awaiter(oneshot& o, bool cancellable) noexcept : suspension(&hook), o_(&o), cancellable_(cancellable) {}
+    awaiter(oneshot& o, bool cancellable, const char* what) noexcept
+        : suspension(&hook), o_(&o), cancellable_(cancellable), what_(what) {}
     bool await_ready() const noexcept { return o_->is_set(); }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-      static constexpr const char* what = "children (task_group, when_all, when_any)";
-      if (!enter(h, "a task_group / when_all / when_any join", cancellable_)) return h;
+      if (!enter(h, what_ ? what_ : "a task_group / when_all / when_any join", cancellable_)) return h;
       if (cancellable_ && !arm()) return h;
-      join_state* helping = publish(await_kind::other, 0, what);
+      join_state* helping = publish(await_kind::other, 0, what_ ? what_ : "children (task_group, when_all, when_any)");
       std::uintptr_t expected = 0;
       if (o_->state_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(task_),
                                              std::memory_order_acq_rel, std::memory_order_acquire))
@@ -78,9 +79,11 @@ class oneshot {
 
     oneshot* o_;
     bool cancellable_;
+    const char* what_;
   };
 
-  awaiter wait(bool cancellable) noexcept { return awaiter(*this, cancellable); }
+  /// `what` names the wait in dumps (it must outlive the wait); null: a group's join.
+  awaiter wait(bool cancellable, const char* what = nullptr) noexcept { return awaiter(*this, cancellable, what); }
 
  private:
   static constexpr std::uintptr_t cancel_pending = 2;

@@ -18,6 +18,15 @@
 // while handed runs the primitive's `undo` (unlock, release), so a task destroyed at shutdown
 // leaves no lock held and no permit lost.
 //
+// Selects. A weft::select (select.hpp) waits on several primitives at once, with one waiter in
+// each queue, all pointing at one `select_claim`; only one of them may complete the select. So a
+// waker never takes the front waiter as it is: it calls claim_front(), which claims a select's
+// waiter first (one compare-exchange, under the waker's own lock) and, when the select was
+// already won elsewhere, unlinks that waiter and goes on to the next. A waiter is handed a value,
+// a permit or the lock only once its select is claimed for it, so a receive that loses the race
+// is never given a value: it stays in its channel. Every waker (complete_all, a channel's
+// offer/take, release, unlock, orphan_all) goes through claim_front().
+//
 // Destruction. A primitive destroyed while tasks wait (a bug in a running program; routine
 // while shutdown destroys frames in no particular order) unlinks every waiter, marks it
 // orphaned and wakes its task, whose co_await throws usage_error; a waiter that is orphaned
@@ -28,6 +37,7 @@
 #include <atomic>
 #include <coroutine>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -76,6 +86,25 @@ class short_mutex {
 };
 
 class waiter_queue;
+
+/// What the wait lists see of a weft::select (combinators/detail/select_core.hpp): one word.
+/// `waiting` is the only state a waker may claim; a select that is still registering holds the
+/// lock of every primitive it waits on, so no waker finds its waiters before it is `waiting`.
+struct select_claim {
+  static constexpr std::uint32_t registering = 0, waiting = 1, cancelled = 2, first_branch = 3;
+  std::atomic<std::uint32_t> state{registering};
+
+  /// Any thread, under the lock of the primitive whose queue holds the select's waiter for
+  /// `branch`: true if this call won the select for that branch (the caller must then complete
+  /// the waiter), false if it was won already (or cancelled).
+  bool claim(std::uint32_t branch) noexcept {
+    std::uint32_t expected = waiting;
+    // acq_rel: acquire pairs with the select's release of `waiting` (its waiters' fields are
+    // published); release orders the claim before the hand-off that follows under our lock.
+    return state.compare_exchange_strong(expected, first_branch + branch, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed);
+  }
+};
 
 /// Tasks to wake once the primitive's lock is let go, linked through their records' job link
 /// (free while a task is suspended: it is in no queue).
@@ -172,6 +201,13 @@ struct waiter : suspension {
   task_record* hand_off(waiter_queue& handed) noexcept;
 
   task_record* task() const noexcept { return task_; }
+  /// A weft::select's waiter: it belongs to select `s` as branch `b` of task `t` (it is never
+  /// armed or published itself: the select is the task's one suspension).
+  void join_select(select_claim& s, std::uint32_t b, task_record* t) noexcept {
+    select = &s;
+    branch = b;
+    task_ = t;
+  }
 
   waiter* prev = nullptr;
   waiter* next = nullptr;
@@ -179,7 +215,9 @@ struct waiter : suspension {
   waiter_queue* queue;  ///< the queue it is linked in (its wait queue, or a hand-off queue)
   void* owner;
   undo_fn undo;
-  void* payload = nullptr;  ///< channel: the value to send, or where to receive
+  void* payload = nullptr;         ///< channel: the value to send, or where to receive
+  select_claim* select = nullptr;  ///< a weft::select's waiter: claim it before completing it
+  std::uint32_t branch = 0;        ///< which of the select's branches this waiter is
   outcome result = outcome::waiting;
   bool linked = false;
   std::atomic<bool> orphaned{false};  ///< the primitive is gone: never touch it again
@@ -215,6 +253,10 @@ class waiter_queue {
     if (w) remove(w);
     return w;
   }
+  /// The first waiter a waker may complete, or null. A select's waiter is claimed for its
+  /// branch first; one whose select was won elsewhere is unlinked and skipped (see above). The
+  /// caller must complete (or hand off to) the waiter it gets.
+  waiter* claim_front() noexcept;
   void remove(waiter* w) noexcept {
     if (w->prev)
       w->prev->next = w->next;
@@ -235,6 +277,14 @@ class waiter_queue {
   std::size_t size_ = 0;
 };
 
+inline waiter* waiter_queue::claim_front() noexcept {
+  while (waiter* w = head_) {
+    if (!w->select || w->select->claim(w->branch)) return w;
+    remove(w);  // its select took another branch: it gets nothing (its task unlinks nothing)
+  }
+  return nullptr;
+}
+
 inline task_record* waiter::complete(outcome r) noexcept {
   queue->remove(this);
   result = r;
@@ -254,13 +304,39 @@ inline void waiter::take_off_queue() noexcept {
 
 /// Under the lock: completes every waiter of `q` with `r` and adds its task to `wake`.
 inline void complete_all(waiter_queue& q, waiter::outcome r, wake_list& wake) noexcept {
-  while (waiter* w = q.front()) wake.add(w->complete(r));
+  while (waiter* w = q.claim_front()) wake.add(w->complete(r));
+}
+
+/// Under the lock of `q`'s primitive: what orphan_all does, for the waiters of `q` whose `owner`
+/// is `owner` only (a broadcast or watch receiver destroyed while its state lives on): each is
+/// unlinked, orphaned and, unless it is a select's that went another way, woken with usage_error.
+inline void orphan_owned_by(waiter_queue& q, const void* owner, wake_list& wake) noexcept {
+  for (waiter* w = q.front(); w;) {
+    waiter* next = w->next;
+    if (w->owner == owner) {
+      if (!w->select || w->select->claim(w->branch))
+        wake.add(w->complete(waiter::outcome::destroyed));
+      else
+        q.remove(w);
+      // release: a hook that sees the flag sees the waiter unlinked, and leaves it alone.
+      w->orphaned.store(true, std::memory_order_release);
+    }
+    w = next;
+  }
 }
 
 /// A primitive's destructor: every waiter still queued is unlinked, orphaned and woken (its
 /// co_await throws usage_error); every waiter in `handed` (given the lock or a permit, not yet
 /// resumed) is orphaned, so it never touches the primitive again.
 void orphan_all(short_mutex& mu, waiter_queue& waiting, waiter_queue* handed = nullptr) noexcept;
+
+/// For an awaiter on a primitive whose state is shared (broadcast, watch): keeps that state, and
+/// so the lock its waiter unlinks itself under, alive as long as the awaiter. Derive from it
+/// *before* `waiter`: bases are destroyed in reverse order, so the waiter unlinks itself first.
+template <class State>
+struct state_ref {
+  std::shared_ptr<State> state;
+};
 
 /// The one awaiter of the primitives whose wait hands over no value (event, latch, semaphore,
 /// async_mutex). `Op`, a nested struct of the primitive, describes its wait:
@@ -286,6 +362,8 @@ class wait_awaiter : waiter {
     finish(Op::name);
     return Op::result(*p_);
   }
+  /// The primitive waited on (weft::select waits on it itself).
+  primitive& target() const noexcept { return *p_; }
 
  private:
   primitive* p_;
