@@ -37,24 +37,26 @@ sched::options scheduler_options(runtime_options& o, const std::string& name, co
 }  // namespace
 
 namespace {
-std::chrono::milliseconds checked_grace(std::chrono::milliseconds g) {
-  if (g < std::chrono::milliseconds::zero())
+// The options checked before anything is built (the first member's initialiser calls it): a
+// refusal after the core exists would leak it.
+const runtime_options& validated(const runtime_options& o) {
+  if (o.shutdown_grace < std::chrono::milliseconds::zero())
     throw std::invalid_argument("weft::runtime_options::shutdown_grace must not be negative");
-  return g;
+  detail::check_signals(o.stop_signals, "weft::runtime_options::stop_signals", true);
+  return o;
 }
 }  // namespace
 
 runtime::runtime(runtime_options opts)
-    : own_registry_(opts.registry ? nullptr : std::make_unique<metrics::registry>()),
+    : own_registry_(validated(opts).registry ? nullptr : std::make_unique<metrics::registry>()),
       registry_(opts.registry ? opts.registry : own_registry_.get()),
       name_claim_(opts.name.empty() ? registry_->claim_unique_name("runtime", "weft")
                                     : registry_->claim_name("runtime", opts.name)),
       name_(name_claim_.name()),
       metrics_(std::make_unique<detail::runtime_metrics>(*registry_, name_, opts.timing_metrics)),
       core_(new detail::runtime_core(scheduler_options(opts, name_, *metrics_))),
-      shutdown_grace_(checked_grace(opts.shutdown_grace)),
+      shutdown_grace_(opts.shutdown_grace),
       stop_signals_(std::move(opts.stop_signals)) {
-  detail::check_signals(stop_signals_, "weft::runtime_options::stop_signals", true);
   core_->registry = registry_;
   try {
     metrics_->bind(*core_);

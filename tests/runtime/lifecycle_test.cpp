@@ -287,7 +287,8 @@ std::vector<kind> kinds() {
                }});
   k.push_back({"signal wait", 1, [](resources&, lifetime_counter& c) -> task<void> {
                  tracked t(c);
-                 (void)co_await weft::wait_for_signal({SIGUSR2});  // never sent
+                 auto wait = weft::wait_for_signal({SIGUSR2});  // never sent (named: g++ 12, signal.hpp)
+                 (void)co_await std::move(wait);
                }});
   k.push_back({"fiber await", 2, [](resources&, lifetime_counter& c) -> task<void> {
                  tracked t(c);

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <latch>
 #include <stdexcept>
 #include <string>
@@ -134,4 +135,23 @@ TEST_CASE("runtimes sharing a registry get distinct default names; an explicit d
   }
   CHECK(error.find("\"api\"") != std::string::npos);
   CHECK(reg.to_prometheus().find("runtime=\"weft-2\"") != std::string::npos);
+}
+
+TEST_CASE("options that cannot work are refused by name before anything is built", "[runtime]") {
+  // Under ASan (leak detection) this also shows that a refused runtime leaves nothing behind.
+  auto refusal = [](weft::runtime_options o) -> std::string {
+    try {
+      weft::runtime rt(std::move(o));
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return {};
+  };
+  CHECK(refusal({.workers = 1, .shutdown_grace = std::chrono::milliseconds(-1)}).find("shutdown_grace") !=
+        std::string::npos);
+  CHECK(refusal({.workers = 1, .max_blocking_threads = 0}).find("max_blocking_threads") != std::string::npos);
+  CHECK(refusal({.workers = 1, .blocking_keep_alive = std::chrono::milliseconds(-1)}).find("blocking_keep_alive") !=
+        std::string::npos);
+  CHECK(refusal({.workers = 1, .stop_signals = {SIGKILL}}).find("stop_signals") != std::string::npos);
+  CHECK(refusal({.workers = 1}).empty());
 }

@@ -19,6 +19,11 @@
 // suspended task. Call it from a task on a runtime (usage_error elsewhere). Signal numbers must
 // be ones a program can catch (1 to NSIG - 1, not SIGKILL or SIGSTOP), and the list not empty:
 // std::invalid_argument, thrown by the call itself.
+//
+// g++ 12 rejects a braced list written inside the co_await expression ("array used as
+// initializer", a compiler bug); name the task first there:
+//   auto hup = weft::wait_for_signal({SIGHUP, SIGUSR1});
+//   int got = co_await std::move(hup);
 
 #include <initializer_list>
 #include <span>

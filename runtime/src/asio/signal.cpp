@@ -66,6 +66,9 @@ task<int> wait_for_signal(std::initializer_list<int> signals) {
   return wait_for_signal(std::span<const int>(signals.begin(), signals.size()));
 }
 
-task<void> ctrl_c() { co_await wait_for_signal({SIGINT}); }
+task<void> ctrl_c() {
+  static constexpr int sigint[] = {SIGINT};  // (g++ 12 rejects a braced list inside co_await)
+  co_await wait_for_signal(std::span<const int>(sigint));
+}
 
 }  // namespace weft

@@ -122,8 +122,10 @@ TEST_CASE("wait_for_signal yields the signal that came; ctrl_c waits for SIGINT"
   weft::test::watchdog wd("wait_for_signal");
   weft::runtime rt({.workers = 2});
   std::atomic<int> got{0};
-  auto waiter = rt.spawn(
-      [](std::atomic<int>& got) -> task<void> { got = co_await weft::wait_for_signal({SIGUSR2, SIGHUP}); }(got));
+  auto waiter = rt.spawn([](std::atomic<int>& got) -> task<void> {
+    auto wait = weft::wait_for_signal({SIGUSR2, SIGHUP});  // (named: g++ 12, see signal.hpp)
+    got = co_await std::move(wait);
+  }(got));
   raise_until(SIGHUP, [&] { return got.load() != 0; });
   rt.block_on(std::move(waiter));
   CHECK(got == SIGHUP);

@@ -196,7 +196,9 @@ TEST_CASE("destroying a join_set cancels its children, which end on their own", 
     for (int i = 0; i < 4; ++i) set.spawn(sleeper(cancelled, c));
     co_return;  // the set goes with the frame
   }());
-  while (c.alive() != 0) std::this_thread::yield();  // the children ended (no sleep of an hour)
+  // The children ended (no sleep of an hour). Each may start only after the set is gone: wait
+  // for all four to have begun, not just for none to be alive.
+  while (c.constructed.load() != 4 || c.alive() != 0) std::this_thread::yield();
   CHECK(cancelled.load() == 4);
   CHECK(c.constructed.load() == 4);
 }
@@ -281,7 +283,7 @@ TEST_CASE("a join_set's children are cancelled with the token of the task that m
     co_return false;
   }());
   CHECK(timed_out);
-  while (c.alive() != 0) std::this_thread::yield();
+  while (c.constructed.load() != 1 || c.alive() != 0) std::this_thread::yield();  // (it may start late)
   CHECK(cancelled.load() == 1);
 }
 
