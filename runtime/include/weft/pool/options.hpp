@@ -107,7 +107,8 @@ struct health_status {
 /// What stop() did.
 struct stop_report {
   std::size_t drained = 0;        ///< jobs finished while stopping (successfully or not)
-  std::size_t cancelled = 0;      ///< jobs in flight at the drain timeout, cancelled
+  std::size_t cancelled = 0;      ///< jobs in flight at the drain timeout, cancelled (one that
+                                  ///< reaches no cancellation point afterwards may still succeed)
   std::size_t dead_lettered = 0;  ///< jobs still queued at the timeout, moved to the dead letters
 };
 

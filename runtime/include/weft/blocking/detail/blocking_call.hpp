@@ -58,9 +58,12 @@ struct blocking_result : blocking_call_base {
     error = std::move(e);
     done.set();
   }
-  /// The driver, after `done`: the value, or the exception rethrown.
+  /// The driver, after `done`: the value, or the exception rethrown. The exception is moved
+  /// out, so its last reference goes on the caller's side, never on the blocking thread that
+  /// may drop the call later (the exception's count lives in uninstrumented libstdc++, so
+  /// ThreadSanitizer would see that free race the caller's reads of the exception).
   R take() {
-    if (error) std::rethrow_exception(error);
+    if (error) std::rethrow_exception(std::exchange(error, nullptr));
     if constexpr (!std::is_void_v<R>) return std::move(*value);
   }
 

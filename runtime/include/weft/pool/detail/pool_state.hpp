@@ -65,10 +65,11 @@ struct store_write {
     cv.notify_all();
     finished.set();
   }
-  /// After `finished`: the outcome (rethrows the store's error).
+  /// After `finished`: the outcome (rethrows the store's error, once: moved out, so that its last
+  /// reference goes on the submitter's side, see blocking_call.hpp's take()).
   submit_status result() {
     std::lock_guard lock(mu);
-    if (error) std::rethrow_exception(error);
+    if (error) std::rethrow_exception(std::exchange(error, nullptr));
     return status;
   }
   /// Blocks the calling thread until the write is settled.
