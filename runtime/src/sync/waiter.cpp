@@ -7,8 +7,9 @@ namespace weft::detail {
 
 void waiter::hook(cancel_hook* h, hook_op op) noexcept {
   auto& w = *static_cast<waiter*>(h);
-  // acquire: pairs with orphan_all's release; an orphaned waiter's primitive is gone.
-  if (w.orphaned.load(std::memory_order_acquire)) return;
+  // acquire: pairs with orphan_all's release (an orphaned waiter's primitive is gone) and with
+  // waiter_queue::remove's (a released waiter's primitive may be gone: nothing left to undo).
+  if (w.orphaned.load(std::memory_order_acquire) || w.released.load(std::memory_order_acquire)) return;
   task_record* to_wake = nullptr;
   bool give_back = false;
   {

@@ -221,6 +221,12 @@ struct waiter : suspension {
   outcome result = outcome::waiting;
   bool linked = false;
   std::atomic<bool> orphaned{false};  ///< the primitive is gone: never touch it again
+  /// Taken off the primitive's queues for good (by a waker, a canceller or a hook; set with
+  /// release under the lock, by waiter_queue::remove): from then on the primitive may be
+  /// destroyed before the task resumes (its waiter is in no list of it), so a later hook call
+  /// (shutdown's cancellation of a task woken but not yet run) must not take its lock. Not set
+  /// between arming and enqueueing, where the hook must take the lock to find the waiter.
+  std::atomic<bool> released{false};
 
  private:
   friend void orphan_all(short_mutex& mu, waiter_queue& waiting, waiter_queue* handed) noexcept;
@@ -246,6 +252,7 @@ class waiter_queue {
     tail_ = w;
     w->queue = this;
     w->linked = true;
+    w->released.store(false, std::memory_order_relaxed);
     ++size_;
   }
   waiter* pop_front() noexcept {
@@ -257,7 +264,13 @@ class waiter_queue {
   /// branch first; one whose select was won elsewhere is unlinked and skipped (see above). The
   /// caller must complete (or hand off to) the waiter it gets.
   waiter* claim_front() noexcept;
+  /// Under the lock: off this queue for good (see waiter::released).
   void remove(waiter* w) noexcept {
+    unlink(w);
+    w->released.store(true, std::memory_order_release);
+  }
+  /// Under the lock: off this queue, to be pushed onto another (a hand-off) at once.
+  void unlink(waiter* w) noexcept {
     if (w->prev)
       w->prev->next = w->next;
     else
@@ -292,7 +305,7 @@ inline task_record* waiter::complete(outcome r) noexcept {
 }
 
 inline task_record* waiter::hand_off(waiter_queue& handed) noexcept {
-  queue->remove(this);
+  queue->unlink(this);  // (not released: it stays in a list of the primitive)
   result = outcome::done;
   handed.push_back(this);
   return task_;
