@@ -49,6 +49,8 @@ pool_options validated(pool_options o, std::size_t workers, const std::string& n
 
 }  // namespace
 
+pool_core::clock::time_point pool_core::now() const noexcept { return rt.now(); }
+
 pool_core::pool_core(runtime& r, pool_options o, bool has_size_of)
     : rt(r),
       name(o.name.empty() ? r.metrics().claim_unique_name("pool", "pool") : r.metrics().claim_name("pool", o.name)),

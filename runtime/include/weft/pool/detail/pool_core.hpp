@@ -48,8 +48,9 @@ class pool_core {
   pool_core(const pool_core&) = delete;
 
   /// The one place the pool reads the time: breakers, job durations, queue waits and scaling
-  /// decisions all ask here (a virtual clock replaces this, and only this).
-  clock::time_point now() const noexcept { return clock::now(); }
+  /// decisions all ask here. It is the runtime's clock (runtime::now(): virtual in a
+  /// weft::testing::sim, as are the backoff sleeps and job deadlines, which are weft timers).
+  clock::time_point now() const noexcept;
 
   /// Registers the pool's metrics; `stats` is sampled at collection.
   void register_metrics(std::function<pool_stats()> stats);
