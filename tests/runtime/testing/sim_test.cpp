@@ -453,3 +453,21 @@ TEST_CASE("shutdown of a sim while tasks wait cancels each at its await and dest
   CHECK_THROWS_AS(s.block_on(std::move(joined)), weft::runtime_stopped);
   holder.unlock();  // primitives outlive the runtime
 }
+
+TEST_CASE("a shutdown from another thread while a sim is driven ends the task its driver waits for",
+          "[sim][lifecycle]") {
+  sim s{{.seed = 15, .workers = 2, .wait_for_outside = true}};
+  weft::event never;
+  weft::test::lifetime_counter locals;
+  std::thread stopper([&] {
+    weft::test::wait_suspended(s, 1);  // the driver waits for a wake from outside now
+    s.shutdown();
+  });
+  CHECK_THROWS_AS(s.block_on([](weft::event& e, weft::test::lifetime_counter& c) -> task<void> {
+    weft::test::tracked t(c);
+    co_await e.wait();
+  }(never, locals)),
+                  weft::runtime_stopped);
+  stopper.join();
+  CHECK(locals.alive() == 0);
+}
