@@ -40,8 +40,8 @@ void scheduler::unbind(binding previous) noexcept {
 void scheduler::run_bound(job* j) noexcept { this_worker()->execute(j); }
 
 void scheduler::set_virtual_now(std::int64_t ns) noexcept {
-  if (ns <= virtual_ns_.load(std::memory_order_relaxed)) return;
-  virtual_ns_.store(ns, std::memory_order_relaxed);
+  if (ns <= virtual_ns_->load(std::memory_order_relaxed)) return;
+  virtual_ns_->store(ns, std::memory_order_relaxed);
   coarse_ns_.store(ns, std::memory_order_relaxed);
 }
 

@@ -15,6 +15,7 @@
 
 #include <weft/blocking.hpp>
 #include <weft/metrics/registry.hpp>
+#include <weft/pool/pool.hpp>
 #include <weft/sched/worker.hpp>
 #include <weft/spawn.hpp>
 #include <weft/sync/channel.hpp>
@@ -470,4 +471,22 @@ TEST_CASE("a shutdown from another thread while a sim is driven ends the task it
                   weft::runtime_stopped);
   stopper.join();
   CHECK(locals.alive() == 0);
+}
+
+TEST_CASE("a pool outliving its sim still answers, on the sim's clock as it was last", "[sim][pool][lifecycle]") {
+  std::optional<weft::job_pool<int>> pool;
+  {
+    sim s{{.seed = 16}};
+    pool.emplace(s, weft::pool_options{.name = "outlives", .concurrency = 1, .breaker = {.enabled = true}},
+                 [](int) -> task<void> { co_await weft::sleep_for(1h); });
+    CHECK(pool->try_submit(1) == weft::submit_status::accepted);
+    s.advance(1min);
+    CHECK(pool->stats().in_flight == 1);
+  }
+  auto st = pool->stats();  // reads the breakers against the clock: the sim's, frozen
+  CHECK(st.in_flight == 0);
+  CHECK(st.failed == 1);
+  CHECK_FALSE(pool->health().healthy);
+  CHECK(pool->try_submit(2) == weft::submit_status::stopping);
+  pool.reset();
 }

@@ -54,6 +54,19 @@ enum class timer_result {
   cancelled,  ///< the cancel flag was set: not armed, `fire` not called
 };
 
+/// A scheduler's clock as a value that may outlive the scheduler (a job pool may outlive its
+/// runtime): the steady clock, or a manual scheduler's virtual clock (at its last reading once
+/// the scheduler is gone). Cheap to copy; any thread.
+class clock_ref {
+ public:
+  clock_ref() = default;
+  explicit clock_ref(std::shared_ptr<const std::atomic<std::int64_t>> v) noexcept : v_(std::move(v)) {}
+  std::int64_t now() const noexcept { return v_ ? v_->load(std::memory_order_relaxed) : now_ns(); }
+
+ private:
+  std::shared_ptr<const std::atomic<std::int64_t>> v_;  // null: the steady clock
+};
+
 /// Where a job scheduled from a worker of the same scheduler goes.
 enum class hint {
   spawn,  ///< bottom of the local deque (depth-first)
@@ -146,8 +159,10 @@ class scheduler {
   std::int64_t now() const noexcept {
     // relaxed: the virtual clock is written by the controlling thread, which is also the only
     // one running tasks; other threads (metrics, a blocking call) read a recent value.
-    return manual_ ? virtual_ns_.load(std::memory_order_relaxed) : now_ns();
+    return manual_ ? virtual_ns_->load(std::memory_order_relaxed) : now_ns();
   }
+  /// now() as a value that outlives the scheduler.
+  clock_ref clock() const noexcept { return clock_ref(virtual_ns_); }
   /// Whether this scheduler runs in manual mode (options::manual).
   bool manual() const noexcept { return manual_; }
 
@@ -212,7 +227,9 @@ class scheduler {
   std::atomic<bool> started_{false};
   std::atomic<std::uint32_t> external_pushes_{0};
   std::atomic<std::int64_t> coarse_ns_{now_ns()};
-  std::atomic<std::int64_t> virtual_ns_{coarse_ns_.load(std::memory_order_relaxed)};  // manual mode
+  // Manual mode's virtual clock (null otherwise), shared with the clock_refs handed out.
+  std::shared_ptr<std::atomic<std::int64_t>> virtual_ns_ =
+      manual_ ? std::make_shared<std::atomic<std::int64_t>>(coarse_ns_.load(std::memory_order_relaxed)) : nullptr;
 
   // Timers. next_timer_ns_ mirrors the wheel's next wake-up for lock-free checks (INT64_MAX
   // when empty); timer_keeper_ is the parked worker sleeping until then (-1: none).
