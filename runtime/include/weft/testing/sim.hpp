@@ -30,9 +30,11 @@
 //
 // Deterministic schedules. Whenever the sim runs a task, it takes every runnable task out of
 // the workers' queues and draws the next one from the seed: uniformly for an even seed, by
-// PCT-style priorities for an odd one (testing/src/README.md); which logical worker runs it
-// (a steal, when it is not the one that queued it) is drawn too. The same seed replays the same
-// order; weft::testing::explore tries many.
+// PCT-style priorities for an odd one (runtime/src/testing/README.md); which logical worker
+// runs it (a steal, when it is not the one that queued it) is drawn too. The same seed replays
+// the same order; weft::testing::explore tries many. Interleavings happen at awaits: one
+// dispatch runs to its next suspension alone, and a task that joins a child it just spawned
+// runs it inline, as on a real worker.
 //
 // What it does not control, said plainly: threads it does not own (a thread of yours that
 // sends on a channel, spawn_blocking's threads, a job store's writer thread) and real I/O
