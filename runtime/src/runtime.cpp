@@ -58,9 +58,8 @@ runtime::runtime(runtime_options opts, bool manual)
       name_(name_claim_.name()),
       metrics_(std::make_unique<detail::runtime_metrics>(*registry_, name_, opts.timing_metrics)),
       core_(new detail::runtime_core(scheduler_options(opts, name_, *metrics_, manual))),
-      shutdown_grace_(checked_grace(opts.shutdown_grace)),
+      shutdown_grace_(opts.shutdown_grace),
       stop_signals_(std::move(opts.stop_signals)) {
-  detail::check_signals(stop_signals_, "weft::runtime_options::stop_signals", true);
   core_->registry = registry_;
   if (manual) {
     // No thread to replace, and the stuck "worker" a stall names is the driving thread itself.
@@ -68,6 +67,10 @@ runtime::runtime(runtime_options opts, bool manual)
     opts.stall.capture_backtrace = false;
   }
   try {
+    // Inside the try: the core is ours to release if the options are refused (ASan: a runtime
+    // refused for a bad stop signal or grace leaked its core).
+    checked_grace(shutdown_grace_);
+    detail::check_signals(stop_signals_, "weft::runtime_options::stop_signals", true);
     metrics_->bind(*core_);
     monitor_ = std::make_unique<detail::monitor>(*core_, opts.stall, *metrics_);
     // Without threads the driver samples, when time passes inside a dispatch (manual_driver).
