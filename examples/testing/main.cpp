@@ -108,7 +108,7 @@ class fake_upstream : public upstream {
     const std::string step = calls.size() <= script_.size() ? script_[calls.size() - 1] : script_.back();
     if (step == "fail") throw transient_error("503 from upstream");
     if (step == "hang") co_await weft::sleep_for(1h);  // until the attempt's deadline cancels it
-    co_await weft::sleep_for(100ms);                    // a normal reply takes 100 ms
+    co_await weft::sleep_for(100ms);                   // a normal reply takes 100 ms
     co_return step + ":" + key;
   }
   std::vector<std::chrono::milliseconds> calls;  // one thread runs a sim: no data race
