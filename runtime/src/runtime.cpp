@@ -20,8 +20,10 @@
 namespace weft {
 namespace {
 
-sched::options scheduler_options(runtime_options& o, const std::string& name, const detail::runtime_metrics& m) {
+sched::options scheduler_options(runtime_options& o, const std::string& name, const detail::runtime_metrics& m,
+                                 bool manual) {
   sched::options s;
+  s.manual = manual;
   s.poll_duration = m.poll_duration();
   s.schedule_delay = m.schedule_delay();
   s.workers = o.workers;
@@ -47,20 +49,31 @@ const runtime_options& validated(const runtime_options& o) {
 }
 }  // namespace
 
-runtime::runtime(runtime_options opts)
+runtime::runtime(runtime_options opts) : runtime(std::move(opts), false) {}
+
+runtime::runtime(runtime_options opts, detail::manual_workers_t) : runtime(std::move(opts), true) {}
+
+runtime::runtime(runtime_options opts, bool manual)
     : own_registry_(validated(opts).registry ? nullptr : std::make_unique<metrics::registry>()),
       registry_(opts.registry ? opts.registry : own_registry_.get()),
       name_claim_(opts.name.empty() ? registry_->claim_unique_name("runtime", "weft")
                                     : registry_->claim_name("runtime", opts.name)),
       name_(name_claim_.name()),
       metrics_(std::make_unique<detail::runtime_metrics>(*registry_, name_, opts.timing_metrics)),
-      core_(new detail::runtime_core(scheduler_options(opts, name_, *metrics_))),
+      core_(new detail::runtime_core(scheduler_options(opts, name_, *metrics_, manual))),
       shutdown_grace_(opts.shutdown_grace),
       stop_signals_(std::move(opts.stop_signals)) {
   core_->registry = registry_;
+  if (manual) {
+    // No thread to replace, and the stuck "worker" a stall names is the driving thread itself.
+    opts.stall.max_replacements = 0;
+    opts.stall.capture_backtrace = false;
+  }
   try {
     metrics_->bind(*core_);
     monitor_ = std::make_unique<detail::monitor>(*core_, opts.stall, *metrics_);
+    // Without threads the driver samples, when time passes inside a dispatch (manual_driver).
+    if (manual) core_->sample_observers = [m = monitor_.get()] { m->tick(); };
     metrics_->keep(registry_->gauge_callback("weft_hung_tasks",
                                              "Tasks suspended for longer than stall_options::hang_threshold",
                                              {{"runtime", name_}}, [core = core_, t = opts.stall.hang_threshold] {
@@ -74,8 +87,8 @@ runtime::runtime(runtime_options opts)
     core_->retire();
     throw;
   }
-  core_->sched.start();
-  monitor_->start();
+  core_->sched.start();  // manual: no thread
+  if (!manual) monitor_->start();
 }
 
 runtime::~runtime() {
@@ -108,6 +121,8 @@ void runtime::stop_trace(detail::tracer* t) {
 void runtime::run() {
   if (core_->sched.on_worker())
     throw usage_error("weft: runtime::run called from one of its own workers; it would wait for itself");
+  if (core_->driver)
+    throw usage_error("weft: runtime::run on a runtime without worker threads (weft::testing::sim): use block_on");
   std::optional<detail::signal_watch> watch;
   if (!stop_signals_.empty()) try {
       watch.emplace(*core_, stop_signals_, [this](int) { request_run_stop(); });
@@ -145,19 +160,27 @@ void runtime::shutdown() {
   // spawned since the last one (a child of a cancelled task starts cancelled; a task spawned
   // by a posted function does not). The rounds poll, from 20 us apart up to 2 ms: shutdown is
   // not a hot path, and a completion hook on every task would be.
-  const auto deadline = std::chrono::steady_clock::now() + shutdown_grace_;
-  for (auto pause = std::chrono::microseconds(20);; pause = std::min(pause * 2, std::chrono::microseconds(2000))) {
-    if (core_->cancel_live(detail::task_record::cancel_shutdown) == 0) break;
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) break;
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+  // Without worker threads, the manual driver runs the unwinding on this thread (the grace is
+  // then the runtime's clock's, virtual in a sim).
+  if (core_->driver) {
+    core_->driver->unwind(shutdown_grace_);
+  } else {
+    const auto deadline = std::chrono::steady_clock::now() + shutdown_grace_;
+    for (auto pause = std::chrono::microseconds(20);; pause = std::min(pause * 2, std::chrono::microseconds(2000))) {
+      if (core_->cancel_live(detail::task_record::cancel_shutdown) == 0) break;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) break;
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+    }
   }
 
   // 3. Stop what drives tasks: the monitor (replacements, its timer fallback), the Asio
-  // reactor (no completion reaches a task or a queue after this), then the workers.
+  // reactor (no completion reaches a task or a queue after this), then the workers (a manual
+  // driver: the thread driving them, if another one does, leaves after its current dispatch).
   monitor_->stop();
   core_->run_stop_hooks();
   core_->sched.stop();
+  if (core_->driver) core_->driver->join();
 
   // 4. End what is left. Queued jobs first (posted functions are destroyed; tasks are ended
   // from the table), then every live task's frame: its awaits unlink themselves from the
@@ -182,7 +205,8 @@ void runtime::check_block_on() const {
   if (core_->stopped.load(std::memory_order_acquire)) throw runtime_stopped();
 }
 
-std::uint32_t runtime::wait(detail::thread_waiter& tw) noexcept {
+std::uint32_t runtime::wait(detail::thread_waiter& tw, std::exception_ptr& error) {
+  if (core_->driver) error = core_->driver->run_until(tw.done);
   for (;;) {
     // acquire: pairs with the release store of the completing worker (or of shutdown).
     std::uint32_t v = tw.done.load(std::memory_order_acquire);

@@ -14,11 +14,13 @@ std::size_t resolve_workers(std::size_t w) { return w ? w : std::max(1u, std::th
 
 scheduler::scheduler(options opts)
     : opts_(std::move(opts)),
+      manual_(opts_.manual),
       base_workers_(resolve_workers(opts_.workers)),
-      idle_(base_workers_, base_workers_ + opts_.max_replacements),
-      wheel_(now_ns()),
+      idle_(base_workers_, base_workers_ + (manual_ ? 0 : opts_.max_replacements)),
+      wheel_(coarse_ns_.load(std::memory_order_relaxed)),
       next_timer_ns_(INT64_MAX) {
   opts_.workers = base_workers_;
+  if (manual_) opts_.max_replacements = 0;  // no threads, so no replacement threads either
   if (opts_.sample_every == 0 || (opts_.sample_every & (opts_.sample_every - 1)))
     throw std::invalid_argument("weft: sample_every must be a power of two");
   init_barriers();
@@ -43,7 +45,7 @@ bool scheduler::all_workers_busy() const noexcept {
 }
 
 std::optional<std::size_t> scheduler::start_replacement() {
-  if (stopping()) return std::nullopt;
+  if (stopping() || manual_) return std::nullopt;
   for (std::size_t i = base_workers_; i < workers_.size(); ++i) {
     worker& w = *workers_[i];
     if (w.active()) continue;
@@ -79,7 +81,7 @@ bool scheduler::rescue_lifo(std::size_t i) noexcept {
 scheduler::~scheduler() { stop(); }
 
 void scheduler::start() {
-  if (started_.exchange(true)) return;
+  if (started_.exchange(true) || manual_) return;  // manual: workers start when first bound
   for (std::size_t i = 0; i < base_workers_; ++i) {
     worker* raw = workers_[i].get();
     raw->active_.store(true, std::memory_order_release);
@@ -93,6 +95,7 @@ void scheduler::stop() {
   for (auto& w : workers_) w->parker_.unpark();
   for (auto& w : workers_)
     if (w->thread_.joinable()) w->thread_.join();
+
   // No worker runs now. A job pushed before this line waits for drain(); one pushed after it
   // (a wake from another thread) is refused and disposed of by inject().
   injector_.close();

@@ -1,6 +1,7 @@
 #include <weft/sched/timer_wheel.hpp>
 
 #include <bit>
+#include <utility>
 
 namespace weft::sched {
 namespace {
@@ -60,6 +61,16 @@ void timer_wheel::place(timer_entry* e) noexcept {
 }
 
 bool timer_wheel::insert(timer_entry* e) noexcept {
+  if (e->deadline_ns == never) {
+    e->level_ = levels;
+    e->prev_ = nullptr;
+    e->next_ = never_;
+    if (never_) never_->prev_ = e;
+    never_ = e;
+    e->linked_ = true;
+    ++size_;
+    return true;
+  }
   e->deadline_tick_ = ticks_ceil(e->deadline_ns);
   if (e->deadline_tick_ <= elapsed_) return false;
   place(e);
@@ -69,6 +80,14 @@ bool timer_wheel::insert(timer_entry* e) noexcept {
 
 bool timer_wheel::remove(timer_entry* e) noexcept {
   if (!e->linked_) return false;
+  if (e->level_ == levels) {
+    (e->prev_ ? e->prev_->next_ : never_) = e->next_;
+    if (e->next_) e->next_->prev_ = e->prev_;
+    e->prev_ = e->next_ = nullptr;
+    e->linked_ = false;
+    --size_;
+    return true;
+  }
   auto& l = levels_[e->level_];
   if (e->prev_)
     e->prev_->next_ = e->next_;
@@ -149,6 +168,13 @@ std::size_t timer_wheel::clear() noexcept {
         ++n;
         e = next;
       }
+  for (timer_entry* e = std::exchange(never_, nullptr); e;) {
+    timer_entry* next = e->next_;
+    e->prev_ = e->next_ = nullptr;
+    e->linked_ = false;
+    ++n;
+    e = next;
+  }
   size_ = 0;
   return n;
 }

@@ -125,7 +125,7 @@ void worker::after_driver() noexcept {
 }
 
 void worker::maintenance() noexcept {
-  std::int64_t now = now_ns();
+  std::int64_t now = sched_->now();
   // Every worker reads the coarse clock on each task state change: write it only when it moved
   // by a millisecond, or its cache line would bounce between the workers.
   if (now - sched_->coarse_ns_.load(std::memory_order_relaxed) >= 1'000'000)
@@ -244,7 +244,7 @@ void worker::stop_searching() {
 
 bool worker::work_visible() const noexcept {
   if (!sched_->injector_.empty()) return true;
-  if (sched_->next_timer_ns_.load(std::memory_order_relaxed) <= now_ns()) return true;
+  if (sched_->next_timer_ns_.load(std::memory_order_relaxed) <= sched_->now()) return true;
   for (auto& w : sched_->workers_)
     if (w->local_.size_approx() || w->yield_.size_approx()) return true;
   return lifo_.load(std::memory_order_relaxed) != nullptr;
@@ -282,7 +282,7 @@ void worker::park() {
     }
     sched_->refresh_coarse_now();
     if (keeper) sched_->timer_keeper_.store(-1, std::memory_order_seq_cst);
-    std::size_t fired = sched_->fire_due_timers(now_ns());
+    std::size_t fired = sched_->fire_due_timers(sched_->now());
     stats_.timers_fired.inc(fired);
     if (!sched_->idle_.is_parked(index_)) {  // a notifier took us out: we search
       searching_ = true;

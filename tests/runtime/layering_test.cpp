@@ -73,6 +73,8 @@ std::string area_of_file(const std::string& path) {
       {"runtime/src/observe/", "observe"},
       {"runtime/include/weft/asio/", "asio"},
       {"runtime/src/asio/", "asio"},
+      {"runtime/include/weft/testing/", "testing"},
+      {"runtime/src/testing/", "testing"},
   };
   for (const auto& [dir, area] : dirs)
     if (starts_with(path, dir)) return area;
@@ -102,6 +104,7 @@ std::string area_of_public(const std::string& name) {
       {"trace.hpp", "observe"},
       {"asio.hpp", "asio"},
       {"signal.hpp", "asio"},
+      {"testing.hpp", "testing"},
       {"runtime.hpp", "root"},
       {"weft.hpp", "root"},
   };

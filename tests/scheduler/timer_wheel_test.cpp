@@ -138,3 +138,24 @@ TEST_CASE("deadlines at the ends of int64 neither overflow nor fire early", "[ti
   CHECK(drain(w.advance(far.deadline_ns + 5 * year)).empty());  // "never" still waits
   CHECK(w.remove(&never));
 }
+
+TEST_CASE("a timer due never is kept apart: it never fires, never wakes, and can be removed", "[timer]") {
+  timer_wheel w(0);
+  timer_entry never, soon;
+  never.deadline_ns = timer_wheel::never;
+  soon.deadline_ns = 3 * ms;
+  REQUIRE(w.insert(&never));
+  CHECK(w.size() == 1);
+  CHECK_FALSE(w.next_wake().has_value());  // nothing to wake (or, in virtual time, jump) for
+  REQUIRE(w.insert(&soon));
+  CHECK(w.next_wake() == 3 * ms);
+  CHECK(drain(w.advance(3 * ms)) == std::vector<timer_entry*>{&soon});
+  CHECK(w.advance(std::int64_t{1} << 62) == nullptr);  // about 146 years later: still not due
+  CHECK(never.linked_);
+  CHECK(w.remove(&never));
+  CHECK_FALSE(w.remove(&never));
+  CHECK(w.size() == 0);
+  REQUIRE(w.insert(&never));
+  CHECK(w.clear() == 1);
+  CHECK_FALSE(never.linked_);
+}

@@ -36,6 +36,7 @@
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -64,6 +65,14 @@ struct blocking_call_base;  // <weft/blocking.hpp>
 namespace weft {
 
 class executor;  // <weft/asio/executor.hpp>
+
+namespace detail {
+/// Selects the runtime constructor for a runtime without worker threads whose clock is virtual
+/// (weft::testing::sim).
+struct manual_workers_t {
+  explicit manual_workers_t() = default;
+};
+}  // namespace detail
 
 /// How a runtime is built. A plain aggregate: `weft::runtime rt({.workers = 2});`
 struct runtime_options {
@@ -159,9 +168,16 @@ class runtime {
   /// Blocks the calling thread while the runtime serves, until shutdown() is called from
   /// elsewhere or one of runtime_options::stop_signals arrives; in both cases the runtime is
   /// shut down when run() returns (so the I/O objects the tasks used may go next). Returns at
-  /// once after a shutdown. Throws usage_error on one of this runtime's workers. Several threads
-  /// may run() at once; all return.
+  /// once after a shutdown. Throws usage_error on one of this runtime's workers, and in a
+  /// weft::testing::sim (nothing would run its tasks). Several threads may run() at once; all
+  /// return.
   void run();
+
+  /// The runtime's clock: std::chrono::steady_clock's time, or a weft::testing::sim's virtual
+  /// time. Timers, deadlines, pool backoff and breakers, and the stall detector read it.
+  std::chrono::steady_clock::time_point now() const noexcept {
+    return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(core_->sched.now()));
+  }
 
   /// Number of workers.
   std::size_t workers() const noexcept { return core_->sched.size(); }
@@ -190,15 +206,27 @@ class runtime {
   detail::tracer* start_trace();
   void stop_trace(detail::tracer* t);
 
+ protected:
+  /// A runtime whose workers have no threads and whose clock is virtual (the scheduler's manual
+  /// mode): the derived class registers a detail::runtime_core::manual_driver before any task
+  /// runs, and calls shutdown() in its destructor, while the driver is alive. There is no
+  /// monitor thread; stall samples are taken by the driver (core().sample_observers) and
+  /// carry no backtrace; no replacement worker is ever started.
+  runtime(runtime_options opts, detail::manual_workers_t);
+  detail::runtime_core& core() const noexcept { return *core_; }
+
  private:
+  runtime(runtime_options opts, bool manual);
   void check_block_on() const;
   void request_run_stop() noexcept;  // wakes run()
   /// Waits for `tw` and takes the result from `r`; frees both.
   template <class T>
   T wait_and_take(detail::task_record* r, detail::thread_waiter& tw) {
-    std::uint32_t v = wait(tw);
+    std::exception_ptr driver_error;  // a manual driver's verdict (a deadlock), thrown last
+    std::uint32_t v = wait(tw, driver_error);
     if (v == 2) {
       core_->free_record(r);  // shutdown destroyed the frame
+      if (driver_error) std::rethrow_exception(driver_error);
       throw_ended_by_shutdown();
     }
     auto h = std::coroutine_handle<detail::promise<T>>::from_address(r->root.address());
@@ -210,6 +238,7 @@ class runtime {
         core->free_record(r);
       }
     } guard{core_, r};
+    if (driver_error) std::rethrow_exception(driver_error);
     // A task that ended in the cancellation shutdown gave it was stopped by the shutdown.
     if (h.promise().exception_ &&
         (r->cancel_bits.load(std::memory_order_relaxed) & detail::task_record::cancel_shutdown) &&
@@ -218,7 +247,8 @@ class runtime {
     return h.promise().take();
   }
   [[noreturn]] static void throw_ended_by_shutdown();
-  static std::uint32_t wait(detail::thread_waiter& tw) noexcept;
+  /// Waits for `tw` (with a manual driver: runs the workers meanwhile, and may set `error`).
+  std::uint32_t wait(detail::thread_waiter& tw, std::exception_ptr& error);
 
   std::unique_ptr<metrics::registry> own_registry_;
   metrics::registry* registry_;

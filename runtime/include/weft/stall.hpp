@@ -30,8 +30,9 @@ struct stall_options {
   bool capture_backtrace = true;                  ///< capture the stuck thread's stack
   /// Receives each report; the default prints it to stderr.
   std::function<void(const stall_report&)> on_stall;
-  /// The clock stalls are measured with (default: std::chrono::steady_clock::now). A test seam:
-  /// tests advance a fake clock instead of waiting out real thresholds.
+  /// The clock stalls are measured with (default: the runtime's clock, runtime::now():
+  /// steady_clock's, or a weft::testing::sim's virtual time). A test seam: tests advance a fake
+  /// clock instead of waiting out real thresholds.
   std::function<std::chrono::steady_clock::time_point()> clock;
   /// At most this many reports are delivered per second; stalls past it are still counted
   /// (weft_stalls_total) but not reported.

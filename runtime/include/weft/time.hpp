@@ -2,7 +2,11 @@
 // weft::sleep_for / weft::sleep_until: suspend a task on the runtime's timer wheel.
 //
 //   co_await weft::sleep_for(50ms);
-//   co_await weft::sleep_until(std::chrono::steady_clock::now() + 1s);
+//   co_await weft::sleep_until(weft::now() + 1s);
+//
+// Time is the runtime's clock: steady_clock's, or a weft::testing::sim's virtual time (where a
+// sleep takes no wall time at all). weft::now() reads it; a deadline for sleep_until or
+// with_deadline computed from std::chrono::steady_clock::now() is wrong in a sim.
 //
 // The task holds no thread while it sleeps. It resumes on a worker no earlier than the deadline
 // and usually within a millisecond of it (the wheel's tick). Parked workers sleep in the kernel
@@ -47,7 +51,13 @@ class sleep_awaiter : suspension, sched::timer_entry {
 
 }  // namespace detail
 
-/// Suspends the calling task until `deadline` (a steady_clock time point).
+/// The time on the clock of the runtime the calling thread works for: steady_clock::now(), or
+/// in a weft::testing::sim its virtual time; off the runtimes' workers, steady_clock::now().
+inline std::chrono::steady_clock::time_point now() noexcept {
+  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(sched::clock_now()));
+}
+
+/// Suspends the calling task until `deadline` (a time point of the runtime's clock: weft::now()).
 template <class Duration>
 detail::sleep_awaiter sleep_until(std::chrono::time_point<std::chrono::steady_clock, Duration> deadline) {
   return detail::sleep_awaiter(detail::deadline_at(deadline));

@@ -60,10 +60,15 @@ class deadline_scope : sched::timer_entry {
 
 }  // namespace detail
 
-/// Runs `t` with a deadline at `deadline` (steady clock); see above.
-template <class T, class Duration>
-task<T> with_deadline(std::chrono::time_point<std::chrono::steady_clock, Duration> deadline, task<T> t) {
-  detail::deadline_scope scope(detail::deadline_at(deadline));
+namespace detail {
+
+/// with_deadline and with_timeout: `t` under a deadline_scope. `relative`: `ns` is a timeout,
+/// turned into a deadline when this task starts, on its runtime's clock (so a timeout given
+/// before the task reaches its runtime, as in `rt.block_on(with_timeout(1s, t))`, counts on
+/// that runtime's clock too: a sim's virtual one).
+template <class T>
+task<T> run_with_deadline(bool relative, std::int64_t ns, task<T> t) {
+  deadline_scope scope(relative ? deadline_after_ns(ns) : ns);
   std::exception_ptr error;
   std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
   try {
@@ -90,13 +95,21 @@ task<T> with_deadline(std::chrono::time_point<std::chrono::steady_clock, Duratio
   if constexpr (!std::is_void_v<T>) co_return std::move(*value);
 }
 
-/// Runs `t` with a deadline `d` from now; see above. Throws std::invalid_argument if `d` is
-/// negative or NaN.
+}  // namespace detail
+
+/// Runs `t` with a deadline at `deadline` (a time point of the runtime's clock: weft::now());
+/// see above.
+template <class T, class Duration>
+task<T> with_deadline(std::chrono::time_point<std::chrono::steady_clock, Duration> deadline, task<T> t) {
+  return detail::run_with_deadline(false, detail::deadline_at(deadline), std::move(t));
+}
+
+/// Runs `t` with a deadline `d` from when it starts (at once when awaited); see above. Throws
+/// std::invalid_argument if `d` is negative or NaN.
 template <class T, class Rep, class Period>
 task<T> with_timeout(std::chrono::duration<Rep, Period> d, task<T> t) {
   if (detail::negative_or_nan(d)) detail::throw_negative_duration("weft::with_timeout", detail::saturating_ns(d));
-  return with_deadline(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(detail::deadline_after(d))),
-                       std::move(t));
+  return detail::run_with_deadline(true, detail::saturating_ns(d), std::move(t));
 }
 
 }  // namespace weft

@@ -22,6 +22,7 @@
 #include <weft/task.hpp>
 #include <weft/task_group.hpp>
 #include <weft/task_info.hpp>
+#include <weft/testing.hpp>
 #include <weft/this_task.hpp>
 #include <weft/time.hpp>
 #include <weft/timeout.hpp>

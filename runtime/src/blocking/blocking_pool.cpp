@@ -44,6 +44,11 @@ void stop_pool(runtime_core& core) noexcept {
   if (std::shared_ptr<blocking_pool> p = find_pool(core)) p->stop();
 }
 
+bool pool_busy(runtime_core& core) noexcept {
+  std::shared_ptr<blocking_pool> p = find_pool(core);
+  return p && p->busy();
+}
+
 void destroy_pool(runtime_core& core) noexcept {
   std::shared_ptr<blocking_pool> gone;  // freed here, after the table's lock
   pool_table& t = table();
@@ -133,6 +138,11 @@ void blocking_pool::start_thread_locked() {
   }
 }
 
+bool blocking_pool::busy() const noexcept {
+  std::lock_guard lock(mu_);
+  return !queue_.empty() || !running_.empty();
+}
+
 void blocking_pool::run(std::list<std::thread>::iterator self) {
   tls_pool = this;
   pthread_setname_np(pthread_self(), thread_name_.c_str());
@@ -206,7 +216,7 @@ void install_blocking_pool(runtime_core& core, std::size_t max_threads, std::chr
     t.pools.emplace_back(&core, std::move(pool));
   }
   try {
-    core.add_hooks({.stop = &stop_pool, .destroy = &destroy_pool});
+    core.add_hooks({.stop = &stop_pool, .destroy = &destroy_pool, .outside_work = &pool_busy});
   } catch (...) {
     destroy_pool(core);
     throw;

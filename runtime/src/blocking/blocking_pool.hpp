@@ -14,7 +14,8 @@
 // it instead). Its part in the runtime's end is a pair of core hooks (runtime_core::add_hooks):
 // `stop` at shutdown, after the tasks' grace and before the workers stop (drop the queue with
 // runtime_stopped, cancel the running calls' tokens, join the threads: the workers still run, so
-// a call waiting for a task can finish), and `destroy` in ~runtime (free the pool).
+// a call waiting for a task can finish), `destroy` in ~runtime (free the pool), and
+// `outside_work` (a call queued or running: a sim waits for it before moving its clock).
 //
 // Thread safety: every member from any thread; `mu_` guards the queue, the threads and the
 // counts. Metrics callbacks take `mu_` under the registry's lock; nothing here calls into the
@@ -55,6 +56,8 @@ class blocking_pool : public std::enable_shared_from_this<blocking_pool> {
   /// running ones' tokens, and waits for every thread to exit. Idempotent. Called from one of
   /// the pool's own threads (a call shutting its runtime down), it does not wait for that one.
   void stop() noexcept;
+  /// Whether a call is queued or running (its task will be woken when it ends).
+  bool busy() const noexcept;
 
  private:
   void run(std::list<std::thread>::iterator self);

@@ -24,7 +24,8 @@ runtime_core::runtime_core(sched::options opts)
         opts.on_thread_stop = [this, user_stop](std::size_t i) {
           if (user_stop) user_stop(i);
           contexts[i].release_all();
-          tls_ctx = nullptr;
+          // In manual mode the stopping thread may be another runtime's worker: leave its own.
+          if (tls_ctx == &contexts[i]) tls_ctx = nullptr;
         };
         return opts;
       }()) {
@@ -65,6 +66,13 @@ void runtime_core::run_stop_hooks() noexcept {
   std::lock_guard lock(hooks_mu_);
   for (const auto& h : hooks_)
     if (h.stop) h.stop(*this);
+}
+
+bool runtime_core::outside_work_pending() noexcept {
+  std::lock_guard lock(hooks_mu_);
+  for (const auto& h : hooks_)
+    if (h.outside_work && h.outside_work(*this)) return true;
+  return false;
 }
 
 void runtime_core::run_destroy_hooks() noexcept {

@@ -33,7 +33,7 @@ std::string describe_wait(const task_record& r, std::int64_t now) {
 }  // namespace
 
 std::vector<task_info> dump_tasks(runtime_core& core, const stall_detector* stalls) {
-  const std::int64_t now = sched::now_ns();
+  const std::int64_t now = core.sched.now();
   // Which record each worker runs right now.
   std::vector<const sched::job*> running(core.sched.slots());
   for (std::size_t i = 0; i < running.size(); ++i)
@@ -54,8 +54,8 @@ std::vector<task_info> dump_tasks(runtime_core& core, const stall_detector* stal
         if (stalls)
           if (auto t = stalls->running_since(w))
             // The stall clock may be a test's fake clock: measure against it.
-            info.in_state = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                (stalls->options().clock ? stalls->options().clock() : std::chrono::steady_clock::now()) - *t);
+            info.in_state =
+                std::chrono::duration_cast<std::chrono::nanoseconds>(stall_clock(core, stalls->options()) - *t);
       }
     switch (state) {
       case record_state::running:
@@ -89,8 +89,7 @@ std::vector<task_info> dump_tasks(runtime_core& core, const stall_detector* stal
     info.worker = w;
     if (stalls)
       if (auto t = stalls->running_since(w))
-        info.in_state = std::chrono::duration_cast<std::chrono::nanoseconds>(
-            (stalls->options().clock ? stalls->options().clock() : std::chrono::steady_clock::now()) - *t);
+        info.in_state = std::chrono::duration_cast<std::chrono::nanoseconds>(stall_clock(core, stalls->options()) - *t);
     out.push_back(std::move(info));
   }
   return out;

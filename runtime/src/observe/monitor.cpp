@@ -25,9 +25,11 @@ void monitor::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::chrono::steady_clock::time_point monitor::stall_now() const { return stall_clock(core_, opts_); }
+
 void monitor::tick() {
   core_.sched.refresh_coarse_now();
-  const std::int64_t now = sched::now_ns();
+  const std::int64_t now = core_.sched.now();
   // Only when every worker is inside a job: a worker between jobs (or just woken from keeping
   // the timers) fires them itself, and firing them here too would queue some of the tasks
   // they wake on the global queue, behind later ones queued locally: out of deadline order.

@@ -1,6 +1,9 @@
 #pragma once
 // weft::detail::monitor: the runtime's one background thread besides the workers.
 //
+// Time is the runtime's clock (sched.now(): virtual in a sim, where there is no thread and the
+// sim's driver calls tick() itself), unless stall_options::clock replaces it for stalls.
+//
 // Every stall_options::sample_interval it (1) refreshes the coarse clock that task states are
 // stamped with, (2) fires due timers if no parked worker is keeping them (every worker busy:
 // without this a deadline could wait for a CPU-bound task forever), and (3) samples the workers
@@ -35,9 +38,7 @@ class monitor {
 
  private:
   void run();
-  std::chrono::steady_clock::time_point stall_now() const {
-    return opts_.clock ? opts_.clock() : std::chrono::steady_clock::now();
-  }
+  std::chrono::steady_clock::time_point stall_now() const;
 
   runtime_core& core_;
   stall_options opts_;

@@ -30,6 +30,11 @@ bool read_identity(const task_record& r, std::uint64_t& id, std::string& name, s
   return true;
 }
 
+std::chrono::steady_clock::time_point stall_clock(const runtime_core& core, const stall_options& opts) {
+  if (opts.clock) return opts.clock();
+  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(core.sched.now()));
+}
+
 void print_stall_report(const stall_report& r) {
   std::string text = fmt::format(
       "weft: stall on worker {}: task {}{} (spawned at {}:{} in {}) has run {} ms without returning "

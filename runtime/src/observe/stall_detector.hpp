@@ -70,6 +70,9 @@ class stall_detector {
   std::size_t reports_in_window_ = 0;
 };
 
+/// The clock stalls are measured with: stall_options::clock, or the runtime's (sched.now()).
+std::chrono::steady_clock::time_point stall_clock(const runtime_core& core, const stall_options& opts);
+
 /// The default on_stall: prints the report to stderr with fmt.
 void print_stall_report(const stall_report& r);
 

@@ -51,6 +51,7 @@ pool_options validated(pool_options o, std::size_t workers, const std::string& n
 
 pool_core::pool_core(runtime& r, pool_options o, bool has_size_of)
     : rt(r),
+      clock_(r.scheduler().clock()),
       name(o.name.empty() ? r.metrics().claim_unique_name("pool", "pool") : r.metrics().claim_name("pool", o.name)),
       opts(validated(std::move(o), r.workers(), name.name(), has_size_of)),
       rule{opts.min_concurrency, opts.concurrency, std::chrono::nanoseconds(detail::saturating_ns(opts.scale_up_after)),

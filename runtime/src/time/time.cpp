@@ -7,7 +7,7 @@ namespace weft::detail {
 
 std::coroutine_handle<> sleep_awaiter::await_suspend(std::coroutine_handle<> h) {
   if (!enter(h, "weft::sleep_for / sleep_until") || !arm()) return h;
-  deadline_ns = deadline_;  // never_ns stays in the wheel at its far end, re-armed as time passes
+  deadline_ns = deadline_;  // never_ns waits on the wheel's list of timers that never fire
   fire = &on_fire;
   join_state* helping = publish(await_kind::sleep, static_cast<std::uint64_t>(deadline_), "sleep");
   sched::scheduler& sched = task_->rt->sched;
@@ -24,7 +24,7 @@ std::coroutine_handle<> sleep_awaiter::await_suspend(std::coroutine_handle<> h) 
   // every few dozen dispatches): fire them now and queue behind them, so sleepers still wake in
   // deadline order. Otherwise carry on, budget permitting.
   not_suspended(helping, h);
-  const bool earlier = sched.fire_due_timers(sched::now_ns()) > 0;
+  const bool earlier = sched.fire_due_timers(sched.now()) > 0;
   if (earlier || !consume_budget()) {
     sched::worker* w = tls_ctx->w;
     if (!earlier) w->note_budget_yield();

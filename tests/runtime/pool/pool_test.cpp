@@ -11,6 +11,7 @@
 
 #include <weft/runtime.hpp>
 #include <weft/sync/event.hpp>
+#include <weft/testing/sim.hpp>
 #include <weft/time.hpp>
 #include <weft/yield.hpp>
 
@@ -30,6 +31,14 @@ struct job {
 bool consistent(const weft::pool_stats& s) {
   return s.submitted == s.processed + s.failed + s.in_flight + s.queue_depth && s.failed == s.dead_lettered;
 }
+
+// Deadlines, backoff, breaker resets and stop timeouts below run in a weft::testing::sim: real
+// durations (seconds, minutes), checked to the millisecond, in no wall time at all.
+using std::chrono::nanoseconds;
+using weft::testing::sim;
+
+// Whether `d` lies in [lo, hi] plus the timer wheel's one-millisecond tick.
+bool within(nanoseconds d, nanoseconds lo, nanoseconds hi) { return d >= lo && d <= hi + 1ms; }
 
 }  // namespace
 
@@ -84,15 +93,25 @@ TEST_CASE("try_submit sheds load when the queue is full and says why", "[pool]")
   CHECK(pool.stats().processed == 3);
 }
 
-TEST_CASE("a job that overruns its deadline is cancelled and counted as timed out", "[pool][cancel]") {
-  weft::runtime rt({.workers = 2});
-  weft::job_pool<job> pool(rt, {.name = "deadline", .concurrency = 2, .queue_capacity = 8, .job_timeout = 5ms},
-                           [](job j) -> task<void> {
-                             if (j.hang) co_await weft::sleep_for(1h);
+TEST_CASE("a job that overruns its deadline is cancelled at the deadline and counted as timed out",
+          "[pool][cancel][sim]") {
+  sim rt{{.seed = 1, .workers = 2}};
+  std::vector<nanoseconds> cancelled_at;
+  weft::job_pool<job> pool(rt, {.name = "deadline", .concurrency = 2, .queue_capacity = 8, .job_timeout = 30s},
+                           [&](job j) -> task<void> {
+                             if (!j.hang) co_return;
+                             try {
+                               co_await weft::sleep_for(1h);
+                             } catch (const weft::cancelled_error&) {
+                               cancelled_at.push_back(weft::now() - rt.start());
+                               throw;
+                             }
                            });
   pool.try_submit(job{1, "email", 0, true});
   pool.try_submit(job{2});
-  rt.block_on(pool.stop(10s));
+  rt.block_on(pool.stop(10min));
+  CHECK(cancelled_at == std::vector<nanoseconds>{30s});
+  CHECK(rt.now() - rt.start() == 30s);  // the stop drained as soon as the job timed out
   auto s = pool.stats();
   CHECK(s.timed_out == 1);
   CHECK(s.processed == 1);
@@ -127,38 +146,50 @@ TEST_CASE("a failure that is not retryable is dead-lettered at once", "[pool]") 
   CHECK(letters[0].attempts == 1);
 }
 
-TEST_CASE("a job failing retryably succeeds on a later attempt", "[pool]") {
-  weft::runtime rt({.workers = 2});
-  std::atomic<int> tries{0};
-  weft::job_pool<job> pool(rt,
-                           {.name = "flaky",
-                            .concurrency = 1,
-                            .queue_capacity = 8,
-                            .retry = {.max_attempts = 5, .initial_backoff = 1ms, .max_backoff = 2ms}},
-                           [&](job j) -> task<void> {
-                             if (tries.fetch_add(1) < j.fail_times) throw weft::retryable_error("vendor busy");
-                             co_return;
-                           });
+TEST_CASE("a job failing retryably succeeds on a later attempt, after exponential jittered backoff", "[pool][sim]") {
+  sim rt{{.seed = 2, .workers = 2}};
+  std::vector<nanoseconds> attempts_at;
+  weft::job_pool<job> pool(
+      rt,
+      {.name = "flaky",
+       .concurrency = 1,
+       .queue_capacity = 8,
+       .retry = {.max_attempts = 5, .initial_backoff = 1s, .multiplier = 2.0, .max_backoff = 3s, .jitter = 0.2}},
+      [&](job j) -> task<void> {
+        attempts_at.push_back(weft::now() - rt.start());
+        if (static_cast<int>(attempts_at.size()) <= j.fail_times) throw weft::retryable_error("vendor busy");
+        co_return;
+      });
   pool.try_submit(job{1, "email", 3});
-  rt.block_on(pool.stop(10s));
+  rt.block_on(pool.stop(10min));
   auto s = pool.stats();
-  CHECK(tries.load() == 4);
+  REQUIRE(attempts_at.size() == 4);
+  CHECK(attempts_at[0] == 0s);
+  // 1 s, 2 s, then 4 s capped at 3 s: each within +-20 % (and the wheel's 1 ms tick).
+  CHECK(within(attempts_at[1] - attempts_at[0], 800ms, 1200ms));
+  CHECK(within(attempts_at[2] - attempts_at[1], 1600ms, 2400ms));
+  CHECK(within(attempts_at[3] - attempts_at[2], 2400ms, 3600ms));
+  CHECK(rt.now() - rt.start() == attempts_at[3]);
   CHECK(s.retried == 3);
   CHECK(s.processed == 1);
   CHECK(s.failed == 0);
 }
 
-TEST_CASE("retries stop at max_attempts and the job is dead-lettered with its attempt count", "[pool]") {
-  weft::runtime rt({.workers = 2});
-  weft::job_pool<job> pool(
-      rt,
-      {.name = "hopeless", .concurrency = 1, .queue_capacity = 8, .retry = {.max_attempts = 3, .initial_backoff = 1ms}},
-      [](job) -> task<void> {
-        throw weft::retryable_error("still down");
-        co_return;
-      });
+TEST_CASE("retries stop at max_attempts and the job is dead-lettered with its attempt count", "[pool][sim]") {
+  sim rt{{.seed = 3, .workers = 2}};
+  weft::job_pool<job> pool(rt,
+                           {.name = "hopeless",
+                            .concurrency = 1,
+                            .queue_capacity = 8,
+                            .retry = {.max_attempts = 3, .initial_backoff = 10s, .max_backoff = 1min}},
+                           [](job) -> task<void> {
+                             throw weft::retryable_error("still down");
+                             co_return;
+                           });
   pool.try_submit(job{7});
-  rt.block_on(pool.stop(10s));
+  rt.block_on(pool.stop(10min));
+  // Two waits, about 10 s and 20 s (+-20 %), then the dead letter.
+  CHECK(within(rt.now() - rt.start(), 24s, 36s));
   auto letters = pool.take_dead_letters();
   REQUIRE(letters.size() == 1);
   CHECK(letters[0].attempts == 3);
@@ -170,8 +201,9 @@ TEST_CASE("retries stop at max_attempts and the job is dead-lettered with its at
   CHECK(again.stats().processed == 1);
 }
 
-TEST_CASE("a circuit opens after repeated failures of one job type and rejects that type only", "[pool][breaker]") {
-  weft::runtime rt({.workers = 1});
+TEST_CASE("a circuit opens after repeated failures of one job type and rejects that type only",
+          "[pool][breaker][sim]") {
+  sim rt{{.seed = 4}};
   weft::job_pool<job> pool(
       rt,
       {.name = "breaker",
@@ -184,7 +216,8 @@ TEST_CASE("a circuit opens after repeated failures of one job type and rejects t
       },
       [](const job& j) { return j.type; });
   for (int i = 0; i < 3; ++i) pool.try_submit(job{i, "report"});
-  while (pool.stats().failed < 3) std::this_thread::yield();
+  rt.advance(0ms);  // run what is queued
+  CHECK(pool.stats().failed == 3);
   CHECK(pool.try_submit(job{10, "report"}) == weft::submit_status::circuit_open);
   CHECK(pool.try_submit(job{11, "email"}) == weft::submit_status::accepted);
   auto h = pool.health();
@@ -196,15 +229,63 @@ TEST_CASE("a circuit opens after repeated failures of one job type and rejects t
   CHECK(pool.stats().processed == 1);
 }
 
-TEST_CASE("stop drains the queue, then cancels what is left at the timeout", "[pool][cancel]") {
-  weft::runtime rt({.workers = 2});
+TEST_CASE("an open circuit half-opens after reset_timeout; a failed probe opens it again, a good one closes it",
+          "[pool][breaker][sim]") {
+  sim rt{{.seed = 5}};
+  bool down = true;  // one thread runs the sim and this test: no data race
+  std::vector<nanoseconds> probes_at;
+  weft::job_pool<job> pool(
+      rt,
+      {.name = "reset",
+       .concurrency = 1,
+       .queue_capacity = 64,
+       .breaker = {.enabled = true, .failure_threshold = 3, .reset_timeout = 30s, .half_open_probes = 1}},
+      [&](job j) -> task<void> {
+        if (j.id >= 100) probes_at.push_back(weft::now() - rt.start());
+        if (down) throw std::runtime_error("report service down");
+        co_return;
+      },
+      [](const job& j) { return j.type; });
+  for (int i = 0; i < 3; ++i) pool.try_submit(job{i, "report"});
+  rt.advance(0ms);
+  REQUIRE(pool.stats().failed == 3);  // open since t = 0
+  rt.advance(30s - 1ms);
+  CHECK(pool.try_submit(job{10, "report"}) == weft::submit_status::circuit_open);
+  rt.advance(1ms);  // reset_timeout: half-open, one probe goes through
+  CHECK(pool.try_submit(job{100, "report"}) == weft::submit_status::accepted);
+  rt.advance(0ms);
+  CHECK(probes_at == std::vector<nanoseconds>{30s});
+  // The probe failed: open again, for another reset_timeout from the failure.
+  CHECK(pool.try_submit(job{11, "report"}) == weft::submit_status::circuit_open);
+  rt.advance(29s);
+  CHECK(pool.try_submit(job{12, "report"}) == weft::submit_status::circuit_open);
+  rt.advance(1s);
+  down = false;
+  CHECK(pool.try_submit(job{101, "report"}) == weft::submit_status::accepted);
+  rt.advance(0ms);
+  CHECK(probes_at == std::vector<nanoseconds>{30s, 60s});
+  // The probe succeeded: closed, everything goes through again.
+  for (int i = 20; i < 25; ++i) CHECK(pool.try_submit(job{i, "report"}) == weft::submit_status::accepted);
+  for (auto& r : pool.health().reasons) CHECK(r.find("circuit") == std::string::npos);
+  rt.block_on(pool.stop(10s));
+  auto s = pool.stats();
+  CHECK(s.processed == 6);
+  CHECK(s.failed == 4);   // 3 to open it, and the failed probe
+  CHECK(s.dropped == 3);  // refused while open
+  CHECK(rt.now() - rt.start() == 60s);
+}
+
+TEST_CASE("stop drains the queue, then cancels what is left at the timeout", "[pool][cancel][sim]") {
+  sim rt{{.seed = 6, .workers = 2}};
   weft::job_pool<job> pool(rt, {.name = "stopper", .concurrency = 1, .queue_capacity = 16}, [](job j) -> task<void> {
     if (j.hang) co_await weft::sleep_for(1h);
   });
   pool.try_submit(job{1, "email", 0, true});  // runs forever (cooperatively)
-  while (pool.stats().in_flight == 0) std::this_thread::yield();
+  rt.advance(0ms);
+  CHECK(pool.stats().in_flight == 1);
   for (int i = 2; i <= 5; ++i) pool.try_submit(job{i});  // stuck behind it
-  auto report = rt.block_on(pool.stop(20ms));
+  auto report = rt.block_on(pool.stop(30s));
+  CHECK(rt.now() - rt.start() == 30s);  // exactly the drain timeout
   CHECK(report.cancelled == 1);
   CHECK(report.dead_lettered == 4);
   auto s = pool.stats();

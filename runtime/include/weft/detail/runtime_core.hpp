@@ -6,8 +6,11 @@
 // handle holds one more, and the last release deletes the core.
 
 #include <atomic>
+#include <chrono>
 #include <coroutine>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <source_location>
@@ -65,13 +68,43 @@ class runtime_core {
     void (*stop)(runtime_core&) noexcept = nullptr;
     /// ~runtime, after every task is gone: free what the area keeps for this runtime.
     void (*destroy)(runtime_core&) noexcept = nullptr;
+    /// Whether the area has work running outside the workers that wakes a task when it ends (a
+    /// spawn_blocking call): a runtime whose time is virtual waits for it before it moves the
+    /// clock or calls a deadlock.
+    bool (*outside_work)(runtime_core&) noexcept = nullptr;
   };
   void add_hooks(area_hooks h);
   void run_stop_hooks() noexcept;
   void run_destroy_hooks() noexcept;
+  bool outside_work_pending() noexcept;
 
-  /// A steady-clock reading refreshed by the workers now and then: cheap timestamps for task
-  /// states (precision: a few milliseconds).
+  /// A runtime whose workers have no threads (the scheduler's manual mode: weft::testing::sim).
+  /// The area that drives them registers one before any task runs; block_on and shutdown then
+  /// run the workers on the calling thread through it (runtime.cpp).
+  class manual_driver {
+   public:
+    /// Runs the workers on the calling thread until `done` is non-zero or the scheduler stops.
+    /// Returns an error for block_on to throw once its task is taken care of (the task ended
+    /// because the driver found a deadlock), or null.
+    virtual std::exception_ptr run_until(const std::atomic<std::uint32_t>& done) = 0;
+    /// Shutdown's step 2: cancels the live tasks (`cancel_shutdown`) and runs their unwinding,
+    /// for at most `grace` of the runtime's clock.
+    virtual void unwind(std::chrono::nanoseconds grace) = 0;
+    /// Shutdown's step 3, after the scheduler's stop(): waits until no thread drives the
+    /// workers, then ends them (their stop hooks).
+    virtual void join() noexcept = 0;
+
+   protected:
+    ~manual_driver() = default;
+  };
+  manual_driver* driver = nullptr;
+  /// With a manual driver there is no monitor thread: the driver runs the observers' sampling
+  /// round (the stall detector's) through this when virtual time passes inside a dispatch. Set
+  /// by the composition root.
+  std::function<void()> sample_observers;
+
+  /// A reading of the runtime's clock (sched.now(): steady, or virtual in manual mode) refreshed
+  /// by the workers now and then: cheap timestamps for task states (precision: a few ms).
   std::int64_t coarse_now() const noexcept { return sched.coarse_now_ns(); }
 
   /// A record for a task spawned off the workers (locks the table).

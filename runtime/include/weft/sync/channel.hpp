@@ -32,7 +32,7 @@
 #include <vector>
 
 #include <weft/errors.hpp>
-#include <weft/sched/parker.hpp>
+#include <weft/sched/scheduler.hpp>
 #include <weft/sync/detail/channel_metrics.hpp>
 #include <weft/sync/detail/waiter.hpp>
 
@@ -138,7 +138,7 @@ class channel {
             return c_->offer_locked(value_, woken_);
           },
           [&](waiter* w) {
-            if (c_->metrics_) blocked_since_ = sched::now_ns();
+            if (c_->metrics_) blocked_since_ = sched::clock_now();
             c_->senders_.push_back(w);
           },
           [&] {
@@ -147,7 +147,7 @@ class channel {
     }
     void await_resume() {
       if (finish("weft::channel") == outcome::closed) throw channel_closed();
-      if (blocked_since_) c_->metrics_->sent_after_blocking(sched::now_ns() - blocked_since_);
+      if (blocked_since_) c_->metrics_->sent_after_blocking(sched::clock_now() - blocked_since_);
     }
 
    private:
@@ -167,7 +167,7 @@ class channel {
       return suspend(
           h, c_->recv_what_.c_str(), [&] { return c_->take_locked(value_, woken_); },
           [&](waiter* w) {
-            if (c_->metrics_) blocked_since_ = sched::now_ns();
+            if (c_->metrics_) blocked_since_ = sched::clock_now();
             c_->receivers_.push_back(w);
           },
           [&] {
@@ -176,7 +176,7 @@ class channel {
     }
     std::optional<T> await_resume() {
       finish("weft::channel");
-      if (blocked_since_) c_->metrics_->received_after_blocking(sched::now_ns() - blocked_since_);
+      if (blocked_since_) c_->metrics_->received_after_blocking(sched::clock_now() - blocked_since_);
       return std::move(value_);
     }
 

@@ -41,6 +41,11 @@ struct options {
   std::uint32_t sample_every = 64;
   /// Extra worker slots that start_replacement() may bring up while workers are stuck.
   std::size_t max_replacements = 0;
+  /// Manual mode (weft::testing::sim): no worker thread is started. One controlling thread at a
+  /// time binds itself to a worker and runs queued jobs one dispatch at a time, choosing them
+  /// itself (scheduler.hpp, "Manual mode"), and time is a virtual clock that only that
+  /// controller moves. Replacements are never started.
+  bool manual = false;
 };
 
 }  // namespace weft::sched

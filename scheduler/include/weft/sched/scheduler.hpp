@@ -15,8 +15,19 @@
 // tasks itself); a job scheduled from another thread after that is refused and discarded
 // (job::discard_), never left in a queue.
 //
+// Time: every reading the scheduler and the runtime above it take for timers, deadlines and
+// task-state stamps comes from now(): the steady clock, or, in manual mode, a virtual clock.
+//
+// Manual mode (options::manual, for weft::testing::sim): start() starts no thread. A controlling
+// thread binds itself to a worker (bind), takes every queued job out of the queues
+// (take_queued), runs the one it chooses as a dispatch of the bound worker (run_bound), moves
+// the virtual clock (set_virtual_now, then fire_due_timers), and, when nothing is queued,
+// waits for work from other threads (wait_for_work). The push paths are the same as with
+// threads: a task cannot tell the modes apart, and a threaded scheduler pays nothing for it.
+//
 // Thread safety: schedule(), add_timer(), cancel_timer() and the observers may be called from
-// any thread. start(), stop() and drain() from one controlling thread, never from a worker.
+// any thread. start(), stop() and drain() from one controlling thread, never from a worker; the
+// manual-mode members from the one controlling thread (wake_controller() from any).
 
 #include <atomic>
 #include <cstddef>
@@ -30,6 +41,7 @@
 #include <weft/sched/job.hpp>
 #include <weft/sched/options.hpp>
 #include <weft/sched/park_driver.hpp>
+#include <weft/sched/parker.hpp>
 #include <weft/sched/timer_wheel.hpp>
 #include <weft/sched/worker.hpp>
 
@@ -40,6 +52,19 @@ enum class timer_result {
   armed,      ///< in the wheel; `fire` will be called once, when due, unless cancelled first
   due,        ///< already due: not armed, `fire` not called; the caller proceeds at once
   cancelled,  ///< the cancel flag was set: not armed, `fire` not called
+};
+
+/// A scheduler's clock as a value that may outlive the scheduler (a job pool may outlive its
+/// runtime): the steady clock, or a manual scheduler's virtual clock (at its last reading once
+/// the scheduler is gone). Cheap to copy; any thread.
+class clock_ref {
+ public:
+  clock_ref() = default;
+  explicit clock_ref(std::shared_ptr<const std::atomic<std::int64_t>> v) noexcept : v_(std::move(v)) {}
+  std::int64_t now() const noexcept { return v_ ? v_->load(std::memory_order_relaxed) : now_ns(); }
+
+ private:
+  std::shared_ptr<const std::atomic<std::int64_t>> v_;  // null: the steady clock
 };
 
 /// Where a job scheduled from a worker of the same scheduler goes.
@@ -129,20 +154,62 @@ class scheduler {
   std::size_t num_searching() const noexcept { return idle_.num_searching(); }
   std::size_t num_unparked() const noexcept { return idle_.num_unparked(); }
 
-  /// A steady-clock reading (now_ns()) refreshed by the workers at each maintenance tick and
-  /// wake-up, and by refresh_coarse_now(): a timestamp for bookkeeping that costs one load.
+  /// The scheduler's clock, in steady-clock nanoseconds: the steady clock (now_ns()), or in
+  /// manual mode the virtual clock, which only set_virtual_now() moves. Any thread.
+  std::int64_t now() const noexcept {
+    // relaxed: the virtual clock is written by the controlling thread, which is also the only
+    // one running tasks; other threads (metrics, a blocking call) read a recent value.
+    return manual_ ? virtual_ns_->load(std::memory_order_relaxed) : now_ns();
+  }
+  /// now() as a value that outlives the scheduler.
+  clock_ref clock() const noexcept { return clock_ref(virtual_ns_); }
+  /// Whether this scheduler runs in manual mode (options::manual).
+  bool manual() const noexcept { return manual_; }
+
+  /// A reading of now() refreshed by the workers at each maintenance tick and wake-up, and by
+  /// refresh_coarse_now() (in manual mode, whenever the virtual clock moves): a timestamp for
+  /// bookkeeping that costs one load.
   std::int64_t coarse_now_ns() const noexcept { return coarse_ns_.load(std::memory_order_relaxed); }
-  void refresh_coarse_now() noexcept { coarse_ns_.store(now_ns(), std::memory_order_relaxed); }
+  void refresh_coarse_now() noexcept { coarse_ns_.store(now(), std::memory_order_relaxed); }
+
+  // ---- Manual mode (options::manual; see the top). The controlling thread only. ----
+
+  /// What bind() replaced on the calling thread; unbind() puts it back.
+  struct binding {
+    worker* w = nullptr;
+    frame_cache* frames = nullptr;
+  };
+  /// Makes the calling thread worker `i` (this_worker(), its frame cache) until unbind(). The
+  /// first bind of a worker starts it: it counts as active and options::on_thread_start runs.
+  binding bind(std::size_t i);
+  void unbind(binding previous) noexcept;
+  /// Runs `j` as one dispatch of the bound worker (its budget, stats and current job).
+  void run_bound(job* j) noexcept;
+  /// Takes every queued job out of the queues, calling `f(job*, home)`, where `home` is the
+  /// index of the worker whose queues held it, or `npos` for the injector. A fixed order:
+  /// worker by worker (LIFO slot, deque newest first, yield queue oldest first), then the
+  /// injector oldest first.
+  template <class F>
+  void take_queued(F&& f);
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  /// Sets the virtual clock (never backwards) and the coarse clock with it. Due timers are
+  /// not fired: call fire_due_timers(now()).
+  void set_virtual_now(std::int64_t ns) noexcept;
+  /// Blocks until a job is injected from another thread, an event of the park driver queues
+  /// one, the scheduler stops, or wake_controller() is called. Returns at once if the injector
+  /// holds a job. Call with the thread bound.
+  void wait_for_work() noexcept;
+  /// Wakes the controlling thread from wait_for_work(), or makes its next one return at once.
+  /// Any thread.
+  void wake_controller() noexcept;
+  /// After stop(), once no thread runs the workers: ends each worker that ever ran (its
+  /// on_thread_stop hook, run on the calling thread, bound to it for the call).
+  void end_manual_workers() noexcept;
 
   /// After stop(): hands every job still queued to `f`, emptying the queues.
   template <class F>
   void drain(F&& f) {
-    for (auto& w : workers_) {
-      if (job* j = w->lifo_.exchange(nullptr)) f(j);
-      while (job* j = w->local_.pop()) f(j);
-      while (job* j = w->yield_.pop()) f(j);
-    }
-    while (job* j = injector_.pop()) f(j);
+    take_queued([&](job* j, std::size_t) { f(j); });
   }
 
  private:
@@ -151,6 +218,7 @@ class scheduler {
   void notify_one() noexcept;
 
   options opts_;
+  const bool manual_;
   std::size_t base_workers_;
   std::vector<std::unique_ptr<worker>> workers_;
   injector injector_;
@@ -159,6 +227,9 @@ class scheduler {
   std::atomic<bool> started_{false};
   std::atomic<std::uint32_t> external_pushes_{0};
   std::atomic<std::int64_t> coarse_ns_{now_ns()};
+  // Manual mode's virtual clock (null otherwise), shared with the clock_refs handed out.
+  std::shared_ptr<std::atomic<std::int64_t>> virtual_ns_ =
+      manual_ ? std::make_shared<std::atomic<std::int64_t>>(coarse_ns_.load(std::memory_order_relaxed)) : nullptr;
 
   // Timers. next_timer_ns_ mirrors the wheel's next wake-up for lock-free checks (INT64_MAX
   // when empty); timer_keeper_ is the parked worker sleeping until then (-1: none).
@@ -175,5 +246,26 @@ class scheduler {
 }  // namespace weft::sched
 
 namespace weft::sched {
+
 inline bool worker::idle_should_wakeup() const noexcept { return sched_->idle_.notify_should_wakeup(); }
+
+template <class F>
+void scheduler::take_queued(F&& f) {
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    worker& w = *workers_[i];
+    if (job* j = w.lifo_.exchange(nullptr, std::memory_order_acq_rel)) f(j, i);
+    while (job* j = w.local_.pop()) f(j, i);
+    // The yield queue is FIFO: its owner takes from the top, as a thief does.
+    while (job* j = deque::stealer(w.yield_).steal()) f(j, i);
+  }
+  while (job* j = injector_.pop()) f(j, npos);
+}
+
+/// The clock of the scheduler whose worker the calling thread is (scheduler::now(): virtual in
+/// manual mode), or the steady clock off the workers. What deadlines computed inside tasks read.
+inline std::int64_t clock_now() noexcept {
+  worker* w = this_worker();
+  return w ? w->owner().now() : now_ns();
+}
+
 }  // namespace weft::sched

@@ -9,7 +9,9 @@
 // advancing moves due entries out and cascades the rest of a slot to lower levels.
 //
 // Deadlines are rounded up to the next tick: a timer never fires early, and fires at most one
-// tick (plus the waking worker's latency) late.
+// tick (plus the waking worker's latency) late. An entry whose deadline is `never` (INT64_MAX:
+// a sleep without end, waiting for its cancellation) sits on a list of its own: it never fires
+// and never shows in next_wake(), so nothing wakes (or, in virtual time, jumps) for it.
 //
 // Thread safety: none. The scheduler's `timers` wraps a wheel in a mutex.
 
@@ -41,6 +43,8 @@ class timer_wheel {
   static constexpr std::int64_t tick_ns = 1'000'000;
   static constexpr int levels = 6;
   static constexpr int slots = 64;
+  /// The deadline that never comes (kept apart, see the top).
+  static constexpr std::int64_t never = INT64_MAX;
 
   explicit timer_wheel(std::int64_t start_ns) noexcept : start_ns_(start_ns) {}
 
@@ -78,6 +82,7 @@ class timer_wheel {
   std::uint64_t elapsed_ = 0;  // ticks already processed
   std::size_t size_ = 0;
   std::array<level_state, levels> levels_{};
+  timer_entry* never_ = nullptr;  // entries due `never` (level_ == levels)
 };
 
 }  // namespace weft::sched

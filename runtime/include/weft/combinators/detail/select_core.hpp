@@ -118,7 +118,7 @@ class select_awaiter : suspension, sched::timer_entry {
     locks.lock_all();
 
     // 1. The first branch ready now wins at once.
-    const std::int64_t now = has_sleep ? sched::now_ns() : 0;
+    const std::int64_t now = has_sleep ? task_->rt->sched.now() : 0;
     std::uint32_t winner = none;
     each([&](auto& node, auto i) {
       if (winner == none && node.try_now(now)) winner = i;

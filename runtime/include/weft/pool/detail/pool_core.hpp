@@ -29,6 +29,7 @@
 #include <weft/pool/detail/breaker.hpp>
 #include <weft/pool/detail/scaling.hpp>
 #include <weft/pool/options.hpp>
+#include <weft/sched/scheduler.hpp>
 #include <weft/sync/event.hpp>
 #include <weft/sync/semaphore.hpp>
 
@@ -48,8 +49,10 @@ class pool_core {
   pool_core(const pool_core&) = delete;
 
   /// The one place the pool reads the time: breakers, job durations, queue waits and scaling
-  /// decisions all ask here (a virtual clock replaces this, and only this).
-  clock::time_point now() const noexcept { return clock::now(); }
+  /// decisions all ask here. It is the runtime's clock (runtime::now(): virtual in a
+  /// weft::testing::sim, as are the backoff sleeps and job deadlines, which are weft timers),
+  /// held as a sched::clock_ref: a pool may outlive its runtime (stats(), health()).
+  clock::time_point now() const noexcept { return clock::time_point(std::chrono::nanoseconds(clock_.now())); }
 
   /// Registers the pool's metrics; `stats` is sampled at collection.
   void register_metrics(std::function<pool_stats()> stats);
@@ -87,7 +90,8 @@ class pool_core {
   void maybe_grow_locked(std::size_t queued) noexcept;
 
   runtime& rt;
-  metrics::name_claim name;  // opts.name, held in the registry while the pool's state lives
+  const sched::clock_ref clock_;  // rt's clock (see now())
+  metrics::name_claim name;       // opts.name, held in the registry while the pool's state lives
   const pool_options opts;
   const scaling_rule rule;
   std::mutex mu;        // guards everything below

@@ -1,5 +1,6 @@
 #pragma once
-// Deadlines as steady-clock nanoseconds, with saturating arithmetic: a duration or time point
+// Deadlines as nanoseconds of the runtime's clock (steady_clock's time base; virtual in a
+// weft::testing::sim), with saturating arithmetic: a duration or time point
 // beyond what int64 nanoseconds hold means "never" (`never_ns`), one before it "already due"
 // (`due_ns`). So `sleep_for(X::max())` sleeps until cancelled, `with_timeout(X::max(), t)` sets
 // no deadline, and `sleep_until(time_point::min())` returns at once; no sum wraps around.
@@ -10,7 +11,7 @@
 #include <ratio>
 #include <type_traits>
 
-#include <weft/sched/parker.hpp>
+#include <weft/sched/scheduler.hpp>
 
 namespace weft::detail {
 
@@ -45,11 +46,16 @@ constexpr std::int64_t saturating_add(std::int64_t a, std::int64_t b) noexcept {
   return r;
 }
 
+/// The deadline `ns` nanoseconds (>= 0, or never_ns) from now, on the clock of the runtime the
+/// calling thread works for (sched::clock_now(): the steady clock off the workers).
+inline std::int64_t deadline_after_ns(std::int64_t ns) noexcept {
+  return ns == never_ns ? never_ns : saturating_add(sched::clock_now(), ns);
+}
+
 /// The deadline `d` from now (`d` >= 0); never_ns if it does not fit.
 template <class Rep, class Period>
 std::int64_t deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
-  const std::int64_t n = saturating_ns(d);
-  return n == never_ns ? never_ns : saturating_add(sched::now_ns(), n);
+  return deadline_after_ns(saturating_ns(d));
 }
 
 /// A steady_clock time point as a deadline, saturated.

@@ -1,0 +1,492 @@
+#include <weft/testing/sim.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <weft/blocking.hpp>
+#include <weft/metrics/registry.hpp>
+#include <weft/pool/pool.hpp>
+#include <weft/sched/worker.hpp>
+#include <weft/spawn.hpp>
+#include <weft/sync/channel.hpp>
+#include <weft/sync/event.hpp>
+#include <weft/sync/mutex.hpp>
+#include <weft/time.hpp>
+#include <weft/timeout.hpp>
+#include <weft/yield.hpp>
+
+#include "../../support/lifetime.hpp"
+#include "../../support/suspended.hpp"
+
+using namespace std::chrono_literals;
+using weft::task;
+using weft::testing::sim;
+
+namespace {
+
+double metric(weft::runtime& rt, const char* name) {
+  auto snap = rt.metrics().snapshot();
+  if (auto* s = snap.find(name, {{"runtime", rt.name()}})) return s->value;
+  return -1;
+}
+
+// The order in which `tasks` tasks, each taking `rounds` steps (a yield between steps), run
+// their steps, with the logical worker of each step: a schedule, as the sim chose it.
+std::vector<std::pair<int, std::size_t>> step_order(std::uint64_t seed, std::size_t workers, int tasks = 6,
+                                                    int rounds = 5) {
+  sim s{{.seed = seed, .workers = workers}};
+  std::vector<std::pair<int, std::size_t>> order;  // one thread runs every task: no data race
+  s.block_on([&]() -> task<void> {
+    std::vector<weft::join_handle<void>> hs;
+    for (int t = 0; t < tasks; ++t)
+      hs.push_back(weft::spawn([](int t, int rounds, std::vector<std::pair<int, std::size_t>>& out) -> task<void> {
+        for (int r = 0; r < rounds; ++r) {
+          out.emplace_back(t, weft::sched::this_worker()->index());
+          co_await weft::yield();
+        }
+      }(t, rounds, order)));
+    for (auto& h : hs) co_await h;
+  }());
+  return order;
+}
+
+}  // namespace
+
+TEST_CASE("a sleep in a sim returns at once and moves its virtual clock by exactly the duration", "[sim]") {
+  sim s{{.seed = 42, .workers = 1}};
+  const auto wall = std::chrono::steady_clock::now();
+  s.block_on([]() -> task<void> { co_await weft::sleep_for(1h); }());
+  REQUIRE(s.now() - s.start() == 1h);
+  // Nothing to assert about wall time in a unit test, except that an hour did not pass.
+  CHECK(std::chrono::steady_clock::now() - wall < 1h);
+}
+
+TEST_CASE("a one-hour virtual scenario runs every event at its virtual time", "[sim]") {
+  // A producer ticks every 100 ms for an hour into a channel; a consumer reads each value with
+  // a 5 s timeout; a reporter wakes every minute. 36,000 ticks, 60 reports, one hour.
+  sim s{{.seed = 7, .workers = 2}};
+  const auto start = s.start();
+  struct counts {
+    long ticks = 0, received = 0, late = 0, reports = 0, timeouts = 0;
+  } c;
+  s.block_on([&]() -> task<void> {
+    weft::channel<long> ch(16);
+    auto producer =
+        weft::spawn([](weft::channel<long>& ch, counts& c, std::chrono::steady_clock::time_point start) -> task<void> {
+          for (long i = 1; i <= 36'000; ++i) {
+            co_await weft::sleep_until(start + i * 100ms);
+            ++c.ticks;
+            co_await ch.send(i);
+          }
+          ch.close();
+        }(ch, c, start));
+    auto consumer =
+        weft::spawn([](weft::channel<long>& ch, counts& c, std::chrono::steady_clock::time_point start) -> task<void> {
+          for (;;) {
+            std::optional<long> v;
+            try {
+              v = co_await weft::with_timeout(
+                  5s, [](weft::channel<long>& ch) -> task<std::optional<long>> { co_return co_await ch.recv(); }(ch));
+            } catch (const weft::timeout_error&) {
+              ++c.timeouts;
+              continue;
+            }
+            if (!v) co_return;
+            ++c.received;
+            if (weft::now() != start + *v * 100ms) ++c.late;  // each value arrives at its tick
+          }
+        }(ch, c, start));
+    auto reporter = weft::spawn([](counts& c) -> task<void> {
+      for (int m = 0; m < 60; ++m) {
+        co_await weft::sleep_for(1min);
+        ++c.reports;
+      }
+    }(c));
+    co_await producer;
+    co_await consumer;
+    co_await reporter;
+  }());
+  CHECK(s.now() - start == 1h);
+  CHECK(c.ticks == 36'000);
+  CHECK(c.received == 36'000);
+  CHECK(c.late == 0);
+  CHECK(c.reports == 60);
+  CHECK(c.timeouts == 0);
+}
+
+TEST_CASE("with_timeout and with_deadline fire at their virtual deadline", "[sim][cancel]") {
+  sim s{{.seed = 1}};
+  const auto start = s.start();
+  SECTION("a timeout that fires") {
+    CHECK_THROWS_AS(s.block_on(weft::with_timeout(30s, []() -> task<void> { co_await weft::sleep_for(1h); }())),
+                    weft::timeout_error);
+    CHECK(s.now() - start == 30s);
+  }
+  SECTION("a deadline that fires") {
+    CHECK_THROWS_AS(s.block_on([]() -> task<void> {
+      co_await weft::with_deadline(weft::now() + 10s, []() -> task<void> { co_await weft::sleep_for(1min); }());
+    }()),
+                    weft::timeout_error);
+    CHECK(s.now() - start == 10s);
+  }
+  SECTION("a task that finishes first keeps its value, and the deadline never fires") {
+    int v = s.block_on(weft::with_timeout(30s, []() -> task<int> {
+      co_await weft::sleep_for(29s);
+      co_return 7;
+    }()));
+    CHECK(v == 7);
+    CHECK(s.now() - start == 29s);
+    // The deadline's timer is gone: nothing is left for the clock to jump to.
+    CHECK(s.scheduler().pending_timers() == 0);
+  }
+  SECTION("a timeout given before the task reaches the sim counts on the sim's clock") {
+    auto t = weft::with_timeout(2s, []() -> task<void> { co_await weft::sleep_for(3s); }());
+    s.advance(1min);  // made a minute (virtual) before it runs: still 2 s from its start
+    CHECK_THROWS_AS(s.block_on(std::move(t)), weft::timeout_error);
+    CHECK(s.now() - start == 1min + 2s);
+  }
+}
+
+TEST_CASE("timers in a sim fire in deadline order, on the wheel's millisecond ticks", "[sim]") {
+  sim s{{.seed = 3, .workers = 3}};
+  std::vector<int> order;
+  std::vector<std::chrono::nanoseconds> at;
+  s.block_on([&]() -> task<void> {
+    std::vector<weft::join_handle<void>> hs;
+    for (int d : {50, 10, 40, 20, 30})
+      hs.push_back(weft::spawn([](int d, std::vector<int>& order, std::vector<std::chrono::nanoseconds>& at,
+                                  std::chrono::steady_clock::time_point start) -> task<void> {
+        co_await weft::sleep_for(std::chrono::milliseconds(d));
+        order.push_back(d);
+        at.push_back(weft::now() - start);
+      }(d, order, at, weft::now())));
+    for (auto& h : hs) co_await h;
+  }());
+  CHECK(order == std::vector<int>{10, 20, 30, 40, 50});
+  CHECK(at == std::vector<std::chrono::nanoseconds>{10ms, 20ms, 30ms, 40ms, 50ms});
+  s.block_on([]() -> task<void> { co_await weft::sleep_for(1500us); }());
+  CHECK(s.now() - s.start() == 52ms);  // 50 ms, then 1.5 ms rounded up to the next tick
+}
+
+TEST_CASE("advance runs a sim for a span of virtual time, firing each timer at its deadline", "[sim]") {
+  sim s{{.seed = 5}};
+  std::vector<std::chrono::nanoseconds> ticks;
+  bool slow_done = false;
+  auto ticker = s.spawn([](std::vector<std::chrono::nanoseconds>& ticks) -> task<void> {
+    const auto start = weft::now();
+    for (;;) {
+      co_await weft::sleep_for(10ms);
+      ticks.push_back(weft::now() - start);
+    }
+  }(ticks));
+  s.spawn([](bool& done) -> task<void> {
+     co_await weft::sleep_for(1500ms);
+     done = true;
+   }(slow_done))
+      .detach();
+  CHECK(ticks.empty());  // nothing runs between calls into the sim
+  s.advance(1s);
+  CHECK(s.now() - s.start() == 1s);
+  REQUIRE(ticks.size() == 100);
+  CHECK(ticks.front() == 10ms);
+  CHECK(ticks.back() == 1s);
+  CHECK_FALSE(slow_done);
+  s.advance(500ms);
+  CHECK(slow_done);
+  CHECK(ticks.size() == 150);
+  s.advance(0ms);  // runs what is runnable, moves nothing
+  CHECK(s.now() - s.start() == 1500ms);
+  ticker.cancel();
+  CHECK_THROWS_AS(s.block_on(std::move(ticker)), weft::cancelled_error);
+  CHECK(s.now() - s.start() == 1500ms);  // a cancellation wakes at once, in virtual time too
+  CHECK_THROWS_AS(s.advance(-1ms), std::invalid_argument);
+}
+
+TEST_CASE("advance inside a task stretches its dispatch: the stall detector sees it, timers fire after",
+          "[sim][stall]") {
+  std::vector<weft::stall_report> reports;
+  sim s{
+      {.seed = 9,
+       .runtime = {.stall = {.threshold = 100ms, .replace_after = 500ms, .on_stall = [&](const weft::stall_report& r) {
+                               reports.push_back(r);
+                             }}}}};
+  std::vector<std::string> events;
+  std::size_t zombies_during = 0;
+  s.block_on([&]() -> task<void> {
+    auto sleeper = weft::spawn([](std::vector<std::string>& ev) -> task<void> {
+      co_await weft::sleep_for(50ms);
+      ev.push_back("sleeper woke at " + std::to_string((weft::now().time_since_epoch() / 1ms)));
+    }(events));
+    while (s.scheduler().pending_timers() == 0) co_await weft::yield();  // until it sleeps
+    auto busy = weft::spawn(
+        [](sim& s, std::vector<std::string>& ev, std::size_t& zombies) -> task<void> {
+          ev.push_back("busy starts");
+          s.advance(600ms);  // "CPU work" of 600 ms: past the threshold and replace_after
+          zombies = s.zombie_workers();
+          ev.push_back("busy ends");
+          co_return;
+        }(s, events, zombies_during),
+        {.name = "busy"});
+    co_await sleeper;
+    co_await busy;
+  }());
+  REQUIRE(reports.size() == 1);
+  CHECK(reports[0].task_name == "busy");
+  CHECK(reports[0].duration >= 100ms);
+  CHECK(reports[0].backtrace.empty());  // the "stuck" thread is the one driving the sim
+  CHECK(s.stalls_detected() == 1);
+  CHECK(zombies_during == 1);
+  CHECK(s.zombie_workers() == 0);  // its dispatch ended
+  // The sleeper's timer came due during the busy dispatch: it ran after it, at 600 ms.
+  REQUIRE(events.size() == 3);
+  CHECK(events[0] == "busy starts");
+  CHECK(events[1] == "busy ends");
+  CHECK(events[2] == "sleeper woke at " + std::to_string(((s.start() + 600ms).time_since_epoch() / 1ms)));
+  CHECK(s.now() - s.start() == 600ms);
+}
+
+TEST_CASE("the same seed replays the same order of task steps, and different seeds give different orders", "[sim]") {
+  for (std::size_t workers : {1u, 3u}) {
+    INFO("workers: " << workers);
+    const auto a = step_order(42, workers);
+    const auto b = step_order(42, workers);
+    REQUIRE(a.size() == 30);
+    CHECK(a == b);
+    std::set<std::vector<std::pair<int, std::size_t>>> distinct;
+    for (std::uint64_t seed = 1; seed <= 10; ++seed) distinct.insert(step_order(seed, workers));
+    CHECK(distinct.size() >= 9);  // 10 seeds, 30 steps of 6 tasks: collisions would be a bug
+    CHECK(step_order(1, workers) != step_order(2, workers));
+  }
+  // With several workers, steps run on several of them (steals included).
+  std::set<std::size_t> used;
+  for (auto& [t, w] : step_order(42, 3)) used.insert(w);
+  CHECK(used.size() == 3);
+}
+
+TEST_CASE("a sim names its schedule and counts its steps", "[sim]") {
+  sim even{{.seed = 4}};
+  sim odd{{.seed = 5}};
+  CHECK(std::string(even.schedule()) == "random");
+  CHECK(std::string(odd.schedule()).find("PCT") == 0);
+  even.block_on([]() -> task<void> {
+    for (int i = 0; i < 3; ++i) co_await weft::yield();
+  }());
+  CHECK(even.steps() == 4);  // the first dispatch and one after each yield
+}
+
+TEST_CASE("a task that can never finish is a deadlock: block_on says what each task waits for", "[sim]") {
+  sim s{{.seed = 11}};
+  weft::event never;
+  weft::test::lifetime_counter locals;
+  try {
+    s.block_on([](weft::event& e, weft::test::lifetime_counter& c) -> task<void> {
+      weft::test::tracked t(c);
+      auto child = weft::spawn([](weft::event& e) -> task<void> { co_await e.wait(); }(e), {.name = "waits-for-event"});
+      co_await child;
+    }(never, locals));
+    FAIL("no deadlock reported");
+  } catch (const weft::testing::deadlock_error& e) {
+    const std::string what = e.what();
+    INFO(what);
+    CHECK(what.find("deadlock") != std::string::npos);
+    CHECK(what.find("waits-for-event") != std::string::npos);
+    CHECK(what.find("seed 11") != std::string::npos);
+  }
+  CHECK(locals.alive() == 0);  // every task was cancelled and unwound
+  // The sim goes on working.
+  CHECK(s.block_on([]() -> task<int> { co_return 5; }()) == 5);
+  // A sleep without end is no timer to jump to: waiting for it alone is a deadlock too.
+  CHECK_THROWS_AS(s.block_on([]() -> task<void> { co_await weft::sleep_for(std::chrono::hours::max()); }()),
+                  weft::testing::deadlock_error);
+  CHECK(s.now() == s.start());
+}
+
+TEST_CASE("with wait_for_outside a sim waits for a thread it does not own to wake a task", "[sim]") {
+  sim s{{.seed = 2, .wait_for_outside = true}};
+  weft::event ev;
+  std::thread outside([&] {
+    weft::test::wait_suspended(s, 1);
+    ev.set();  // a wake from outside: the sim's driving thread is waiting for it
+  });
+  s.block_on([](weft::event& ev) -> task<void> { co_await ev.wait(); }(ev));
+  outside.join();
+  CHECK(s.now() == s.start());
+}
+
+TEST_CASE("a spawn_blocking call holds a sim's clock back until it returns", "[sim][blocking]") {
+  sim s{{.seed = 6}};
+  std::atomic<bool> call_started{false}, release{false};
+  std::thread releaser([&] {
+    while (!call_started.load()) std::this_thread::yield();
+    release.store(true);
+  });
+  int v = s.block_on([](std::atomic<bool>& started, std::atomic<bool>& release) -> task<int> {
+    // The deadline is armed; with nothing else runnable the clock would jump to it, were the
+    // blocking call not pending.
+    co_return co_await weft::with_timeout(1ms, [](std::atomic<bool>& started, std::atomic<bool>& release) -> task<int> {
+      co_return co_await weft::spawn_blocking([&] {
+        started.store(true);
+        while (!release.load()) std::this_thread::yield();
+        return 3;
+      });
+    }(started, release));
+  }(call_started, release));
+  releaser.join();
+  CHECK(v == 3);
+  CHECK(s.now() == s.start());
+}
+
+TEST_CASE("tasks spawned into a sim from outside run at its next block_on or advance", "[sim]") {
+  sim s{{.seed = 8, .workers = 2}};
+  int ran = 0;
+  auto h = s.spawn([](int& ran) -> task<int> {
+    ++ran;
+    co_await weft::sleep_for(1s);
+    co_return 9;
+  }(ran));
+  CHECK(ran == 0);
+  CHECK(s.block_on(std::move(h)) == 9);
+  CHECK(ran == 1);
+  CHECK(s.now() - s.start() == 1s);
+}
+
+TEST_CASE("a sim refuses what would deadlock or make no sense", "[sim]") {
+  CHECK_THROWS_AS(sim({.workers = 0}), std::invalid_argument);
+  sim s{{.seed = 1}};
+  CHECK_THROWS_AS(s.block_on([](sim& s) -> task<void> {
+    s.block_on([]() -> task<void> { co_return; }());  // from its own task
+    co_return;
+  }(s)),
+                  weft::usage_error);
+  CHECK_THROWS_AS(s.run(), weft::usage_error);
+  s.shutdown();
+  CHECK_THROWS_AS(s.advance(1s), weft::runtime_stopped);
+  CHECK_THROWS_AS(s.block_on([]() -> task<void> { co_return; }()), weft::runtime_stopped);
+}
+
+TEST_CASE("hung tasks and dump_tasks measure suspension in virtual time", "[sim][stall]") {
+  sim s{{.seed = 12, .runtime = {.stall = {.hang_threshold = 30s}}}};
+  weft::event gate;
+  auto waiter = s.spawn([](weft::event& g) -> task<void> { co_await g.wait(); }(gate), {.name = "waiter"});
+  s.advance(10s);
+  bool seen = false;
+  for (const auto& t : s.dump_tasks())
+    if (t.name == "waiter") {
+      seen = true;
+      CHECK(t.state == weft::task_state::suspended);
+      CHECK(t.in_state == 10s);
+    }
+  CHECK(seen);
+  CHECK(metric(s, "weft_hung_tasks") == 0);
+  s.advance(21s);
+  CHECK(metric(s, "weft_hung_tasks") == 1);
+  gate.set();
+  s.block_on(std::move(waiter));
+  CHECK(metric(s, "weft_hung_tasks") == 0);
+}
+
+TEST_CASE("a sim destroyed with tasks asleep on timers cancels them and destroys every frame", "[sim][lifecycle]") {
+  weft::test::lifetime_counter locals;
+  std::atomic<int> saw_cancel{0};
+  {
+    sim s{{.seed = 13, .workers = 2}};
+    for (int i = 0; i < 10; ++i)
+      s.spawn([](weft::test::lifetime_counter& c, std::atomic<int>& saw) -> task<void> {
+         weft::test::tracked t(c);
+         try {
+           co_await weft::with_timeout(2h, []() -> task<void> { co_await weft::sleep_for(1h); }());
+         } catch (const weft::cancelled_error&) {
+           saw.fetch_add(1);
+           throw;
+         }
+       }(locals, saw_cancel))
+          .detach();
+    s.advance(1min);  // every one asleep now
+    CHECK(locals.alive() == 10);
+    CHECK(s.scheduler().pending_timers() == 20);  // a sleep and a deadline each
+  }
+  CHECK(locals.alive() == 0);
+  CHECK(saw_cancel.load() == 10);  // unwound at their await by the shutdown's cancellation
+}
+
+TEST_CASE("shutdown of a sim while tasks wait cancels each at its await and destroys every frame", "[sim][lifecycle]") {
+  weft::test::lifetime_counter locals;
+  std::atomic<int> cancelled{0};
+  sim s{{.seed = 14, .workers = 2}};
+  weft::channel<int> ch(1);
+  weft::async_mutex m;
+  weft::event never;
+  auto holder =
+      s.block_on([](weft::async_mutex& m) -> task<weft::async_mutex::guard> { co_return co_await m.lock(); }(m));
+  auto waiting = [&](auto wait) -> task<void> {
+    weft::test::tracked t(locals);
+    try {
+      co_await wait();
+    } catch (const weft::cancelled_error&) {
+      cancelled.fetch_add(1);
+      throw;
+    }
+  };
+  s.spawn(waiting([&]() -> task<void> { co_await never.wait(); })).detach();
+  s.spawn(waiting([&]() -> task<void> { co_await ch.recv(); })).detach();
+  s.spawn(waiting([&]() -> task<void> { auto g = co_await m.lock(); })).detach();
+  s.spawn(waiting([&]() -> task<void> { co_await weft::sleep_for(1h); })).detach();
+  s.spawn(waiting([&]() -> task<void> {
+     co_await weft::with_timeout(1min, [](weft::event& e) -> task<void> { co_await e.wait(); }(never));
+   })).detach();
+  auto joined = s.spawn(waiting([&]() -> task<void> { co_await weft::sleep_for(2h); }));
+  s.advance(1s);
+  CHECK(locals.alive() == 6);
+  s.shutdown();
+  CHECK(locals.alive() == 0);
+  CHECK(cancelled.load() == 6);
+  CHECK(s.now() - s.start() == 1s);  // shutdown never waits on a sleeping task
+  CHECK_THROWS_AS(s.block_on(std::move(joined)), weft::runtime_stopped);
+  holder.unlock();  // primitives outlive the runtime
+}
+
+TEST_CASE("a shutdown from another thread while a sim is driven ends the task its driver waits for",
+          "[sim][lifecycle]") {
+  sim s{{.seed = 15, .workers = 2, .wait_for_outside = true}};
+  weft::event never;
+  weft::test::lifetime_counter locals;
+  std::thread stopper([&] {
+    weft::test::wait_suspended(s, 1);  // the driver waits for a wake from outside now
+    s.shutdown();
+  });
+  CHECK_THROWS_AS(s.block_on([](weft::event& e, weft::test::lifetime_counter& c) -> task<void> {
+    weft::test::tracked t(c);
+    co_await e.wait();
+  }(never, locals)),
+                  weft::runtime_stopped);
+  stopper.join();
+  CHECK(locals.alive() == 0);
+}
+
+TEST_CASE("a pool outliving its sim still answers, on the sim's clock as it was last", "[sim][pool][lifecycle]") {
+  std::optional<weft::job_pool<int>> pool;
+  {
+    sim s{{.seed = 16}};
+    pool.emplace(s, weft::pool_options{.name = "outlives", .concurrency = 1, .breaker = {.enabled = true}},
+                 [](int) -> task<void> { co_await weft::sleep_for(1h); });
+    CHECK(pool->try_submit(1) == weft::submit_status::accepted);
+    s.advance(1min);
+    CHECK(pool->stats().in_flight == 1);
+  }
+  auto st = pool->stats();  // reads the breakers against the clock: the sim's, frozen
+  CHECK(st.in_flight == 0);
+  CHECK(st.failed == 1);
+  CHECK_FALSE(pool->health().healthy);
+  CHECK(pool->try_submit(2) == weft::submit_status::stopping);
+  pool.reset();
+}
