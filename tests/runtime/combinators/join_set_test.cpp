@@ -20,13 +20,14 @@
 #include <weft/yield.hpp>
 
 #include "../../support/lifetime.hpp"
+#include "../../support/sleeper.hpp"
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;
 using weft::test::lifetime_counter;
-using weft::test::tracked;
+using weft::test::sleeper;
 
 namespace {
 
@@ -39,17 +40,6 @@ task<int> fail_after(weft::event& go, const char* what) {
   throw std::runtime_error(what);
 }
 task<int> value(int v) { co_return v; }
-// Sleeps "forever"; counts a cancellation that ended it.
-task<int> sleeper(std::atomic<int>& cancelled, lifetime_counter& c) {
-  tracked t(c);
-  try {
-    co_await weft::sleep_for(1h);
-  } catch (const weft::cancelled_error&) {
-    cancelled.fetch_add(1);
-    throw;
-  }
-  co_return -1;
-}
 
 }  // namespace
 

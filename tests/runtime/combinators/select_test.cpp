@@ -26,27 +26,18 @@
 #include <weft/yield.hpp>
 
 #include "../../support/lifetime.hpp"
+#include "../../support/sleeper.hpp"
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;
 using weft::test::lifetime_counter;
-using weft::test::tracked;
+using weft::test::sleeper;
 
 namespace {
 
 task<int> value(int v) { co_return v; }
-task<int> sleeper(std::atomic<int>& cancelled, lifetime_counter& c) {
-  tracked t(c);
-  try {
-    co_await weft::sleep_for(1h);
-  } catch (const weft::cancelled_error&) {
-    cancelled.fetch_add(1);
-    throw;
-  }
-  co_return -1;
-}
 
 }  // namespace
 
