@@ -41,6 +41,12 @@ void worker::overflow(job* j) noexcept {
 }
 
 void worker::push_wake(job* j) noexcept {
+  // In the park driver, one turn may complete many operations (a poll runs every ready event):
+  // the first task woken takes the slot and the others queue behind it, FIFO, in the order the
+  // events came. Displacing each by the next would leave the earliest ready last, behind every
+  // later one (the deque's owner end is LIFO): that is a connection's tail latency.
+  if (in_driver_ && lifo_.load(std::memory_order_relaxed)) [[unlikely]]
+    return push_yield(j);
   stamp(j);
   // exchange, not a plain store: the stall detector may take the slot from a stuck worker.
   job* prev = lifo_.exchange(j, std::memory_order_acq_rel);
@@ -147,7 +153,7 @@ job* worker::find_work() {
     // Fairness: the shared queues first, now and then, whatever the local deque holds.
     maintenance();
     if (job* j = take_injector()) return j;
-    if (job* j = yield_.pop()) return j;
+    if (job* j = deque::stealer(yield_).steal()) return j;  // FIFO, as below
   }
   if (lifo_.load(std::memory_order_relaxed)) {
     if (job* j = lifo_.exchange(nullptr, std::memory_order_acq_rel)) {

@@ -51,7 +51,8 @@ std::coroutine_handle<> complete_spawned(task_record* r, const std::exception_pt
     rt->external_completed.fetch_add(1, std::memory_order_relaxed);
   if (error) count_failure(ctx, rt, error);
   r->set_state(record_state::completed, rt->coarse_now());
-  trace_complete(r);
+  if (rt->tracer.load(std::memory_order_relaxed)) [[unlikely]]
+    trace_complete(r);
 
   // acq_rel: release publishes the result to whoever reads `join_done`; acquire pairs with the
   // joiner's CAS that registered it (its resume_point and state).
@@ -136,7 +137,8 @@ std::coroutine_handle<> complete_helped(task_record* r, const std::exception_ptr
   ctx->completed.inc();
   if (error) count_failure(ctx, rt, error);
   r->set_state(record_state::completed, rt->coarse_now());
-  trace_complete(r);
+  if (rt->tracer.load(std::memory_order_relaxed)) [[unlikely]]
+    trace_complete(r);
   // Its own handle (usually held by the joiner we help, possibly by someone waiting already).
   std::uintptr_t prev = r->join.exchange(join_done, std::memory_order_acq_rel);
   if (prev == join_detached) {

@@ -77,6 +77,42 @@ TEST_CASE("I/O is handled while every worker is busy with CPU work", "[asio][rea
   CHECK(got.load());
 }
 
+TEST_CASE("tasks woken in one turn of the reactor run in the order their events came", "[asio][reactor]") {
+  // Six reads become ready while the only worker is busy; its next turn in the reactor
+  // completes all six. The first woken runs next and the others after it in the same order
+  // (not the reverse, which would serve the earliest ready connection last).
+  weft::test::watchdog wd("reactor turn order");
+  constexpr int n = 6;
+  weft::runtime rt({.workers = 1});
+  std::vector<local::socket> ends, peers;
+  for (int i = 0; i < n; ++i) {
+    ends.emplace_back(rt.get_executor());
+    peers.emplace_back(rt.get_executor());
+    net::local::connect_pair(ends.back(), peers.back());
+  }
+  std::vector<int> order;  // appended on the one worker, read after the joins
+  std::vector<weft::join_handle<void>> readers;
+  for (int i = 0; i < n; ++i)
+    readers.push_back(rt.spawn([](local::socket& s, std::vector<int>& order, int i) -> task<void> {
+      co_await read_byte(s);
+      order.push_back(i);
+    }(ends[i], order, i)));
+  weft::test::wait_suspended(rt, n);
+  // Hold the worker (no await: no poll of the reactor) while every byte arrives, in order.
+  std::atomic<bool> holding{false}, release{false};
+  auto hold = rt.spawn([](std::atomic<bool>& holding, std::atomic<bool>& release) -> task<void> {
+    holding.store(true);
+    while (!release.load()) std::this_thread::yield();
+    co_return;
+  }(holding, release));
+  while (!holding.load()) std::this_thread::yield();
+  for (int i = 0; i < n; ++i) net::write(peers[i], net::buffer("x", 1));
+  release.store(true);
+  rt.block_on(std::move(hold));
+  for (auto& r : readers) rt.block_on(std::move(r));
+  CHECK(order == std::vector<int>{0, 1, 2, 3, 4, 5});
+}
+
 TEST_CASE("cancellations racing completions while workers take turns in the reactor", "[asio][reactor][stress]") {
   weft::test::watchdog wd("cancel racing completion");
   weft::runtime rt({.workers = 2});
