@@ -219,3 +219,92 @@ TEST_CASE("task names are cut on a UTF-8 character boundary and dumps are always
   CHECK_THROWS_AS(rt.block_on(std::move(a)), weft::cancelled_error);
   CHECK_THROWS_AS(rt.block_on(std::move(b)), weft::cancelled_error);
 }
+
+// The hot paths skip work for tasks that never leave their worker (a child joined inline runs on
+// its joiner's stack); these pin down that such a task is still named wherever it is seen.
+TEST_CASE("a child joined inline that spins is reported by its own name and site, its joiner as waiting for it",
+          "[stall][dump]") {
+  fake_clock clock;
+  report_box box;
+  weft::runtime rt({.workers = 1,
+                    .stall = {.threshold = 100ms,
+                              .sample_interval = 1ms,
+                              .replace_after = 1h,
+                              .capture_backtrace = false,
+                              .on_stall = [&](const weft::stall_report& r) { box.add(r); },
+                              .clock = [&] { return clock.now(); }}});
+  std::atomic<bool> started{false}, stop{false};
+  std::atomic<std::uint64_t> child_id{0};
+  std::atomic<int> child_line{0};
+  auto parent = rt.spawn(
+      [](std::atomic<bool>& started, std::atomic<bool>& stop, std::atomic<std::uint64_t>& id,
+         std::atomic<int>& line) -> task<void> {
+        line.store(__LINE__ + 1);
+        auto child = weft::spawn(spinner(started, stop), {.name = "inline-child"});
+        id.store(child.id());
+        co_await child;  // one worker: the child is at the bottom of its deque and runs inline
+      }(started, stop, child_id, child_line),
+      {.name = "parent"});
+  while (!started.load()) std::this_thread::yield();
+
+  const weft::task_info* c = nullptr;
+  const weft::task_info* p = nullptr;
+  std::vector<weft::task_info> tasks = rt.dump_tasks();
+  for (auto& t : tasks) {
+    if (t.name == "inline-child") c = &t;
+    if (t.name == "parent") p = &t;
+  }
+  REQUIRE(c);
+  REQUIRE(p);
+  CHECK(c->id == child_id.load());
+  CHECK(c->state == weft::task_state::running);
+  CHECK(c->worker == 0);
+  CHECK(c->spawn_site.line() == static_cast<std::uint_least32_t>(child_line.load()));
+  CHECK(p->state == weft::task_state::suspended);
+  CHECK(p->awaiting == "join of task " + std::to_string(child_id.load()));
+
+  advance_until(clock, [&] { return box.size() > 0; });
+  stop.store(true, std::memory_order_release);
+  rt.block_on(std::move(parent));
+  REQUIRE(box.size() == 1);
+  CHECK(box.reports[0].task_name == "inline-child");
+  CHECK(box.reports[0].task_id == child_id.load());
+  CHECK(box.reports[0].spawn_site.line() == static_cast<std::uint_least32_t>(child_line.load()));
+}
+
+TEST_CASE("a task stolen by another worker keeps its name, id and site in dumps", "[stall][dump]") {
+  weft::runtime rt({.workers = 2, .stall = {.sample_interval = 1ms, .on_stall = [](const weft::stall_report&) {}}});
+  std::atomic<bool> started{false}, stop{false};
+  std::atomic<std::uint64_t> child_id{0};
+  std::atomic<int> child_line{0};
+  // The parent spawns and then spins without an await: its worker never takes the child back,
+  // so the child runs only if the other worker steals it.
+  auto parent = rt.spawn(
+      [](std::atomic<bool>& started, std::atomic<bool>& stop, std::atomic<std::uint64_t>& id,
+         std::atomic<int>& line) -> task<void> {
+        line.store(__LINE__ + 1);
+        auto child = weft::spawn(spinner(started, stop), {.name = "stolen"});
+        id.store(child.id());
+        weft_test_spin_until(stop);
+        co_await child;
+      }(started, stop, child_id, child_line),
+      {.name = "spawner"});
+  while (!started.load()) std::this_thread::yield();
+
+  const weft::task_info* c = nullptr;
+  const weft::task_info* p = nullptr;
+  std::vector<weft::task_info> tasks = rt.dump_tasks();
+  for (auto& t : tasks) {
+    if (t.name == "stolen") c = &t;
+    if (t.name == "spawner") p = &t;
+  }
+  REQUIRE(c);
+  REQUIRE(p);
+  CHECK(c->id == child_id.load());
+  CHECK(c->state == weft::task_state::running);
+  CHECK(p->state == weft::task_state::running);
+  CHECK(c->worker != p->worker);  // running on the thief
+  CHECK(c->spawn_site.line() == static_cast<std::uint_least32_t>(child_line.load()));
+  stop.store(true, std::memory_order_release);
+  rt.block_on(std::move(parent));
+}
