@@ -187,7 +187,7 @@ inline void init_record(task_record* r, std::coroutine_handle<> h, std::string_v
   r->cancel_bits.store(inherited_cancel, std::memory_order_relaxed);
   r->token = token;
   r->site.store(site, std::memory_order_relaxed);
-  if (!name.empty())
+  if (!name.empty()) [[unlikely]]
     r->set_name(name);
   else
     r->name[0].store(0, std::memory_order_relaxed);

@@ -101,7 +101,7 @@ class suspension : public cancel_hook {
   }
 
   /// 4. await_resume: disarms; throws cancelled_error if the wait was cancelled.
-  void leave() {
+  [[gnu::always_inline]] void leave() {
     pending_ = false;
     if (armed_) task_->disarm();
     if (cancelled_) throw cancelled_error();

@@ -118,8 +118,9 @@ struct task_record : sched::job {
   }
 
   /// Copies up to max_name bytes of `n`, cut on a UTF-8 character boundary. (Readers replace
-  /// whatever else is not UTF-8: read_identity.)
-  void set_name(std::string_view n) noexcept {
+  /// whatever else is not UTF-8: read_identity.) Out of line: most spawns have no name, and
+  /// inlined it would cost every spawn the registers it needs.
+  [[gnu::noinline]] void set_name(std::string_view n) noexcept {
     char buf[name_words * 8] = {};
     std::size_t len = n.size() <= max_name ? n.size() : metrics::utf8_prefix_length(n, max_name);
     std::memcpy(buf, n.data(), len);

@@ -51,7 +51,7 @@ class worker {
   scheduler& owner() const noexcept { return *sched_; }
 
   /// Owner: pushes a newly spawned job at the bottom of the local deque (runs next, LIFO).
-  void push(job* j) noexcept {
+  [[gnu::always_inline]] void push(job* j) noexcept {
     stamp(j);
     stats_.spawned.inc();
     if (!local_.push(j)) [[unlikely]]
