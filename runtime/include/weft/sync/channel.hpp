@@ -8,7 +8,8 @@
 // A ring of `capacity` values; capacity 0 is a rendezvous (send waits for a receiver). Senders
 // and receivers wait in FIFO order on the runtime's intrusive waiter list and hold no thread
 // while they wait; a value is handed straight to a waiting receiver, who runs next on the
-// sender's worker (its LIFO slot). send and recv are cancellation points. send on a closed
+// sender's worker (its LIFO slot). A send or receive that neither waits nor wakes anyone takes
+// no lock (sync/detail/channel_ring.hpp). send and recv are cancellation points. send on a closed
 // channel throws channel_closed; recv drains what is buffered, then yields nullopt.
 //
 // A channel given a name reports, under the label channel=<name>, the time senders spent
@@ -21,6 +22,7 @@
 // them wakes them with usage_error); it may outlive its runtime. A value handed to a receiver
 // that is destroyed before it resumes (shutdown ending a task) is destroyed with it.
 
+#include <cassert>
 #include <coroutine>
 #include <cstddef>
 #include <memory>
@@ -29,11 +31,11 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 #include <weft/errors.hpp>
 #include <weft/sched/scheduler.hpp>
 #include <weft/sync/detail/channel_metrics.hpp>
+#include <weft/sync/detail/channel_ring.hpp>
 #include <weft/sync/detail/waiter.hpp>
 
 namespace weft {
@@ -53,7 +55,7 @@ template <class T>
 class channel {
  public:
   explicit channel(std::size_t capacity, channel_options opts = {})
-      : capacity_(capacity), ring_(capacity), name_(opts.name) {
+      : capacity_(capacity), ring_(capacity ? std::make_unique<ring>(capacity) : nullptr), name_(opts.name) {
     send_what_ = name_.empty() ? "channel send" : "send on channel " + name_;
     recv_what_ = name_.empty() ? "channel recv" : "recv on channel " + name_;
     if (!name_.empty()) {
@@ -75,10 +77,7 @@ class channel {
   std::size_t capacity() const noexcept { return capacity_; }
   const std::string& name() const noexcept { return name_; }
   /// Values buffered now.
-  std::size_t size() const noexcept {
-    std::lock_guard lock(mu_);
-    return count_;
-  }
+  std::size_t size() const noexcept { return ring_ ? ring_->size() : 0; }
   bool closed() const noexcept {
     std::lock_guard lock(mu_);
     return closed_;
@@ -91,6 +90,7 @@ class channel {
     {
       std::lock_guard lock(mu_);
       closed_ = true;
+      if (ring_) ring_->set_tail_flag(ring::closed);  // lock-free sends stop here
       // Receivers wait only while the buffer is empty, so none of them misses a value.
       detail::complete_all(receivers_, detail::waiter::outcome::closed, woken);
       detail::complete_all(senders_, detail::waiter::outcome::closed, woken);
@@ -100,11 +100,12 @@ class channel {
 
   /// Sends without waiting: false if the channel is full. Throws channel_closed if closed.
   bool try_send(T value) {
+    if (push_fast(value)) return true;
     detail::task_record* woken = nullptr;
     {
       std::lock_guard lock(mu_);
       if (closed_) throw channel_closed();
-      if (!offer_locked(value, woken)) return false;
+      if (!offer_locked(value, woken, false)) return false;
     }
     if (woken) detail::wake(woken);
     return true;
@@ -113,10 +114,11 @@ class channel {
   /// Receives without waiting: nullopt if the channel is empty (or closed and drained).
   std::optional<T> try_recv() {
     std::optional<T> out;
+    if (pop_fast(out)) return out;
     detail::task_record* woken = nullptr;
     {
       std::lock_guard lock(mu_);
-      take_locked(out, woken);
+      take_locked(out, woken, false);
     }
     if (woken) detail::wake(woken);
     return out;
@@ -129,7 +131,7 @@ class channel {
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
       return suspend(
-          h, c_->send_what_.c_str(),
+          h, c_->send_what_.c_str(), [&] { return c_->push_fast(value_); },
           [&] {
             if (c_->closed_) {
               result = outcome::closed;
@@ -165,7 +167,8 @@ class channel {
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
       return suspend(
-          h, c_->recv_what_.c_str(), [&] { return c_->take_locked(value_, woken_); },
+          h, c_->recv_what_.c_str(), [&] { return c_->pop_fast(value_); },
+          [&] { return c_->take_locked(value_, woken_); },
           [&](waiter* w) {
             if (c_->metrics_) blocked_since_ = sched::clock_now();
             c_->receivers_.push_back(w);
@@ -200,50 +203,92 @@ class channel {
   // queues its own waiters (combinators/detail/select_nodes.hpp). A waiting select's waiter is
   // completed only through claim_front() (sync/detail/waiter.hpp): keep that in any fast path,
   // or a select could be handed a value it then loses.
+  //
+  // The lock-free path (push_fast, pop_fast) goes only through the ring, and only while its
+  // flags say that nobody waits: a waiter sets them under mu_ before it looks at the ring a last
+  // time and queues (channel_ring.hpp says why that is enough). So every hand-off to a waiter,
+  // and so every claim_front(), stays under mu_. Flags are cleared lazily: a locked operation
+  // that finds them set but nobody queued to hand to clears them (relax_locked), so a channel
+  // whose waiters come and go (a ping-pong) does not pay a read-modify-write for each wait.
   friend struct detail::channel_access;
+  using ring = detail::channel_ring<T>;
+
+  bool push_fast(T& value) noexcept {
+    if constexpr (ring::lock_free)
+      return ring_ && ring_->try_push(value);
+    else
+      return false;
+  }
+  bool pop_fast(std::optional<T>& out) noexcept {
+    if constexpr (ring::lock_free)
+      return ring_ && ring_->try_pop(out);
+    else
+      return false;
+  }
 
   // Under mu_: delivers `value` to a waiting receiver (returned in `woken`, to resume after
-  // unlocking) or into the ring. False if there is no room.
-  bool offer_locked(T& value, detail::task_record*& woken) {
+  // unlocking) or into the ring. False if there is no room; then, if the sender `will_wait`,
+  // the flags are set that send everyone through the lock until it is gone.
+  bool offer_locked(T& value, detail::task_record*& woken, bool will_wait = true) {
     if (detail::waiter* r = receivers_.claim_front()) {
       static_cast<std::optional<T>*>(r->payload)->emplace(std::move(value));
       woken = r->complete(detail::waiter::outcome::done);
       return true;
     }
-    if (count_ == capacity_) return false;
-    ring_[(head_ + count_) % capacity_].emplace(std::move(value));
-    ++count_;
-    return true;
+    if (!ring_) return false;
+    // (While a sender waits the ring is full, so this refuses, and the send queues behind it.)
+    if (ring_->push_locked(value)) {
+      relax_locked();
+      return true;
+    }
+    if (!will_wait) return false;
+    // Full: from here pops come here to move a waiting sender in, and pushes queue behind it.
+    if (!ring_->head_flag(ring::slow_pop)) ring_->set_head_flag(ring::slow_pop);
+    if (!ring_->tail_flag(ring::slow_push)) ring_->set_tail_flag(ring::slow_push);
+    return ring_->push_locked(value);  // a pop that came before the flags made room after all
   }
 
   // Under mu_: takes the next value into `out`: from the ring (refilled from a waiting sender),
   // or straight from a waiting sender (rendezvous). True if done: a value, or closed and empty.
-  bool take_locked(std::optional<T>& out, detail::task_record*& woken) {
-    if (count_ > 0) {
-      out.emplace(std::move(*ring_[head_]));
-      ring_[head_].reset();
-      head_ = (head_ + 1) % capacity_;
-      --count_;
-      if (detail::waiter* s = senders_.claim_front()) {  // room now: the first sender moves in
-        ring_[(head_ + count_) % capacity_].emplace(std::move(*static_cast<T*>(s->payload)));
-        ++count_;
-        woken = s->complete(detail::waiter::outcome::done);
-      }
-      return true;
-    }
-    if (detail::waiter* s = senders_.claim_front()) {
+  // When not done and the receiver `will_wait`, pushes go through the lock until it is gone.
+  bool take_locked(std::optional<T>& out, detail::task_record*& woken, bool will_wait = true) {
+    if (ring_ && pop_locked(out, woken)) return true;
+    if (detail::waiter* s = senders_.claim_front()) {  // a rendezvous (a buffered channel: rare)
       out.emplace(std::move(*static_cast<T*>(s->payload)));
       woken = s->complete(detail::waiter::outcome::done);
       return true;
     }
-    return closed_;
+    if (closed_) return true;
+    if (!will_wait || !ring_ || ring_->tail_flag(ring::slow_push)) return false;
+    ring_->set_tail_flag(ring::slow_push);
+    return pop_locked(out, woken);  // a push that came before the flag
+  }
+
+  // Under mu_: pops from the ring; the first waiting sender moves into the room made.
+  bool pop_locked(std::optional<T>& out, detail::task_record*& woken) {
+    if (ring_->empty_locked() || !ring_->pop_locked(out)) return false;
+    if (detail::waiter* s = senders_.claim_front()) {
+      // Into the room just made: no lock-free push takes it first, since a waiting sender set
+      // slow_push before it queued (and relax_locked leaves the flag while one is queued).
+      [[maybe_unused]] const bool pushed = ring_->push_locked(*static_cast<T*>(s->payload));
+      assert(pushed);
+      woken = s->complete(detail::waiter::outcome::done);
+    } else {
+      relax_locked();
+    }
+    return true;
+  }
+
+  // Under mu_, having found nobody to hand to: clears the flags no queued waiter needs.
+  void relax_locked() noexcept {
+    if (!senders_.empty()) return;
+    if (ring_->head_flag(ring::slow_pop)) ring_->clear_head_flag(ring::slow_pop);
+    if (receivers_.empty() && ring_->tail_flag(ring::slow_push)) ring_->clear_tail_flag(ring::slow_push);
   }
 
   mutable detail::short_mutex mu_;
   std::size_t capacity_;
-  std::vector<std::optional<T>> ring_;
-  std::size_t head_ = 0;
-  std::size_t count_ = 0;
+  std::unique_ptr<ring> ring_;  ///< null for a rendezvous
   bool closed_ = false;
   detail::waiter_queue senders_;
   detail::waiter_queue receivers_;

@@ -151,11 +151,19 @@ struct waiter : suspension {
   template <class Ready, class Enqueue, class After>
   std::coroutine_handle<> suspend(std::coroutine_handle<> h, const char* what, Ready ready, Enqueue enqueue,
                                   After after) {
+    return suspend(h, what, [] { return false; }, ready, enqueue, after);
+  }
+  /// suspend() with a lock-free first try: `fast()` (lock not held) completes the operation
+  /// without the lock if it can (true), and otherwise leaves everything as it was. It is tried
+  /// after the cancellation check and, when it succeeds, counts as ready at once.
+  template <class Fast, class Ready, class Enqueue, class After>
+  std::coroutine_handle<> suspend(std::coroutine_handle<> h, const char* what, Fast fast, Ready ready, Enqueue enqueue,
+                                  After after) {
     if (!enter(h, what)) {
       result = outcome::cancelled;
       return h;
     }
-    {
+    if (!fast()) {
       std::unique_lock lock(*mu);
       if (!ready()) {
         if (!arm()) {
