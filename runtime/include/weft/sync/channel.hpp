@@ -235,7 +235,27 @@ class channel {
       woken = r->complete(detail::waiter::outcome::done);
       return true;
     }
-    if (!ring_) return false;
+    return ring_ && push_locked(value, will_wait);
+  }
+
+  // Under mu_: takes the next value into `out`: from the ring (refilled from a waiting sender),
+  // or straight from a waiting sender (rendezvous). True if done: a value, or closed and empty.
+  // When not done and the receiver `will_wait`, pushes go through the lock until it is gone.
+  bool take_locked(std::optional<T>& out, detail::task_record*& woken, bool will_wait = true) {
+    if (ring_ && !ring_->empty_locked() && pop_locked(out, woken)) return true;
+    if (detail::waiter* s = senders_.claim_front()) {  // a rendezvous (a buffered channel: rare)
+      out.emplace(std::move(*static_cast<T*>(s->payload)));
+      woken = s->complete(detail::waiter::outcome::done);
+      return true;
+    }
+    if (closed_) return true;
+    if (!will_wait || !ring_ || ring_->tail_flag(ring::slow_push)) return false;
+    return flag_and_pop_locked(out, woken);
+  }
+
+  // The ring's halves of offer_locked and take_locked, out of line: the hand-off to a waiter
+  // (a ping-pong's every step) stays short.
+  [[gnu::noinline]] bool push_locked(T& value, bool will_wait) {
     // (While a sender waits the ring is full, so this refuses, and the send queues behind it.)
     if (ring_->push_locked(value)) {
       relax_locked();
@@ -247,25 +267,13 @@ class channel {
     if (!ring_->tail_flag(ring::slow_push)) ring_->set_tail_flag(ring::slow_push);
     return ring_->push_locked(value);  // a pop that came before the flags made room after all
   }
-
-  // Under mu_: takes the next value into `out`: from the ring (refilled from a waiting sender),
-  // or straight from a waiting sender (rendezvous). True if done: a value, or closed and empty.
-  // When not done and the receiver `will_wait`, pushes go through the lock until it is gone.
-  bool take_locked(std::optional<T>& out, detail::task_record*& woken, bool will_wait = true) {
-    if (ring_ && pop_locked(out, woken)) return true;
-    if (detail::waiter* s = senders_.claim_front()) {  // a rendezvous (a buffered channel: rare)
-      out.emplace(std::move(*static_cast<T*>(s->payload)));
-      woken = s->complete(detail::waiter::outcome::done);
-      return true;
-    }
-    if (closed_) return true;
-    if (!will_wait || !ring_ || ring_->tail_flag(ring::slow_push)) return false;
+  [[gnu::noinline]] bool flag_and_pop_locked(std::optional<T>& out, detail::task_record*& woken) {
     ring_->set_tail_flag(ring::slow_push);
     return pop_locked(out, woken);  // a push that came before the flag
   }
 
   // Under mu_: pops from the ring; the first waiting sender moves into the room made.
-  bool pop_locked(std::optional<T>& out, detail::task_record*& woken) {
+  [[gnu::noinline]] bool pop_locked(std::optional<T>& out, detail::task_record*& woken) {
     if (ring_->empty_locked() || !ring_->pop_locked(out)) return false;
     if (detail::waiter* s = senders_.claim_front()) {
       // Into the room just made: no lock-free push takes it first, since a waiting sender set
