@@ -142,6 +142,7 @@ class channel {
           [&](waiter* w) {
             if (c_->metrics_) blocked_since_ = sched::clock_now();
             c_->senders_.push_back(w);
+            c_->stale_ = 0;
           },
           [&] {
             if (woken_) detail::wake(woken_);
@@ -172,6 +173,7 @@ class channel {
           [&](waiter* w) {
             if (c_->metrics_) blocked_since_ = sched::clock_now();
             c_->receivers_.push_back(w);
+            c_->stale_ = 0;
           },
           [&] {
             if (woken_) detail::wake(woken_);
@@ -207,9 +209,12 @@ class channel {
   // The lock-free path (push_fast, pop_fast) goes only through the ring, and only while its
   // flags say that nobody waits: a waiter sets them under mu_ before it looks at the ring a last
   // time and queues (channel_ring.hpp says why that is enough). So every hand-off to a waiter,
-  // and so every claim_front(), stays under mu_. Flags are cleared lazily: a locked operation
-  // that finds them set but nobody queued to hand to clears them (relax_locked), so a channel
-  // whose waiters come and go (a ping-pong) does not pay a read-modify-write for each wait.
+  // and so every claim_front(), stays under mu_. Flags are cleared lazily: once `relax_after`
+  // locked operations in a row found them set but nobody queued to hand to (relax_locked). Each
+  // set or clear is a read-modify-write on a word the other side uses: a channel whose waiters
+  // come and go with every value or two (a ping-pong, a channel of one slot) keeps its flags and
+  // takes the lock, one that waits now and then (a buffer between a producer and a consumer of
+  // different speeds) is lock-free between its waits.
   friend struct detail::channel_access;
   using ring = detail::channel_ring<T>;
 
@@ -287,9 +292,11 @@ class channel {
     return true;
   }
 
-  // Under mu_, having found nobody to hand to: clears the flags no queued waiter needs.
+  // Under mu_, having found nobody to hand to: the relax_after-th time in a row, clears the
+  // flags no queued waiter needs.
   void relax_locked() noexcept {
-    if (!senders_.empty()) return;
+    if (!senders_.empty() || ++stale_ < relax_after) return;
+    stale_ = 0;
     if (ring_->head_flag(ring::slow_pop)) ring_->clear_head_flag(ring::slow_pop);
     if (receivers_.empty() && ring_->tail_flag(ring::slow_push)) ring_->clear_tail_flag(ring::slow_push);
   }
@@ -298,6 +305,8 @@ class channel {
   std::size_t capacity_;
   std::unique_ptr<ring> ring_;  ///< null for a rendezvous
   bool closed_ = false;
+  static constexpr std::uint32_t relax_after = 4;
+  std::uint32_t stale_ = 0;  ///< locked operations since a wait that found nobody to hand to
   detail::waiter_queue senders_;
   detail::waiter_queue receivers_;
   std::string name_;
