@@ -56,6 +56,27 @@ void worker::push_wake(job* j) noexcept {
   }
 }
 
+job* worker::take_lifo_for_transfer(job::run_fn kind) noexcept {
+  job* j = lifo_.load(std::memory_order_relaxed);
+  if (!j || j->run_ != kind || j->enqueued_ns_ || sched_->manual()) return nullptr;
+  const options& o = sched_->opts();
+  if (until_fair_ == 1) return nullptr;  // find_work's fairness round is next
+  const bool turns_left = lifo_polls_ < o.max_lifo_polls;
+  if (!turns_left && (local_.size_approx() || yield_.size_approx() || !sched_->injector_.empty())) return nullptr;
+  // exchange, as find_work does: the stall detector may have rescued the job meanwhile.
+  j = lifo_.exchange(nullptr, std::memory_order_acq_rel);
+  if (!j) return nullptr;
+  // What execute() and find_work() would have counted for this dispatch.
+  --until_fair_;
+  lifo_polls_ = turns_left ? lifo_polls_ + 1 : 1;
+  budget_ = o.budget;
+  stats_.lifo_hits.inc();
+  stats_.polls.inc();
+  dispatches_.store(dispatches_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  current_.store(j, std::memory_order_release);  // pairs with the stall sampler's acquire
+  return j;
+}
+
 void worker::push_yield(job* j) noexcept {
   stamp(j);
   if (!yield_.push(j)) overflow(j);
@@ -149,7 +170,8 @@ void worker::maintenance() noexcept {
 
 job* worker::find_work() {
   const options& o = sched_->opts();
-  if (++tick_ % o.global_queue_interval == 0) {
+  if (--until_fair_ == 0) {
+    until_fair_ = o.global_queue_interval;
     // Fairness: the shared queues first, now and then, whatever the local deque holds.
     maintenance();
     if (job* j = take_injector()) return j;

@@ -156,8 +156,21 @@ std::coroutine_handle<> complete_helped(task_record* r, const std::exception_ptr
 }
 
 std::coroutine_handle<> after_suspend(join_state* hs) noexcept {
-  if (!hs) return std::noop_coroutine();
-  return join_next(*hs, tls_ctx);
+  worker_context* ctx = tls_ctx;
+  if (hs) return join_next(*hs, ctx);
+  // The task this one woke last (a channel's receiver, a mutex's next owner) usually waits in
+  // the LIFO slot, the loop's next pick: resume it right here by symmetric transfer instead of
+  // unwinding to the worker loop and dispatching it from there. (A trace records dispatches in
+  // run_record_traced: with one on, the loop does it.)
+  if (ctx && !ctx->tracing->load(std::memory_order_relaxed)) [[likely]] {
+    if (sched::job* j = ctx->w->take_lifo_for_transfer(&run_record)) {
+      auto* r = static_cast<task_record*>(j);
+      ctx->current = r;
+      r->set_running();
+      return r->resume_point;
+    }
+  }
+  return std::noop_coroutine();
 }
 
 void orphan_record(task_record* r) noexcept {

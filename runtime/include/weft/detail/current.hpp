@@ -45,6 +45,9 @@ inline task_record* current_task(const char* what) {
 /// goes to the LIFO slot and runs next (hint::wake), or to the back of the line (hint::fifo).
 inline void wake(task_record* r, sched::hint h = sched::hint::wake) noexcept {
   r->set_state(record_state::runnable, r->rt->coarse_now());
+  sched::worker* w = sched::this_worker();
+  if (h == sched::hint::wake && w && &w->owner() == &r->rt->sched) [[likely]]
+    return w->push_wake(r);  // scheduler::schedule's common case, without the call
   r->rt->sched.schedule(r, h);
 }
 

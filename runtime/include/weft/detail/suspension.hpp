@@ -86,7 +86,8 @@ class suspension : public cancel_hook {
   /// pass it to suspended() or not_suspended().
   join_state* publish(await_kind kind, std::uint64_t arg, const char* what) noexcept {
     task_->set_awaiting(kind, arg, task_->rt->coarse_now(), what);
-    trace_wait(task_, what);
+    if (task_->rt->tracer.load(std::memory_order_relaxed)) [[unlikely]]
+      trace_wait(task_, what);
     pending_ = true;
     return take_helping(task_);
   }

@@ -69,6 +69,13 @@ class worker {
   /// Owner: pops the most recent job of the local deque (a joiner looking for its child, or a
   /// sibling to run while it waits), or null.
   job* pop_local() noexcept { return local_.pop(); }
+  /// Owner, from a task that has just suspended: takes the job in the LIFO slot (the task it
+  /// woke last, usually) when it is of the kind `kind` and the loop would run it next anyway,
+  /// and counts it as a dispatch (stall sampler, budget, fairness tick), so that the caller can
+  /// resume it at once by symmetric transfer. Null when the loop should choose: its fairness
+  /// round is due, the slot has had its turns while other work waits, the job carries a
+  /// schedule-delay stamp, or the scheduler is in manual mode (its controller picks every job).
+  job* take_lifo_for_transfer(job::run_fn kind) noexcept;
   /// Owner: puts back a job just taken with pop_local() (its slot is free: cannot fail).
   void push_back_local(job* j) noexcept { local_.push(j); }
 
@@ -143,7 +150,7 @@ class worker {
   bool sample_delay_;
 
   // Owner-private state.
-  std::uint32_t tick_ = 0;
+  std::uint32_t until_fair_ = 1;  // dispatches until the next fairness round (global_queue_interval)
   std::uint32_t budget_ = 0;
   std::uint32_t lifo_polls_ = 0;
   std::uint32_t pushes_ = 0;
