@@ -13,9 +13,10 @@ runtime_metrics::runtime_metrics(metrics::registry& reg, const std::string& runt
   // 1 µs .. ~8.6 s in powers of two: a dispatch is usually far under a microsecond, a stall is
   // hundreds of milliseconds; both ends stay readable.
   auto layout = metrics::buckets::exponential(1e-6, 2, 24);
-  poll_duration_ =
-      &reg_.histogram("weft_poll_duration_seconds", "Time one dispatch of a task ran on a worker (sampled: 1 in 64)",
-                      layout, {{"runtime", name_}});
+  poll_duration_ = &reg_.histogram("weft_poll_duration_seconds",
+                                   "Time from a worker resuming a task until its loop got the thread back, tasks it "
+                                   "handed over to included (sampled: 1 in 64)",
+                                   layout, {{"runtime", name_}});
   schedule_delay_ = &reg_.histogram("weft_schedule_delay_seconds",
                                     "Time from a task becoming runnable to a worker starting it (sampled: 1 in 64)",
                                     layout, {{"runtime", name_}});
@@ -85,7 +86,9 @@ void runtime_metrics::bind(runtime_core& core) {
     sched::owner_counter sched::worker_stats::* field;
   };
   static constexpr per_worker counters[] = {
-      {"weft_polls_total", "Dispatches: tasks resumed from the worker loop", &sched::worker_stats::polls},
+      {"weft_polls_total",
+       "Dispatches: tasks resumed by the worker loop or handed the thread by the task that woke them",
+       &sched::worker_stats::polls},
       {"weft_steals_total", "Tasks this worker stole from others", &sched::worker_stats::stolen},
       {"weft_steal_attempts_total", "Victims this worker tried while searching for work",
        &sched::worker_stats::steal_attempts},
