@@ -23,7 +23,7 @@ struct yield_awaiter {
     me->resume_point = h;
     me->set_state(record_state::runnable, me->rt->coarse_now());
     join_state* helping = take_helping(me);
-    tls_ctx->w->push_yield(me);  // may be stolen and resumed at once: touch nothing after this
+    tls_ctx->w->requeue_current(me);  // may be stolen and resumed at once: touch nothing after this
     return after_suspend(helping);
   }
   void await_resume() const { throw_if_cancelled(me); }

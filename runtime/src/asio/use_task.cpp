@@ -120,7 +120,7 @@ std::coroutine_handle<> use_task_base::end_initiation(std::coroutine_handle<> h)
     w->note_budget_yield();
     me->set_state(record_state::runnable, me->rt->coarse_now());
     join_state* again = take_helping(me);
-    w->push_yield(me);  // may be stolen and resumed at once: touch nothing after this
+    w->requeue_current(me);  // may be stolen and resumed at once: touch nothing after this
     return after_suspend(again);
   }
   return h;

@@ -30,7 +30,7 @@ std::coroutine_handle<> sleep_awaiter::await_suspend(std::coroutine_handle<> h) 
     if (!earlier) w->note_budget_yield();
     task_->set_state(record_state::runnable, task_->rt->coarse_now());
     join_state* again = take_helping(task_);
-    w->push_yield(task_);  // may be stolen and resumed at once: touch nothing after this
+    w->requeue_current(task_);  // may be stolen and resumed at once: touch nothing after this
     return after_suspend(again);
   }
   return h;

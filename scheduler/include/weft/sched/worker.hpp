@@ -65,6 +65,13 @@ class worker {
 
   /// Owner: sends a job to the back of the line (yield, exhausted budget).
   void push_yield(job* j) noexcept;
+  /// Owner: the running job `j` goes to the back of the line (it yields). The worker stops
+  /// naming it as its current job first: a thief may run it at once, and the stall sampler
+  /// must not count this worker's way back to its loop against it.
+  void requeue_current(job* j) noexcept {
+    switch_current(nullptr);
+    push_yield(j);
+  }
 
   /// Owner: pops the most recent job of the local deque (a joiner looking for its child, or a
   /// sibling to run while it waits), or null.
@@ -80,7 +87,7 @@ class worker {
   void push_back_local(job* j) noexcept { local_.push(j); }
 
   /// Owner: spends one unit of the running task's budget. False when exhausted: the caller
-  /// should suspend and push_yield() itself.
+  /// should suspend and requeue_current() itself.
   bool consume_budget() noexcept {
     if (budget_ == 0) return false;
     --budget_;

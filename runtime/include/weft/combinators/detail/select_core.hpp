@@ -238,7 +238,7 @@ class select_awaiter : suspension, sched::timer_entry {
     wk->note_budget_yield();
     task_->set_state(record_state::runnable, task_->rt->coarse_now());
     join_state* helping = take_helping(task_);
-    wk->push_yield(task_);  // may be stolen and resumed at once: touch nothing after this
+    wk->requeue_current(task_);  // may be stolen and resumed at once: touch nothing after this
     return after_suspend(helping);
   }
 

@@ -183,7 +183,7 @@ struct waiter : suspension {
       wk->note_budget_yield();
       task_->set_state(record_state::runnable, task_->rt->coarse_now());
       join_state* helping = take_helping(task_);
-      wk->push_yield(task_);
+      wk->requeue_current(task_);
       return after_suspend(helping);
     }
     return h;
