@@ -66,6 +66,13 @@ void advance_until(fake_clock& clock, Done done) {
   }
 }
 
+// The task named `name` in `tasks` (a dump), or null.
+const weft::task_info* named(const std::vector<weft::task_info>& tasks, const char* name) {
+  for (const auto& t : tasks)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
 double metric(weft::runtime& rt, const char* name) {
   auto snap = rt.metrics().snapshot();
   if (auto* s = snap.find(name, {{"runtime", rt.name()}})) return s->value;
@@ -247,13 +254,9 @@ TEST_CASE("a child joined inline that spins is reported by its own name and site
       {.name = "parent"});
   while (!started.load()) std::this_thread::yield();
 
-  const weft::task_info* c = nullptr;
-  const weft::task_info* p = nullptr;
-  std::vector<weft::task_info> tasks = rt.dump_tasks();
-  for (auto& t : tasks) {
-    if (t.name == "inline-child") c = &t;
-    if (t.name == "parent") p = &t;
-  }
+  const std::vector<weft::task_info> tasks = rt.dump_tasks();
+  const weft::task_info* c = named(tasks, "inline-child");
+  const weft::task_info* p = named(tasks, "parent");
   REQUIRE(c);
   REQUIRE(p);
   CHECK(c->id == child_id.load());
@@ -291,13 +294,9 @@ TEST_CASE("a task stolen by another worker keeps its name, id and site in dumps"
       {.name = "spawner"});
   while (!started.load()) std::this_thread::yield();
 
-  const weft::task_info* c = nullptr;
-  const weft::task_info* p = nullptr;
-  std::vector<weft::task_info> tasks = rt.dump_tasks();
-  for (auto& t : tasks) {
-    if (t.name == "stolen") c = &t;
-    if (t.name == "spawner") p = &t;
-  }
+  const std::vector<weft::task_info> tasks = rt.dump_tasks();
+  const weft::task_info* c = named(tasks, "stolen");
+  const weft::task_info* p = named(tasks, "spawner");
   REQUIRE(c);
   REQUIRE(p);
   CHECK(c->id == child_id.load());
