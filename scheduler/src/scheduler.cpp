@@ -72,7 +72,17 @@ bool scheduler::retire_replacement() {
 }
 
 bool scheduler::rescue_lifo(std::size_t i) noexcept {
-  job* j = workers_[i]->lifo_.exchange(nullptr, std::memory_order_acq_rel);
+  // The rescuer's side of the slot's protocol (worker.hpp, "the LIFO slot").
+  worker& w = *workers_[i];
+  std::lock_guard lock(rescue_mu_);                              // one rescue at a time: the epoch has one writer
+  if (w.rescued_.load(std::memory_order_acquire)) return false;  // the last one is not settled: empty
+  const std::uint32_t e = w.rescue_epoch_.load(std::memory_order_relaxed);
+  w.rescue_epoch_.store(e + 1, std::memory_order_relaxed);
+  heavy_barrier();  // pairs with the owner's light_barrier() between its slot store and epoch load
+  job* j = w.lifo_.load(std::memory_order_acquire);
+  if (j && !w.lifo_.compare_exchange_strong(j, nullptr, std::memory_order_acq_rel)) j = nullptr;
+  w.rescued_.store(j, std::memory_order_relaxed);
+  w.rescue_epoch_.store(e + 2, std::memory_order_release);
   if (!j) return false;
   inject(j);
   return true;

@@ -48,12 +48,27 @@ void worker::push_wake(job* j) noexcept {
   if (in_driver_ && lifo_.load(std::memory_order_relaxed)) [[unlikely]]
     return push_yield(j);
   stamp(j);
-  // exchange, not a plain store: the stall detector may take the slot from a stuck worker.
-  job* prev = lifo_.exchange(j, std::memory_order_acq_rel);
-  if (prev) {
+  if (job* prev = lifo_put(j)) {
     if (!local_.push(prev)) overflow(prev);
     notify_if_idle();  // the displaced job is stealable now
   }
+}
+
+job* worker::lifo_settle(job* held) noexcept {
+  std::uint32_t e;
+  // acquire: pairs with the rescuer's release of the even epoch (its `rescued_` is visible).
+  while ((e = rescue_epoch_.load(std::memory_order_acquire)) & 1u) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  lifo_seen_ = e;
+  job* taken = rescued_.load(std::memory_order_relaxed);
+  if (!taken) return held;
+  rescued_.store(nullptr, std::memory_order_relaxed);  // settled: the rescuer may come again
+  if (taken != held) return held;
+  stats_.rescue_races.inc();  // the race the protocol is for: the rescuer has it, we do not
+  return nullptr;
 }
 
 job* worker::take_lifo_for_transfer(job::run_fn kind) noexcept {
@@ -63,8 +78,8 @@ job* worker::take_lifo_for_transfer(job::run_fn kind) noexcept {
   if (until_fair_ == 1) return nullptr;  // find_work's fairness round is next
   const bool turns_left = lifo_polls_ < o.max_lifo_polls;
   if (!turns_left && (local_.size_approx() || yield_.size_approx() || !sched_->injector_.empty())) return nullptr;
-  // exchange, as find_work does: the stall detector may have rescued the job meanwhile.
-  j = lifo_.exchange(nullptr, std::memory_order_acq_rel);
+  // As find_work does: the stall detector may have rescued the job meanwhile.
+  j = lifo_take();
   if (!j) return nullptr;
   // What execute() and find_work() would have counted for this dispatch.
   --until_fair_;
@@ -178,7 +193,7 @@ job* worker::find_work() {
     if (job* j = deque::stealer(yield_).steal()) return j;  // FIFO, as below
   }
   if (lifo_.load(std::memory_order_relaxed)) {
-    if (job* j = lifo_.exchange(nullptr, std::memory_order_acq_rel)) {
+    if (job* j = lifo_take()) {
       if (lifo_polls_ < o.max_lifo_polls) {
         ++lifo_polls_;
         stats_.lifo_hits.inc();

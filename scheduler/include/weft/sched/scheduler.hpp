@@ -145,7 +145,8 @@ class scheduler {
   /// thread ends. Returns false if none runs.
   bool retire_replacement();
   /// Moves the job in worker `i`'s LIFO slot to the injector, so that other workers can run it
-  /// while `i` is stuck. Returns whether there was one.
+  /// while `i` is stuck. Returns whether there was one. Costs a membarrier: the slot's owner
+  /// uses plain loads and stores (worker.hpp, "the LIFO slot"). Any thread.
   bool rescue_lifo(std::size_t i) noexcept;
   worker& at(std::size_t i) noexcept { return *workers_[i]; }
   const worker& at(std::size_t i) const noexcept { return *workers_[i]; }
@@ -222,6 +223,7 @@ class scheduler {
   std::size_t base_workers_;
   std::vector<std::unique_ptr<worker>> workers_;
   injector injector_;
+  std::mutex rescue_mu_;  // rescue_lifo: one rescuer at a time
   idle_set idle_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> started_{false};

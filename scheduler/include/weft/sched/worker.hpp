@@ -50,6 +50,25 @@ class worker {
   std::size_t index() const noexcept { return index_; }
   scheduler& owner() const noexcept { return *sched_; }
 
+  /// Owner: takes the LIFO slot's job (null if empty). The loop does; so may a test.
+  job* lifo_take() noexcept {
+    job* j = lifo_.load(std::memory_order_relaxed);
+    if (j) lifo_.store(nullptr, std::memory_order_relaxed);
+    light_barrier();
+    if (rescue_epoch_.load(std::memory_order_relaxed) != lifo_seen_) [[unlikely]]
+      return lifo_settle(j);
+    return j;
+  }
+  /// Owner: puts `j` in the slot; returns the job it displaced (null if none).
+  job* lifo_put(job* j) noexcept {
+    job* prev = lifo_.load(std::memory_order_relaxed);
+    // release: the rescuer's CAS (acquire) may take `j` and hand it to another worker.
+    lifo_.store(j, std::memory_order_release);
+    light_barrier();
+    if (rescue_epoch_.load(std::memory_order_relaxed) != lifo_seen_) [[unlikely]]
+      return lifo_settle(prev);
+    return prev;
+  }
   /// Owner: pushes a newly spawned job at the bottom of the local deque (runs next, LIFO).
   [[gnu::always_inline]] void push(job* j) noexcept {
     stamp(j);
@@ -165,11 +184,38 @@ class worker {
   bool searching_ = false;
   bool in_driver_ = false;  // waiting in, or polling, the park driver
 
+  // ---- the LIFO slot ----
+  //
+  // Not stealable: a woken task should run right here, next. Its one other user is the stall
+  // detector, which takes the job out of a stuck worker's slot (scheduler::rescue_lifo). The
+  // owner puts and takes with plain loads and stores, twice per wake, so a wake costs no locked
+  // instruction; the rare rescuer pays for both sides, as in barrier.hpp:
+  //
+  //   owner (lifo_take, lifo_put)             rescuer (rescue_lifo)
+  //     held = slot; slot = new (or null)       epoch = odd
+  //     light_barrier()                         heavy_barrier()
+  //     if epoch != seen: settle(held)          CAS(slot: job -> null); rescued = job
+  //                                             epoch = even
+  //
+  // The danger is a job owned twice: the rescuer's CAS lands between the owner's load of `held`
+  // and its store. Then the CAS came after the heavy barrier, so the owner's store came after it
+  // too, and so did its load of the epoch: it sees the rescue (odd, or changed since the owner's
+  // last look) and settles: waits for the rescue to end, and drops `held` if that is what the
+  // rescue took. Had the owner's store come before the barrier, the CAS would have seen it and
+  // failed. Every owner operation checks the epoch, even one that found the slot empty, so each
+  // rescue is settled by the owner's first operation after it: a `rescued` left over can never
+  // match a job that came back to the slot later (it came back through an operation that
+  // settled). The rescuer skips a worker whose last rescue is not settled yet: the owner has not
+  // touched its slot since, so the slot is empty.
+  alignas(64) std::atomic<job*> lifo_{nullptr};
+  std::atomic<std::uint32_t> rescue_epoch_{0};  // odd while a rescue runs
+  std::atomic<job*> rescued_{nullptr};          // what the last rescue took, until settled
+  std::uint32_t lifo_seen_ = 0;                 // owner: the epoch of the last rescue settled
+  /// Owner: a rescue ran since the last look; returns `held` unless that rescue took it.
+  job* lifo_settle(job* held) noexcept;
+
   deque local_;
   deque yield_;
-  // Not stealable in normal operation: a woken task should run right here, next. The slot is an
-  // atomic because the stall detector may rescue its job from a stuck worker (exchange).
-  alignas(64) std::atomic<job*> lifo_{nullptr};
 
   alignas(64) std::atomic<job*> current_{nullptr};
   std::atomic<std::uint64_t> dispatches_{0};

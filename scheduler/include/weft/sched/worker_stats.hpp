@@ -35,6 +35,7 @@ struct alignas(64) worker_stats {
   owner_counter injector_pops;    ///< jobs it took from the global injector
   owner_counter overflows;        ///< pushes that found its deque full and went to the injector
   owner_counter lifo_hits;        ///< dispatches served from its LIFO slot
+  owner_counter rescue_races;     ///< jobs it had just taken from its LIFO slot when a rescue took them (worker.hpp)
   owner_counter timers_fired;     ///< timers it fired
   std::atomic<bool> busy{false};  ///< running a job right now
 };
