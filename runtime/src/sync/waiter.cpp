@@ -5,6 +5,8 @@
 
 namespace weft::detail {
 
+constinit std::atomic<std::uint32_t> short_mutex_sleepers{0};
+
 void waiter::hook(cancel_hook* h, hook_op op) noexcept {
   auto& w = *static_cast<waiter*>(h);
   // acquire: pairs with orphan_all's release (an orphaned waiter's primitive is gone) and with

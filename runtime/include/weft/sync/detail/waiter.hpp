@@ -42,15 +42,30 @@
 #include <string>
 
 #include <weft/detail/suspension.hpp>
+#include <weft/sched/barrier.hpp>
 #include <weft/sched/futex.hpp>
 
 namespace weft::detail {
 
+/// Lockers asleep on any short_mutex right now (the counter is global so that an unlock never
+/// reads its mutex after letting go of it: see short_mutex::unlock).
+extern std::atomic<std::uint32_t> short_mutex_sleepers;
+
 /// The lock of a primitive whose critical sections are a few loads and stores: inline, one
-/// compare-exchange to lock and one exchange to unlock, where std::mutex costs two calls into
+/// compare-exchange to lock and a plain store to unlock, where std::mutex costs two calls into
 /// the C library. A contended lock spins briefly (the holder is about to let go), then sleeps on
 /// a futex; the states are Drepper's (0 free, 1 locked, 2 locked and maybe waited for). Meets
 /// Lockable: use it with std::lock_guard / std::unique_lock.
+///
+/// Unlocking without a read-modify-write. The holder reads the word while it still owns it: 2
+/// means a sleeper marked it, and the unlock exchanges as Drepper's does. Otherwise it stores 0,
+/// and a locker that marked the word in between must not sleep through that store. Such a
+/// locker is asymmetric-fenced against it (sched/barrier.hpp): before marking the word it
+/// registers in `short_mutex_sleepers` and runs heavy_barrier(); the unlocker, after its store,
+/// runs light_barrier() and reads the counter. Either the locker's exchange sees the 0 (it owns
+/// the lock), or the unlocker sees it registered and wakes the word's sleepers. That wake may
+/// reach a mutex already destroyed by its next owner: a futex wake on a freed address is
+/// harmless (sched/futex.hpp), and the unlocker reads nothing of the mutex after its store.
 class short_mutex {
  public:
   void lock() noexcept {
@@ -63,8 +78,15 @@ class short_mutex {
     return state_.compare_exchange_strong(free, 1, std::memory_order_acquire, std::memory_order_relaxed);
   }
   void unlock() noexcept {
-    if (state_.exchange(0, std::memory_order_release) == 2) [[unlikely]]
-      sched::futex_wake(&state_, 1);
+    if (state_.load(std::memory_order_relaxed) == 1) [[likely]] {
+      state_.store(0, std::memory_order_release);
+      sched::light_barrier();  // pairs with heavy_barrier() in lock_contended()
+      if (short_mutex_sleepers.load(std::memory_order_relaxed) == 0) [[likely]]
+        return;
+      sched::futex_wake(&state_, 1);  // somebody sleeps on some short_mutex: perhaps on this one
+      return;
+    }
+    if (state_.exchange(0, std::memory_order_release) == 2) sched::futex_wake(&state_, 1);
   }
 
  private:
@@ -78,8 +100,11 @@ class short_mutex {
           state_.compare_exchange_weak(free, 1, std::memory_order_acquire, std::memory_order_relaxed))
         return;
     }
+    short_mutex_sleepers.fetch_add(1, std::memory_order_relaxed);
+    sched::heavy_barrier();  // pairs with light_barrier() in unlock()
     // Marked 2 from here on: whoever unlocks wakes one sleeper (possibly for nothing).
     while (state_.exchange(2, std::memory_order_acquire) != 0) sched::futex_wait(&state_, 2);
+    short_mutex_sleepers.fetch_sub(1, std::memory_order_relaxed);
   }
 
   std::atomic<std::uint32_t> state_{0};
