@@ -13,6 +13,7 @@
 #include <weft/observe/detail/backtrace.hpp>
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
+#include <weft/sync/event.hpp>
 #include <weft/time.hpp>
 
 #include "../../support/suspended.hpp"
@@ -64,6 +65,19 @@ void advance_until(fake_clock& clock, Done done) {
     clock.advance(1ms);
     std::this_thread::yield();
   }
+}
+
+// One worker, turned into a zombie (and replaced) after 200 ms of the fake clock in one dispatch.
+weft::runtime_options one_worker_that_can_be_replaced(fake_clock& clock, const char* name) {
+  return {.workers = 1,
+          .name = name,
+          .stall = {.threshold = 100ms,
+                    .sample_interval = 1ms,
+                    .replace_after = 200ms,
+                    .max_replacements = 1,
+                    .capture_backtrace = false,
+                    .on_stall = [](const weft::stall_report&) {},
+                    .clock = [&clock] { return clock.now(); }}};
 }
 
 // The task named `name` in `tasks` (a dump), or null.
@@ -122,15 +136,7 @@ TEST_CASE("a spinning task is reported once with its name, spawn site and stack"
 
 TEST_CASE("a stuck worker becomes a zombie and a replacement keeps the capacity", "[stall][zombie]") {
   fake_clock clock;
-  weft::runtime rt({.workers = 1,
-                    .name = "zombies",
-                    .stall = {.threshold = 100ms,
-                              .sample_interval = 1ms,
-                              .replace_after = 200ms,
-                              .max_replacements = 1,
-                              .capture_backtrace = false,
-                              .on_stall = [](const weft::stall_report&) {},
-                              .clock = [&] { return clock.now(); }}});
+  weft::runtime rt(one_worker_that_can_be_replaced(clock, "zombies"));
   std::atomic<bool> started{false}, stop{false};
   auto stuck = rt.spawn(spinner(started, stop), {.name = "toxic"});
   while (!started.load()) std::this_thread::yield();
@@ -147,6 +153,38 @@ TEST_CASE("a stuck worker becomes a zombie and a replacement keeps the capacity"
   advance_until(clock, [&] { return rt.zombie_workers() == 0 && metric(rt, "weft_workers") == 1; });
   CHECK(metric(rt, "weft_zombie_workers") == 0);
   CHECK(rt.block_on([]() -> task<int> { co_return 7; }()) == 7);
+}
+
+TEST_CASE("a task woken by a task that then gets stuck is rescued from its worker's LIFO slot", "[stall][zombie]") {
+  // The woken task waits in the stuck worker's LIFO slot, which no other worker may take from:
+  // only the stall detector's rescue (sched::scheduler::rescue_lifo, racing the worker's plain
+  // stores to the slot) lets it run before the stuck task lets go.
+  fake_clock clock;
+  weft::runtime rt(one_worker_that_can_be_replaced(clock, "rescue"));
+  weft::event ready;
+  std::atomic<bool> woken_ran{false};
+  auto woken = rt.spawn(
+      [](weft::event& e, std::atomic<bool>& ran) -> task<void> {
+        co_await e.wait();
+        ran.store(true);
+      }(ready, woken_ran),
+      {.name = "woken"});
+  weft::test::wait_suspended(rt, 1);
+  std::atomic<bool> started{false}, stop{false};
+  auto stuck = rt.spawn(
+      [](weft::event& e, std::atomic<bool>& started, const std::atomic<bool>& stop) -> task<void> {
+        e.set();  // "woken" goes to this worker's LIFO slot
+        started.store(true);
+        weft_test_spin_until(stop);
+        co_return;
+      }(ready, started, stop),
+      {.name = "toxic"});
+  while (!started.load()) std::this_thread::yield();
+  advance_until(clock, [&] { return woken_ran.load(); });
+  CHECK(rt.zombie_workers() == 1);  // it ran while "toxic" still held the only worker
+  rt.block_on(std::move(woken));
+  stop.store(true, std::memory_order_release);
+  rt.block_on(std::move(stuck));
 }
 
 TEST_CASE("dump_tasks lists running, suspended and joining tasks with what they wait for", "[stall][dump]") {
