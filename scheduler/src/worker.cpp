@@ -8,6 +8,7 @@
 #include <weft/metrics/histogram.hpp>
 #include <weft/sched/barrier.hpp>
 #include <weft/sched/scheduler.hpp>
+#include <weft/sched/spin.hpp>
 
 namespace weft::sched {
 
@@ -58,9 +59,7 @@ job* worker::lifo_settle(job* held) noexcept {
   std::uint32_t e;
   // acquire: pairs with the rescuer's release of the even epoch (its `rescued_` is visible).
   while ((e = rescue_epoch_.load(std::memory_order_acquire)) & 1u) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
+    spin_pause();
   }
   lifo_seen_ = e;
   job* taken = rescued_.load(std::memory_order_relaxed);

@@ -5,6 +5,7 @@
 #include <weft/sched/scheduler.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <latch>
 #include <thread>
 #include <vector>
@@ -45,9 +46,6 @@ struct owner_job : job {
   }
 };
 
-}  // namespace
-
-namespace {
 struct round_result {
   long wrong = 0;           // jobs not owned exactly once
   long rescued = 0;         // jobs that left through the injector

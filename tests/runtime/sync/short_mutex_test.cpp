@@ -5,11 +5,12 @@
 #include <weft/sync/detail/waiter.hpp>
 
 #include <atomic>
-#include <memory>
 #include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
+
+#include <weft/sched/spin.hpp>
 
 using weft::detail::short_mutex;
 
@@ -17,9 +18,7 @@ namespace {
 // Holds the lock long enough (a few microseconds) for a contender to give up spinning and sleep.
 void hold_for(int pauses) {
   for (int i = 0; i < pauses; ++i) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
+    weft::sched::spin_pause();
   }
 }
 }  // namespace

@@ -50,6 +50,7 @@
 #include <weft/combinators/detail/group.hpp>
 #include <weft/combinators/detail/select_nodes.hpp>
 #include <weft/detail/suspension.hpp>
+#include <weft/sched/spin.hpp>
 #include <weft/sched/timer_wheel.hpp>
 #include <weft/spawn.hpp>
 
@@ -257,9 +258,7 @@ class select_awaiter : suspension, sched::timer_entry {
     // A worker took it out of the wheel and is firing it: wait until it is through with us.
     // acquire: pairs with on_fire's release.
     while (!timer_done_.load(std::memory_order_acquire)) {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
+      sched::spin_pause();
     }
   }
 

@@ -48,6 +48,8 @@
 #include <type_traits>
 #include <utility>
 
+#include <weft/sched/spin.hpp>
+
 namespace weft::detail {
 
 template <class T>
@@ -110,9 +112,7 @@ class channel_ring {
   }
   static void pause(int& spins) noexcept {
     if (++spins < 64) {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
+      sched::spin_pause();
     } else {
       std::this_thread::yield();  // the thread in flight may have been preempted
     }

@@ -44,6 +44,7 @@
 #include <weft/detail/suspension.hpp>
 #include <weft/sched/barrier.hpp>
 #include <weft/sched/futex.hpp>
+#include <weft/sched/spin.hpp>
 
 namespace weft::detail {
 
@@ -81,9 +82,9 @@ class short_mutex {
     if (state_.load(std::memory_order_relaxed) == 1) [[likely]] {
       state_.store(0, std::memory_order_release);
       sched::light_barrier();  // pairs with heavy_barrier() in lock_contended()
-      if (short_mutex_sleepers.load(std::memory_order_relaxed) == 0) [[likely]]
-        return;
-      sched::futex_wake(&state_, 1);  // somebody sleeps on some short_mutex: perhaps on this one
+      // Somebody sleeps on some short_mutex: perhaps on this one.
+      if (short_mutex_sleepers.load(std::memory_order_relaxed) != 0) [[unlikely]]
+        sched::futex_wake(&state_, 1);
       return;
     }
     if (state_.exchange(0, std::memory_order_release) == 2) sched::futex_wake(&state_, 1);
@@ -92,9 +93,7 @@ class short_mutex {
  private:
   void lock_contended() noexcept {
     for (int spin = 0; spin < 64; ++spin) {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
+      sched::spin_pause();
       std::uint32_t free = 0;
       if (state_.load(std::memory_order_relaxed) == 0 &&
           state_.compare_exchange_weak(free, 1, std::memory_order_acquire, std::memory_order_relaxed))
