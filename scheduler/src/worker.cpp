@@ -114,6 +114,7 @@ void worker::run() {
       park();
   }
   if (retire_.load(std::memory_order_relaxed) && !sched_->stopping()) leave_for_retirement();
+  leave_gate();  // stopped in the middle of a search
 
   if (sched_->opts().on_thread_stop) sched_->opts().on_thread_stop(index_);
   install_frame_cache(nullptr);
@@ -210,7 +211,7 @@ job* worker::find_work() {
     }
   }
   lifo_polls_ = 0;
-  if (job* j = local_.pop()) return j;
+  if (job* j = pop_local()) return j;
   // The yield queue is FIFO: the owner takes from its top, like a thief.
   if (job* j = deque::stealer(yield_).steal()) return j;
   if (job* j = take_injector()) return j;
@@ -254,8 +255,14 @@ job* worker::search() {
     if (v == index_) continue;
     worker& victim = *sched_->workers_[v];
     stats_.steal_attempts.inc();
+    // Through the steal gate, which costs a membarrier once per search, and only when there
+    // is something to take: an owner pops without a fence unless a thief is inside.
+    if (victim.local_.size_approx() && !in_gate_) {
+      sched_->steal_gate_.enter();
+      in_gate_ = true;
+    }
     deque::stealer thief(victim.local_);
-    if (job* first = thief.steal()) {
+    if (job* first = in_gate_ ? thief.steal() : nullptr) {
       // Take about half of what is left, into our own deque.
       std::size_t more = victim.local_.size_approx() / 2;
       std::uint64_t taken = 1;
@@ -278,8 +285,16 @@ job* worker::search() {
   return take_injector();
 }
 
+void worker::leave_gate() noexcept {
+  if (in_gate_) {
+    in_gate_ = false;
+    sched_->steal_gate_.leave();
+  }
+}
+
 void worker::stop_searching() {
   searching_ = false;
+  leave_gate();
   // The last searcher to find work wakes another, so a burst spreads one worker at a time.
   if (sched_->idle_.transition_from_searching()) sched_->notify_one();
 }
@@ -295,6 +310,7 @@ bool worker::work_visible() const noexcept {
 void worker::park() {
   sched_->idle_.transition_to_parked(index_, searching_);
   searching_ = false;
+  leave_gate();
   // Pairs with light_barrier() in every push: after this, either the pusher sees us asleep and
   // wakes someone, or we see its job below.
   heavy_barrier();

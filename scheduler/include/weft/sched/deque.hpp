@@ -20,7 +20,8 @@
 //
 // x86 cost: push is two plain stores; pop is one locked exchange (the seq_cst store of bottom_,
 // which gives the store->load ordering the algorithm needs) plus a CAS only for the last item;
-// steal is one CAS.
+// steal is one CAS. A deque whose thieves pass a steal_gate (the workers' local deques) pops
+// without the exchange while no thief is at work: steal_gate.hpp.
 
 #include <atomic>
 #include <cstddef>
@@ -29,12 +30,12 @@
 #include <new>
 
 #include <weft/sched/job.hpp>
+#include <weft/sched/steal_gate.hpp>
 
 namespace weft::sched {
 
 class deque {
  public:
-  /// `capacity` is rounded up to a power of two, at least 2. Tests shrink it to 4.
   /// `capacity` is rounded up to a power of two, at least 2. Tests shrink it to 4.
   explicit deque(std::size_t capacity);
   deque(const deque&) = delete;
@@ -61,21 +62,20 @@ class deque {
   job* pop() noexcept {
     auto b = bottom_.load(std::memory_order_relaxed) - 1;
     // seq_cst store then seq_cst load of top_: the store must be visible before we read top_,
-    // or a thief and the owner could both take the last item. This is the one fence of the
-    // owner's path (a locked xchg on x86).
+    // or a thief and the owner could both take the last item. A locked xchg on x86.
     bottom_.store(b, std::memory_order_seq_cst);
-    auto t = top_.load(std::memory_order_seq_cst);
-    if (t > b) {  // empty: restore
-      bottom_.store(b + 1, std::memory_order_relaxed);
-      return nullptr;
-    }
-    job* j = slot(b).load(std::memory_order_relaxed);
-    if (t == b) {
-      // Last item: race the thieves for it on top_.
-      if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst, std::memory_order_relaxed)) j = nullptr;
-      bottom_.store(b + 1, std::memory_order_relaxed);
-    }
-    return j;
+    return pop_tail(b);
+  }
+
+  /// Owner only: pop(), for a deque whose thieves all pass `gate` (steal_gate.hpp): fences only
+  /// while a thief is in the gate. In the common case no locked instruction at all.
+  job* pop(const steal_gate& gate) noexcept {
+    auto b = bottom_.load(std::memory_order_relaxed) - 1;
+    bottom_.store(b, std::memory_order_relaxed);
+    light_barrier();  // pairs with the heavy_barrier() of steal_gate::enter()
+    if (gate.open()) [[unlikely]]
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+    return pop_tail(b);
   }
 
   /// Jobs currently held, as seen by a racing observer: exact only when nobody is pushing or
@@ -95,6 +95,22 @@ class deque {
   std::unique_ptr<std::atomic<job*>[]> slots_;
 
   std::atomic<job*>& slot(std::int64_t i) noexcept { return slots_[static_cast<std::size_t>(i) & mask_]; }
+
+  // The rest of a pop, once bottom_ = b is visible to the thieves that could race for item b.
+  job* pop_tail(std::int64_t b) noexcept {
+    auto t = top_.load(std::memory_order_seq_cst);
+    if (t > b) {  // empty: restore
+      bottom_.store(b + 1, std::memory_order_relaxed);
+      return nullptr;
+    }
+    job* j = slot(b).load(std::memory_order_relaxed);
+    if (t == b) {
+      // Last item: race the thieves for it on top_.
+      if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst, std::memory_order_relaxed)) j = nullptr;
+      bottom_.store(b + 1, std::memory_order_relaxed);
+    }
+    return j;
+  }
 
  public:
   /// A thief's handle: any number of threads may steal concurrently.

@@ -42,6 +42,7 @@
 #include <weft/sched/options.hpp>
 #include <weft/sched/park_driver.hpp>
 #include <weft/sched/parker.hpp>
+#include <weft/sched/steal_gate.hpp>
 #include <weft/sched/timer_wheel.hpp>
 #include <weft/sched/worker.hpp>
 
@@ -225,6 +226,8 @@ class scheduler {
   injector injector_;
   std::mutex rescue_mu_;  // rescue_lifo: one rescuer at a time
   idle_set idle_;
+  // Every thief of a worker's local deque passes it: the owners' pops fence only meanwhile.
+  steal_gate steal_gate_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> started_{false};
   std::atomic<std::uint32_t> external_pushes_{0};
@@ -250,6 +253,7 @@ class scheduler {
 namespace weft::sched {
 
 inline bool worker::idle_should_wakeup() const noexcept { return sched_->idle_.notify_should_wakeup(); }
+inline job* worker::pop_local() noexcept { return local_.pop(sched_->steal_gate_); }
 
 template <class F>
 void scheduler::take_queued(F&& f) {

@@ -94,7 +94,7 @@ class worker {
 
   /// Owner: pops the most recent job of the local deque (a joiner looking for its child, or a
   /// sibling to run while it waits), or null.
-  job* pop_local() noexcept { return local_.pop(); }
+  job* pop_local() noexcept;  // scheduler.hpp: the scheduler's steal_gate
   /// Owner, from a task that has just suspended: takes the job in the LIFO slot (the task it
   /// woke last, usually) when it is of the kind `kind` and the loop would run it next anyway,
   /// and counts it as a dispatch (stall sampler, budget, fairness tick), so that the caller can
@@ -146,6 +146,7 @@ class worker {
   job* take_injector();
   job* search();
   void stop_searching();
+  void leave_gate() noexcept;
   void park();
   bool work_visible() const noexcept;
   void execute(job* j) noexcept;
@@ -182,6 +183,7 @@ class worker {
   std::uint32_t pushes_ = 0;
   std::uint64_t rng_;
   bool searching_ = false;
+  bool in_gate_ = false;    // inside the scheduler's steal_gate: may steal from local deques
   bool in_driver_ = false;  // waiting in, or polling, the park driver
 
   // ---- the LIFO slot ----
