@@ -5,8 +5,9 @@
 // weft is measured in the same interleaved run as TooManyCooks, libfork and oneTBB.
 //
 // The workloads are the ones of bench/runtime (fib: spawn the first child, await the second
-// inline; skynet: ten children per node; nqueens: a child per legal placement) and, for
-// pingpong, two tasks over two weft::channel<long> of capacity 1.
+// inline; skynet: ten children per node; nqueens: a child per legal placement, with the board
+// size a template parameter as in the peers' programs) and, for pingpong, two tasks over two
+// weft::channel<long> of capacity 1.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -40,30 +41,42 @@ task<std::uint64_t> skynet(std::uint64_t first, std::uint64_t span) {
   co_return sum;
 }
 
+// nqueens as the peers write it (runtime-benchmarks): the board size is a template parameter,
+// so every program's placement check runs over a board of known size, and the binary
+// instantiates N = 1..15 and picks one at run time.
 constexpr int max_queens = 16;
-using board = std::array<std::int8_t, max_queens>;
 
-bool fits(const board& b, int row, int c) {
+template <std::size_t N>
+bool fits(const std::array<char, N>& b, int row, char q) {
   for (int r = 0; r < row; ++r) {
-    const int p = b[r], d = row - r;
-    if (c == p || c == p - d || c == p + d) return false;
+    const char p = b[r];
+    if (q == p || q == p - (row - r) || q == p + (row - r)) return false;
   }
   return true;
 }
 
-task<std::uint64_t> nqueens(board b, int n, int row) {
-  if (row == n) co_return 1;
-  std::array<weft::join_handle<std::uint64_t>, max_queens> parts;
-  int k = 0;
-  for (int c = 0; c < n; ++c)
-    if (fits(b, row, c)) {
-      board child = b;
-      child[row] = static_cast<std::int8_t>(c);
-      parts[k++] = weft::spawn(nqueens(child, n, row + 1));
-    }
+template <std::size_t N>
+task<std::uint64_t> nqueens(int row, std::array<char, N> b) {
+  if (static_cast<std::size_t>(row) == N) co_return 1;
+  std::array<weft::join_handle<std::uint64_t>, N> parts;
+  std::size_t k = 0;
+  for (std::size_t c = 0; c < N; ++c) {
+    const char q = static_cast<char>(c);
+    if (!fits(b, row, q)) continue;
+    b[row] = q;
+    parts[k++] = weft::spawn(nqueens<N>(row + 1, b));
+  }
   std::uint64_t sum = 0;
-  for (int i = 0; i < k; ++i) sum += co_await parts[i];
+  for (std::size_t i = 0; i < k; ++i) sum += co_await parts[i];
   co_return sum;
+}
+
+template <std::size_t... I>
+std::uint64_t run_nqueens(weft::runtime& rt, int n, std::index_sequence<I...>) {
+  using run_fn = std::uint64_t (*)(weft::runtime&);
+  static constexpr run_fn table[] = {
+      [](weft::runtime& r) -> std::uint64_t { return r.block_on(nqueens<I + 1>(0, std::array<char, I + 1>{})); }...};
+  return table[n - 1](rt);
 }
 
 task<void> ponger(weft::channel<long>& in, weft::channel<long>& out) {
@@ -123,7 +136,7 @@ int main(int argc, char** argv) {
       for (int i = 0; i < size; ++i) leaves *= 10;
       return rt.block_on(skynet(0, leaves));
     }
-    if (bench == "nqueens") return rt.block_on(nqueens(board{}, size, 0));
+    if (bench == "nqueens") return run_nqueens(rt, size, std::make_index_sequence<max_queens - 1>{});
     return rt.block_on(pingpong(size));
   };
   (void)run(bench == "fib" ? std::min(n, 30) : n);  // warm-up, untimed
