@@ -30,6 +30,7 @@ sched::options scheduler_options(runtime_options& o, const std::string& name, co
   s.name = name;
   s.deque_capacity = o.deque_capacity;
   s.budget = o.budget;
+  s.idle_spin_ns = std::chrono::nanoseconds(o.idle_spin).count();
   s.on_thread_start = std::move(o.on_thread_start);
   s.on_thread_stop = std::move(o.on_thread_stop);
   s.max_replacements = o.stall.max_replacements;
@@ -44,6 +45,8 @@ namespace {
 const runtime_options& validated(const runtime_options& o) {
   if (o.shutdown_grace < std::chrono::milliseconds::zero())
     throw std::invalid_argument("weft::runtime_options::shutdown_grace must not be negative");
+  if (o.idle_spin < std::chrono::microseconds::zero())
+    throw std::invalid_argument("weft::runtime_options::idle_spin must not be negative");
   detail::check_signals(o.stop_signals, "weft::runtime_options::stop_signals", true);
   return o;
 }

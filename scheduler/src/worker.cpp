@@ -4,6 +4,7 @@
 #include <string>
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <weft/metrics/histogram.hpp>
 #include <weft/sched/barrier.hpp>
@@ -174,12 +175,31 @@ void worker::maintenance() noexcept {
     sched_->coarse_ns_.store(now, std::memory_order_relaxed);
   stats_.timers_fired.inc(sched_->fire_due_timers(now));
   // Events (I/O) are handled while every worker is busy too: a poll, if nobody holds the driver.
+  poll_driver();
+}
+
+void worker::poll_driver() noexcept {
   if (park_driver* d = sched_->try_take_driver()) {
     in_driver_ = true;
     d->poll();
     in_driver_ = false;
     sched_->release_driver();
     after_driver();
+  }
+}
+
+bool worker::spin_for_work() noexcept {
+  const std::int64_t spin = sched_->opts().idle_spin_ns;
+  if (spin <= 0) return false;
+  const std::int64_t until = now_ns() + spin;
+  for (;;) {
+    if (work_visible() || sched_->stopping() || retire_.load(std::memory_order_relaxed)) return true;
+    poll_driver();  // what its events complete is queued here, and seen above
+    if (now_ns() >= until) return work_visible();
+    // Not a pause loop: a thread that waits for this cpu (the client of a server, another
+    // program) runs meanwhile. Measured in bench/net: with x86's pause instead, two server
+    // threads pinned beside their client served 0.74x as many HTTP requests as without a spin.
+    sched_yield();
   }
 }
 
@@ -308,6 +328,10 @@ bool worker::work_visible() const noexcept {
 }
 
 void worker::park() {
+  // A short spin first (options::idle_spin_ns): work that arrives meanwhile is picked up without
+  // a wake-up, and the membarrier below is not paid. The worker stays counted awake meanwhile,
+  // so pushers wake nobody: it sees their work itself.
+  if (spin_for_work()) return;
   sched_->idle_.transition_to_parked(index_, searching_);
   searching_ = false;
   leave_gate();

@@ -149,6 +149,7 @@ TEST_CASE("options that cannot work are refused by name before anything is built
   };
   CHECK(refusal({.workers = 1, .shutdown_grace = std::chrono::milliseconds(-1)}).find("shutdown_grace") !=
         std::string::npos);
+  CHECK(refusal({.workers = 1, .idle_spin = std::chrono::microseconds(-1)}).find("idle_spin") != std::string::npos);
   CHECK(refusal({.workers = 1, .max_blocking_threads = 0}).find("max_blocking_threads") != std::string::npos);
   CHECK(refusal({.workers = 1, .blocking_keep_alive = std::chrono::milliseconds(-1)}).find("blocking_keep_alive") !=
         std::string::npos);

@@ -133,6 +133,40 @@ TEST_CASE("stop leaves queued jobs for drain and joins every worker", "[schedule
 }
 
 namespace {
+// Schedules one job from this (outside) thread and waits until it has run; returns its runs.
+int run_one_job(scheduler& s) {
+  std::atomic<int> runs{0};
+  std::latch done(1);
+  counting_job j;
+  j.runs = &runs;
+  j.done = &done;
+  s.schedule(&j);
+  done.wait();
+  return runs.load();
+}
+}  // namespace
+
+TEST_CASE("an idle worker spins before it parks: work that arrives meanwhile needs no wake-up", "[scheduler]") {
+  // A spin far longer than the test: the worker must still be spinning (never parked) when the
+  // job comes, and stop() must end the spin at once, not after a minute.
+  scheduler s({.workers = 1, .idle_spin_ns = 60'000'000'000});
+  s.start();
+  CHECK(run_one_job(s) == 1);
+  CHECK(s.at(0).stats().parks.load() == 0);
+  s.stop();
+  CHECK(s.at(0).stats().parks.load() == 0);
+}
+
+TEST_CASE("with no idle spin, an idle worker parks and a job wakes it", "[scheduler]") {
+  scheduler s({.workers = 1, .idle_spin_ns = 0});
+  s.start();
+  // It has run out of work and parked: wait for it to count the park (a condition, no sleep).
+  while (s.at(0).stats().parks.load() == 0) std::this_thread::yield();
+  CHECK(run_one_job(s) == 1);
+  s.stop();
+}
+
+namespace {
 // Records the order its jobs ran in, and the worker each ran on.
 struct recording_job : job {
   int id = 0;

@@ -94,6 +94,11 @@ struct runtime_options {
   /// Weft operations a task may complete without suspending before it is sent to the back of
   /// the line (fairness).
   std::uint32_t budget = 128;
+  /// How long a worker that has found nothing to run keeps looking (polling the reactor,
+  /// yielding its cpu to any other thread that wants it) before it sleeps. Work that arrives
+  /// meanwhile starts without a wake-up; a server answering one client at a time gains the most
+  /// (bench/net/README.md). Zero: sleep at once. Negative: std::invalid_argument.
+  std::chrono::microseconds idle_spin{20};
   /// Sampled poll-duration and schedule-delay histograms. Off saves a branch per dispatch.
   bool timing_metrics = true;
   /// How long shutdown lets cancelled tasks unwind before it destroys what is left (see the

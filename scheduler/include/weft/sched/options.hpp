@@ -30,6 +30,14 @@ struct options {
   /// goes to the back of the line instead (stops two tasks waking each other from starving the
   /// rest of the queue; with nothing else queued on the worker or in the injector, it runs on).
   std::uint32_t max_lifo_polls = 3;
+  /// How long, in nanoseconds, a worker that has found nothing to run keeps looking before it
+  /// parks: it polls the park driver when nobody holds it, and otherwise yields its cpu
+  /// (sched_yield: a thread waiting for that cpu gets it, so the spin does not slow a client or
+  /// another program on the same cpu). Waking a parked worker costs the waker a futex call and
+  /// the sleeper the kernel's way out of idle (on a virtual machine, the hypervisor's: tens of
+  /// microseconds), which work arriving within the spin does not pay. 0: park at once.
+  /// Ignored in manual mode.
+  std::int64_t idle_spin_ns = 20'000;
   /// Thread hooks, called on each worker thread as it starts and as it stops, with its index.
   std::function<void(std::size_t)> on_thread_start;
   std::function<void(std::size_t)> on_thread_stop;

@@ -147,6 +147,11 @@ class worker {
   job* search();
   void stop_searching();
   void leave_gate() noexcept;
+  /// Polls the park driver if nobody holds it (its events run here).
+  void poll_driver() noexcept;
+  /// Before parking: looks for work for options::idle_spin_ns. True if some is in sight (or
+  /// the worker must stop): do not park.
+  bool spin_for_work() noexcept;
   void park();
   bool work_visible() const noexcept;
   void execute(job* j) noexcept;
