@@ -1,5 +1,8 @@
 #include <weft/sched/scheduler.hpp>
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <atomic>
 #include <latch>
 #include <thread>
@@ -149,12 +152,37 @@ int run_one_job(scheduler& s) {
 TEST_CASE("an idle worker spins before it parks: work that arrives meanwhile needs no wake-up", "[scheduler]") {
   // A spin far longer than the test: the worker must still be spinning (never parked) when the
   // job comes, and stop() must end the spin at once, not after a minute.
-  scheduler s({.workers = 1, .idle_spin_ns = 60'000'000'000});
+  scheduler s({.workers = 1, .idle_spin_ns = 60'000'000'000, .idle_spin_shared_ns = 0});
   s.start();
   CHECK(run_one_job(s) == 1);
   CHECK(s.at(0).stats().parks.load() == 0);
   s.stop();
   CHECK(s.at(0).stats().parks.load() == 0);
+}
+
+TEST_CASE("an idle worker that shares its cpu with a busy thread stops spinning and parks", "[scheduler]") {
+  // The worker and a thread that never sleeps on one cpu: the worker's yields run that thread,
+  // take long, and end its minute-long spin. Without the check this test waits out the minute.
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  std::atomic<bool> pinned{true};
+  scheduler s({.workers = 1, .idle_spin_ns = 60'000'000'000, .on_thread_start = [&](std::size_t) {
+                 if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) != 0) pinned = false;
+               }});
+  std::atomic<bool> stop{false};
+  std::thread busy([&] {
+    if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) != 0) pinned = false;
+    while (!stop.load(std::memory_order_relaxed)) {
+    }
+  });
+  s.start();
+  while (s.at(0).stats().parks.load() == 0) std::this_thread::yield();  // a condition, no sleep
+  stop = true;
+  busy.join();
+  CHECK(run_one_job(s) == 1);
+  s.stop();
+  if (!pinned) WARN("could not pin both threads to cpu 0: the test proved less");
 }
 
 TEST_CASE("with no idle spin, an idle worker parks and a job wakes it", "[scheduler]") {

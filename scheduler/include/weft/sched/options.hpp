@@ -38,6 +38,10 @@ struct options {
   /// microseconds), which work arriving within the spin does not pay. 0: park at once.
   /// Ignored in manual mode.
   std::int64_t idle_spin_ns = 20'000;
+  /// A yield in that spin that takes longer than this (ns) ran another thread on the cpu: the
+  /// spin ends there and the worker parks, so that it does not slow down whoever shares its
+  /// cpu. 0: spin to the end regardless (tests).
+  std::int64_t idle_spin_shared_ns = 3'000;
   /// Thread hooks, called on each worker thread as it starts and as it stops, with its index.
   std::function<void(std::size_t)> on_thread_start;
   std::function<void(std::size_t)> on_thread_stop;
