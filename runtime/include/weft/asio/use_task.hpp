@@ -46,7 +46,9 @@
 // I/O objects, the worker running the reactor): it stores the result and wakes the task, which
 // runs next on that worker, nothing else. An
 // operation that completes during its initiation (a read that found data) is completed on the
-// awaiting worker before it would suspend, and the task goes on without suspending.
+// awaiting worker before it would suspend. The task goes on without suspending when no other
+// task waits on that worker; otherwise it lets them run first (Asio's order for such a
+// completion), and goes on after them.
 //
 // Adapters: `as_tuple(use_task)` (the values as one tuple, errors not thrown),
 // `redirect_error(use_task, ec)` (the error_code into `ec`), `experimental::as_single(use_task)`,
