@@ -154,8 +154,10 @@ TEST_CASE("an idle worker spins before it parks: work that arrives meanwhile nee
   // job comes, and stop() must end the spin at once, not after a minute.
   scheduler s({.workers = 1, .idle_spin_ns = 60'000'000'000, .idle_spin_shared_ns = 0});
   s.start();
+  while (s.at(0).stats().idle_spins.load() == 0) std::this_thread::yield();  // it spins now
   CHECK(run_one_job(s) == 1);
   CHECK(s.at(0).stats().parks.load() == 0);
+  CHECK(s.at(0).stats().idle_spin_finds.load() == 1);  // the spin found the job
   s.stop();
   CHECK(s.at(0).stats().parks.load() == 0);
 }
@@ -204,6 +206,7 @@ TEST_CASE("with no idle spin, an idle worker parks and a job wakes it", "[schedu
   while (s.at(0).stats().parks.load() == 0) std::this_thread::yield();
   CHECK(run_one_job(s) == 1);
   s.stop();
+  CHECK(s.at(0).stats().idle_spins.load() == 0);
 }
 
 namespace {

@@ -98,6 +98,10 @@ void runtime_metrics::bind(runtime_core& core) {
        &sched::worker_stats::budget_yields},
       {"weft_overflows_total", "Spawns that found the local deque full and went to the global queue",
        &sched::worker_stats::overflows},
+      {"weft_idle_spins_total", "Times this worker kept looking for work a while before it would park",
+       &sched::worker_stats::idle_spins},
+      {"weft_idle_spin_finds_total", "Idle spins that found work, so the worker did not park",
+       &sched::worker_stats::idle_spin_finds},
   };
   for (std::size_t i = 0; i < s.slots(); ++i) {
     const metrics::labels wl{{"runtime", name_}, {"worker", std::to_string(i)}};

@@ -37,6 +37,8 @@ struct alignas(64) worker_stats {
   owner_counter lifo_hits;        ///< dispatches served from its LIFO slot
   owner_counter rescue_races;     ///< jobs it had just taken from its LIFO slot when a rescue took them (worker.hpp)
   owner_counter timers_fired;     ///< timers it fired
+  owner_counter idle_spins;       ///< times it looked for work a while before parking (options::idle_spin_ns)
+  owner_counter idle_spin_finds;  ///< of those, the ones that found work and did not park
   std::atomic<bool> busy{false};  ///< running a job right now
 };
 
