@@ -66,11 +66,11 @@ TEST_CASE("shutdown cancels tasks suspended on timers and joins without waiting 
   std::atomic<int> started{0};
   {
     weft::runtime rt({.workers = 2});
-    auto sleeper = [&](weft::test::tracked t) -> task<void> {
+    auto sleeper = [&]([[maybe_unused]] weft::test::tracked t) -> task<void> {  // held by the frame
       started.fetch_add(1);
       co_await weft::sleep_for(1h);
     };
-    auto joiner = [&](weft::test::tracked t) -> task<void> {
+    auto joiner = [&]([[maybe_unused]] weft::test::tracked t) -> task<void> {
       started.fetch_add(1);
       auto h = weft::spawn(sleeper(weft::test::tracked(c)));
       co_await h;  // never finishes
