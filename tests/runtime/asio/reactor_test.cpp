@@ -18,6 +18,7 @@
 #include <weft/asio.hpp>
 #include <weft/weft.hpp>
 
+#include "../../support/lifetime.hpp"
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
 
@@ -139,6 +140,43 @@ TEST_CASE("an operation that completes during its initiation lets the tasks wait
   char c = 0;
   CHECK(net::read(b, net::buffer(&c, 1)) == 1);
   CHECK(c == 'x');
+}
+
+TEST_CASE("shutdown racing tasks whose operations complete at once ends every one of them",
+          "[asio][reactor][lifecycle]") {
+  // Each task writes into a socket buffer nobody reads: its writes complete during their
+  // initiation and (the others waiting) send it to the back of the line, until the buffer is
+  // full and it suspends. The runtime is shut down from two threads at once, or only destroyed,
+  // while its tasks run, wait in line behind each other, or wait in the reactor: every frame
+  // (each owns its sockets) is destroyed.
+  weft::test::watchdog wd("inline completions vs shutdown");
+  for (int round = 0; round < 8; ++round) {
+    weft::test::lifetime_counter c;
+    std::atomic<long> writes{0};
+    {
+      weft::runtime rt({.workers = 2});
+      for (int i = 0; i < 8; ++i) {
+        local::socket a(rt.get_executor()), b(rt.get_executor());
+        net::local::connect_pair(a, b);
+        rt.spawn([](local::socket a, [[maybe_unused]] local::socket b, [[maybe_unused]] weft::test::tracked t,
+                    std::atomic<long>& writes) -> task<void> {
+            const char byte = 'x';
+            for (;;) {
+              co_await net::async_write(a, net::buffer(&byte, 1), weft::use_task);
+              writes.fetch_add(1, std::memory_order_relaxed);
+            }
+          }(std::move(a), std::move(b), weft::test::tracked(c), writes))
+            .detach();
+      }
+      while (writes.load() < 100) std::this_thread::yield();
+      if (round % 2 == 0) {
+        std::thread other([&] { rt.shutdown(); });
+        rt.shutdown();
+        other.join();
+      }  // odd rounds: the destructor alone
+    }
+    CHECK(c.alive() == 0);
+  }
 }
 
 TEST_CASE("cancellations racing completions while workers take turns in the reactor", "[asio][reactor][stress]") {
