@@ -39,6 +39,7 @@ RUNTIME_METRICS = {
     "weft_overflows_total": "counter",
     "weft_idle_spins_total": "counter",
     "weft_idle_spin_finds_total": "counter",
+    "weft_lifo_rescue_races_total": "counter",
     "weft_local_queue_depth": "gauge",
     # runtime/src/observe/runtime_metrics.cpp, the constructor (runtime_options::timing_metrics)
     "weft_poll_duration_seconds": "histogram",

@@ -102,6 +102,9 @@ void runtime_metrics::bind(runtime_core& core) {
        &sched::worker_stats::idle_spins},
       {"weft_idle_spin_finds_total", "Idle spins that found work, so the worker did not park",
        &sched::worker_stats::idle_spin_finds},
+      {"weft_lifo_rescue_races_total",
+       "Tasks this worker had just taken from its LIFO slot when the stall detector rescued them (the rescue ran them)",
+       &sched::worker_stats::rescue_races},
   };
   for (std::size_t i = 0; i < s.slots(); ++i) {
     const metrics::labels wl{{"runtime", name_}, {"worker", std::to_string(i)}};

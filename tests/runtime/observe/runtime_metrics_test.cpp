@@ -7,6 +7,7 @@
 
 #include <weft/metrics/registry.hpp>
 #include <weft/spawn.hpp>
+#include <weft/sync/channel.hpp>
 #include <weft/time.hpp>
 #include <weft/timeout.hpp>
 #include <weft/yield.hpp>
@@ -66,6 +67,31 @@ TEST_CASE("failed, cancelled and timed-out tasks are counted apart", "[runtime][
   CHECK(counter(reg, "weft_tasks_failed_total", "outcomes") == 1);
   CHECK(counter(reg, "weft_tasks_timed_out_total", "outcomes") == 1);
   CHECK(counter(reg, "weft_tasks_cancelled_total", "outcomes") == 1);
+}
+
+TEST_CASE("the LIFO slot's rescue races are exported per worker, at zero without a stall", "[runtime][metrics]") {
+  weft::metrics::registry reg;
+  weft::runtime rt({.workers = 1, .name = "lifo", .registry = &reg});
+  // A ping-pong: every hand-off wakes the other task into the worker's LIFO slot.
+  rt.block_on([]() -> task<void> {
+    weft::channel<int> ping(1), pong(1);
+    auto echo = weft::spawn([](weft::channel<int>& in, weft::channel<int>& out) -> task<void> {
+      while (auto v = co_await in.recv()) co_await out.send(*v);
+      out.close();
+    }(ping, pong));
+    for (int i = 0; i < 100; ++i) {
+      co_await ping.send(i);
+      co_await pong.recv();
+    }
+    ping.close();
+    co_await echo;
+  }());
+  const weft::metrics::labels w0{{"runtime", "lifo"}, {"worker", "0"}};
+  auto snap = reg.snapshot();
+  REQUIRE(snap.find("weft_lifo_rescue_races_total", w0) != nullptr);
+  // Nobody rescued anything; the slot itself was busy (so the series is not wired to it).
+  CHECK(snap.counter_value("weft_lifo_rescue_races_total", w0) == 0);
+  CHECK(snap.counter_value("weft_polls_total", w0) >= 100);
 }
 
 TEST_CASE("the sampled timing histograms see dispatches", "[runtime][metrics]") {
