@@ -141,8 +141,10 @@ void scheduler::inject(job* j) noexcept {
   notify_one();
 }
 
-void scheduler::notify_one() noexcept {
-  if (auto w = idle_.worker_to_notify()) workers_[*w]->parker_.unpark();
+bool scheduler::notify_one() noexcept {
+  auto w = idle_.worker_to_notify();
+  if (w) workers_[*w]->parker_.unpark();
+  return w.has_value();
 }
 
 timer_result scheduler::add_timer(timer_entry* e, const std::atomic<std::uint32_t>* cancel_flag) noexcept {

@@ -33,8 +33,7 @@ std::uint64_t worker::next_random() noexcept {
 }
 
 void worker::notify_slow() noexcept {
-  stats_.notifies.inc();
-  sched_->notify_one();
+  if (sched_->notify_one()) stats_.notifies.inc();
 }
 
 void worker::overflow(job* j) noexcept {
@@ -132,7 +131,7 @@ void worker::leave_for_retirement() noexcept {
   while (job* j = local_.pop()) sched_->injector_.push(j);
   while (job* j = yield_.pop()) sched_->injector_.push(j);
   sched_->idle_.remove_active();
-  sched_->notify_one();
+  if (sched_->notify_one()) stats_.notifies.inc();
 }
 
 void worker::execute(job* j) noexcept {
@@ -331,7 +330,7 @@ void worker::stop_searching() {
   searching_ = false;
   leave_gate();
   // The last searcher to find work wakes another, so a burst spreads one worker at a time.
-  if (sched_->idle_.transition_from_searching()) sched_->notify_one();
+  if (sched_->idle_.transition_from_searching() && sched_->notify_one()) stats_.notifies.inc();
 }
 
 bool worker::work_visible() const noexcept {

@@ -39,6 +39,10 @@ RUNTIME_METRICS = {
     "weft_overflows_total": "counter",
     "weft_idle_spins_total": "counter",
     "weft_idle_spin_finds_total": "counter",
+    "weft_lifo_hits_total": "counter",
+    "weft_global_queue_takes_total": "counter",
+    "weft_notifies_total": "counter",
+    "weft_timers_fired_total": "counter",
     "weft_lifo_rescue_races_total": "counter",
     "weft_local_queue_depth": "gauge",
     # runtime/src/observe/runtime_metrics.cpp, the constructor (runtime_options::timing_metrics)

@@ -69,11 +69,13 @@ TEST_CASE("failed, cancelled and timed-out tasks are counted apart", "[runtime][
   CHECK(counter(reg, "weft_tasks_cancelled_total", "outcomes") == 1);
 }
 
-TEST_CASE("the LIFO slot's rescue races are exported per worker, at zero without a stall", "[runtime][metrics]") {
+TEST_CASE("a worker's LIFO slot, global queue, timers and rescue races are counted", "[runtime][metrics]") {
   weft::metrics::registry reg;
   weft::runtime rt({.workers = 1, .name = "lifo", .registry = &reg});
-  // A ping-pong: every hand-off wakes the other task into the worker's LIFO slot.
+  // block_on's task comes through the global queue; it sleeps once (a timer), then plays
+  // ping-pong: every hand-off wakes the other task into the worker's LIFO slot.
   rt.block_on([]() -> task<void> {
+    co_await weft::sleep_for(1ms);
     weft::channel<int> ping(1), pong(1);
     auto echo = weft::spawn([](weft::channel<int>& in, weft::channel<int>& out) -> task<void> {
       while (auto v = co_await in.recv()) co_await out.send(*v);
@@ -88,8 +90,15 @@ TEST_CASE("the LIFO slot's rescue races are exported per worker, at zero without
   }());
   const weft::metrics::labels w0{{"runtime", "lifo"}, {"worker", "0"}};
   auto snap = reg.snapshot();
-  REQUIRE(snap.find("weft_lifo_rescue_races_total", w0) != nullptr);
-  // Nobody rescued anything; the slot itself was busy (so the series is not wired to it).
+  for (const char* name : {"weft_lifo_hits_total", "weft_global_queue_takes_total", "weft_notifies_total",
+                           "weft_timers_fired_total", "weft_lifo_rescue_races_total"}) {
+    INFO(name);
+    REQUIRE(snap.find(name, w0) != nullptr);
+  }
+  CHECK(snap.counter_value("weft_lifo_hits_total", w0) >= 100);
+  CHECK(snap.counter_value("weft_global_queue_takes_total", w0) >= 1);
+  CHECK(snap.counter_value("weft_timers_fired_total", w0) >= 1);
+  // Nobody rescued anything while the slot was busy (the series is not the slot's hit count).
   CHECK(snap.counter_value("weft_lifo_rescue_races_total", w0) == 0);
   CHECK(snap.counter_value("weft_polls_total", w0) >= 100);
 }

@@ -217,7 +217,8 @@ class scheduler {
  private:
   friend class worker;
 
-  void notify_one() noexcept;
+  /// Wakes one sleeping worker if a push should (idle_set); returns whether it woke one.
+  bool notify_one() noexcept;
 
   options opts_;
   const bool manual_;

@@ -30,7 +30,7 @@ struct alignas(64) worker_stats {
   owner_counter steal_attempts;   ///< victims this worker tried while searching
   owner_counter parks;            ///< times it went to sleep
   owner_counter unparks;          ///< times it woke from sleep
-  owner_counter notifies;         ///< sleepers it woke
+  owner_counter notifies;         ///< sleepers it woke (itself, when a timer it fires while parked wakes work)
   owner_counter budget_yields;    ///< tasks it sent to the back of the line for exhausting their budget
   owner_counter injector_pops;    ///< jobs it took from the global injector
   owner_counter overflows;        ///< pushes that found its deque full and went to the injector
