@@ -1,6 +1,8 @@
 #include <weft/runtime.hpp>
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -101,6 +103,47 @@ TEST_CASE("a worker's LIFO slot, global queue, timers and rescue races are count
   // Nobody rescued anything while the slot was busy (the series is not the slot's hit count).
   CHECK(snap.counter_value("weft_lifo_rescue_races_total", w0) == 0);
   CHECK(snap.counter_value("weft_polls_total", w0) >= 100);
+}
+
+TEST_CASE("scrapes racing shutdown and destruction read only live workers' series", "[runtime][metrics][lifecycle]") {
+  // A test-owned registry outlives the runtimes that export into it. One thread collects it
+  // without pause while runtimes run tasks, are shut down from two threads at once or only
+  // destroyed: every per-worker series reads its worker's counters, so a collection after a
+  // worker is gone would read freed memory (ASan) or race its last writes (TSan).
+  weft::metrics::registry reg;
+  std::atomic<bool> stop{false};
+  std::atomic<long> scrapes{0};
+  std::thread scraper([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      (void)reg.to_prometheus();
+      scrapes.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+  for (int round = 0; round < 6; ++round) {
+    weft::runtime rt({.workers = 2, .name = "scraped", .registry = &reg});
+    std::atomic<long> ran{0};
+    for (int i = 0; i < 200; ++i)
+      rt.spawn([](std::atomic<long>& n) -> task<void> {
+          co_await weft::yield();
+          n.fetch_add(1, std::memory_order_relaxed);
+        }(ran))
+          .detach();
+    rt.block_on([]() -> task<void> { co_await weft::sleep_for(1ms); }());
+    const long before = scrapes.load();
+    while (scrapes.load() < before + 2) std::this_thread::yield();  // collected while it runs
+    if (round % 2 == 0) {
+      std::thread other([&] { rt.shutdown(); });
+      rt.shutdown();
+      other.join();
+    }  // odd rounds: the destructor alone
+  }
+  const long before = scrapes.load();
+  while (scrapes.load() < before + 2) std::this_thread::yield();
+  stop.store(true);
+  scraper.join();
+  const std::string text = reg.to_prometheus();
+  CHECK(text.find("weft_lifo_hits_total{") == std::string::npos);  // the series left with their runtimes
+  CHECK(text.find("weft_polls_total{") == std::string::npos);
 }
 
 TEST_CASE("the sampled timing histograms see dispatches", "[runtime][metrics]") {
