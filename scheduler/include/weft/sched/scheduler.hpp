@@ -231,7 +231,6 @@ class scheduler {
   steal_gate steal_gate_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> started_{false};
-  std::atomic<std::uint32_t> external_pushes_{0};
   std::atomic<std::int64_t> coarse_ns_{now_ns()};
   // Manual mode's virtual clock (null otherwise), shared with the clock_refs handed out.
   std::shared_ptr<std::atomic<std::int64_t>> virtual_ns_ =
