@@ -132,14 +132,17 @@ void scheduler::inject(job* j) noexcept {
   // shared by the pushing threads cost a cache miss per push (bench/runtime `external`).
   thread_local std::uint32_t pushes = 0;
   if (opts_.schedule_delay && (pushes++ & (opts_.sample_every - 1)) == 0) j->enqueued_ns_ = now_ns();
-  if (!injector_.push(j)) {
-    // Stopped: nobody will run it. Its owner disposes of it (a task is ended from the
-    // runtime's task table; a posted function is destroyed).
-    if (j->discard_) j->discard_(j);
-    return;
-  }
+  if (!push_global(j)) return;
   light_barrier();
   notify_one();
+}
+
+bool scheduler::push_global(job* j) noexcept {
+  if (injector_.push(j)) return true;
+  // Stopped: nobody will run it. Its owner disposes of it (a task is ended from the runtime's
+  // task table; a posted function is destroyed).
+  if (j->discard_) j->discard_(j);
+  return false;
 }
 
 bool scheduler::notify_one() noexcept {

@@ -38,7 +38,7 @@ void worker::notify_slow() noexcept {
 
 void worker::overflow(job* j) noexcept {
   stats_.overflows.inc();
-  sched_->injector_.push(j);
+  sched_->push_global(j);
 }
 
 void worker::push_wake(job* j) noexcept {
@@ -127,9 +127,9 @@ void worker::leave_for_retirement() noexcept {
   // A replacement that is no longer needed: hand everything queued here to the others.
   if (sched_->idle_.is_parked(index_)) sched_->idle_.unpark_self(index_);
   if (searching_) stop_searching();
-  if (job* j = lifo_.exchange(nullptr, std::memory_order_acq_rel)) sched_->injector_.push(j);
-  while (job* j = local_.pop()) sched_->injector_.push(j);
-  while (job* j = yield_.pop()) sched_->injector_.push(j);
+  if (job* j = lifo_.exchange(nullptr, std::memory_order_acq_rel)) sched_->push_global(j);
+  while (job* j = local_.pop()) sched_->push_global(j);
+  while (job* j = yield_.pop()) sched_->push_global(j);
   sched_->idle_.remove_active();
   if (sched_->notify_one()) stats_.notifies.inc();
 }

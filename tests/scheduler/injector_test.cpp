@@ -12,7 +12,7 @@ using weft::sched::job;
 TEST_CASE("the injector hands out jobs first in, first out, in batches", "[injector]") {
   injector q;
   job j[5];
-  for (auto& x : j) q.push(&x);
+  for (auto& x : j) REQUIRE(q.push(&x));
   CHECK(q.size() == 5);
   std::size_t n = 0;
   job* list = q.pop_batch(3, n);
@@ -31,12 +31,13 @@ TEST_CASE("concurrent producers and consumers of the injector lose nothing", "[i
   constexpr int per_producer = 50'000, producers = 3, consumers = 3;
   injector q;
   std::vector<job> items(per_producer * producers);
-  std::atomic<int> consumed{0};
+  std::atomic<int> consumed{0}, refused{0};
   std::vector<std::atomic<int>> seen(items.size());
   std::vector<std::thread> ts;
   for (int p = 0; p < producers; ++p)
     ts.emplace_back([&, p] {
-      for (int i = 0; i < per_producer; ++i) q.push(&items[p * per_producer + i]);
+      for (int i = 0; i < per_producer; ++i)
+        if (!q.push(&items[p * per_producer + i])) refused.fetch_add(1);  // never: the queue stays open
     });
   for (int c = 0; c < consumers; ++c)
     ts.emplace_back([&] {
@@ -49,6 +50,7 @@ TEST_CASE("concurrent producers and consumers of the injector lose nothing", "[i
       }
     });
   for (auto& t : ts) t.join();
+  CHECK(refused.load() == 0);
   for (auto& s : seen) REQUIRE(s.load() == 1);
 }
 
@@ -90,11 +92,11 @@ TEST_CASE("pushes racing close are each refused or drained, exactly once", "[inj
 TEST_CASE("jobs of one producer come out in its order across refills", "[injector]") {
   injector q;
   job j[6];
-  q.push(&j[0]);
-  q.push(&j[1]);
+  REQUIRE(q.push(&j[0]));
+  REQUIRE(q.push(&j[1]));
   CHECK(q.pop() == &j[0]);  // the refill took j[0] and j[1]
-  q.push(&j[2]);
-  q.push(&j[3]);
+  REQUIRE(q.push(&j[2]));
+  REQUIRE(q.push(&j[3]));
   CHECK(q.pop() == &j[1]);  // older than what waits in the inbox
   CHECK(q.size() == 2);
   q.close();

@@ -25,7 +25,8 @@
 //   see it: the parking protocol (a pusher's light_barrier, then it reads the idle state; a
 //   parking worker's heavy_barrier, then it reads the length) still sees every job or its
 //   pusher sees the sleeper. A reader may see the count a moment before the job: it looks, finds
-//   nothing, and looks again later.
+//   nothing, and looks again later. (A pusher preempted between the two makes idle workers look
+//   until it runs again, rather than park: a cost in a rare window, never a lost job.)
 //
 // Closing: once the scheduler has stopped its workers it closes the injector: the top becomes a
 // mark that every later push sees and refuses (the pusher disposes of the job), and what was
@@ -50,7 +51,7 @@ class injector {
 
   /// Appends `j`; false (leaving it alone) once closed. Never allocates (the link lives in the
   /// job) and never locks.
-  bool push(job* j) noexcept {
+  [[nodiscard]] bool push(job* j) noexcept {
     // relaxed: a count, not a publication (the compare-exchange below publishes the job).
     len_.fetch_add(1, std::memory_order_relaxed);
     job* top = inbox_.load(std::memory_order_relaxed);

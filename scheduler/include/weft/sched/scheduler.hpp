@@ -219,6 +219,9 @@ class scheduler {
 
   /// Wakes one sleeping worker if a push should (idle_set); returns whether it woke one.
   bool notify_one() noexcept;
+  /// Puts `j` on the injector, or disposes of it (its `discard_`) once the injector is closed;
+  /// false then. Wakes nobody.
+  bool push_global(job* j) noexcept;
 
   options opts_;
   const bool manual_;
