@@ -6,8 +6,8 @@
 //
 // The workloads are the ones of bench/runtime (fib: spawn the first child, await the second
 // inline; skynet: ten children per node; nqueens: a child per legal placement, with the board
-// size a template parameter as in the peers' programs) and, for pingpong, two tasks over two
-// weft::channel<long> of capacity 1.
+// size a template parameter as in the peers' programs), each also written with weft::fork, and,
+// for pingpong, two tasks over two weft::channel<long> of capacity 1.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -18,6 +18,7 @@
 #include <string>
 #include <utility>
 
+#include <weft/fork.hpp>
 #include <weft/weft.hpp>
 
 namespace {
@@ -29,6 +30,24 @@ task<std::uint64_t> fib(int n) {
   auto a = weft::spawn(fib(n - 1));
   std::uint64_t b = co_await fib(n - 2);
   co_return co_await a + b;
+}
+
+// The same three with weft::fork, structured fork-join (what the peers' programs write with
+// libfork's fork/join). `weft_peer BENCH N THREADS spawn|fork` chooses; main() says the default.
+task<std::uint64_t> fib_fork(int n) {
+  if (n < 2) co_return static_cast<std::uint64_t>(n);
+  auto [a, b] = co_await weft::fork(fib_fork(n - 1), fib_fork(n - 2));
+  co_return a + b;
+}
+
+task<std::uint64_t> skynet_fork(std::uint64_t first, std::uint64_t span) {
+  if (span == 1) co_return first;
+  const std::uint64_t child = span / 10;
+  std::array<task<std::uint64_t>, 10> parts;
+  for (std::uint64_t i = 0; i < 10; ++i) parts[i] = skynet_fork(first + i * child, child);
+  std::uint64_t sum = 0;
+  for (std::uint64_t v : co_await weft::fork(std::move(parts))) sum += v;
+  co_return sum;
 }
 
 task<std::uint64_t> skynet(std::uint64_t first, std::uint64_t span) {
@@ -71,12 +90,31 @@ task<std::uint64_t> nqueens(int row, std::array<char, N> b) {
   co_return sum;
 }
 
+template <std::size_t N>
+task<std::uint64_t> nqueens_fork(int row, std::array<char, N> b) {
+  if (static_cast<std::size_t>(row) == N) co_return 1;
+  std::array<task<std::uint64_t>, N> parts;
+  std::size_t k = 0;
+  for (std::size_t c = 0; c < N; ++c) {
+    const char q = static_cast<char>(c);
+    if (!fits(b, row, q)) continue;
+    b[row] = q;
+    parts[k++] = nqueens_fork<N>(row + 1, b);
+  }
+  std::uint64_t sum = 0;
+  for (std::uint64_t v : co_await weft::fork(std::move(parts))) sum += v;  // empty tasks give 0
+  co_return sum;
+}
+
 template <std::size_t... I>
-std::uint64_t run_nqueens(weft::runtime& rt, int n, std::index_sequence<I...>) {
+std::uint64_t run_nqueens(weft::runtime& rt, int n, bool spawn, std::index_sequence<I...>) {
   using run_fn = std::uint64_t (*)(weft::runtime&);
-  static constexpr run_fn table[] = {
+  static constexpr run_fn with_spawn[] = {
       [](weft::runtime& r) -> std::uint64_t { return r.block_on(nqueens<I + 1>(0, std::array<char, I + 1>{})); }...};
-  return table[n - 1](rt);
+  static constexpr run_fn with_fork[] = {[](weft::runtime& r) -> std::uint64_t {
+    return r.block_on(nqueens_fork<I + 1>(0, std::array<char, I + 1>{}));
+  }...};
+  return (spawn ? with_spawn : with_fork)[n - 1](rt);
 }
 
 task<void> ponger(weft::channel<long>& in, weft::channel<long>& out) {
@@ -119,24 +157,28 @@ std::uint64_t expected(const std::string& bench, int n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s fib|skynet|nqueens|pingpong N THREADS\n", argv[0]);
+  const std::string how = argc == 5 ? argv[4] : "";
+  if (argc != 4 && !(argc == 5 && (how == "spawn" || how == "fork"))) {
+    std::fprintf(stderr, "usage: %s fib|skynet|nqueens|pingpong N THREADS [spawn|fork]\n", argv[0]);
     return 64;
   }
   const std::string bench = argv[1];
+  // By default each workload uses the faster of the two (runtime/README.md, "weft::fork"):
+  // fork for fib and skynet, spawn for nqueens.
+  const bool spawn = how == "spawn" || (how.empty() && bench == "nqueens");
   const int n = std::atoi(argv[2]);
   const int threads = std::max(1, std::atoi(argv[3]));
   if (bench != "fib" && bench != "skynet" && bench != "nqueens" && bench != "pingpong") return 64;
   if (bench == "nqueens" && (n < 1 || n >= max_queens)) return 64;
   weft::runtime rt({.workers = static_cast<std::size_t>(threads)});
   auto run = [&](int size) -> std::uint64_t {
-    if (bench == "fib") return rt.block_on(fib(size));
+    if (bench == "fib") return rt.block_on(spawn ? fib(size) : fib_fork(size));
     if (bench == "skynet") {
       std::uint64_t leaves = 1;
       for (int i = 0; i < size; ++i) leaves *= 10;
-      return rt.block_on(skynet(0, leaves));
+      return rt.block_on(spawn ? skynet(0, leaves) : skynet_fork(0, leaves));
     }
-    if (bench == "nqueens") return run_nqueens(rt, size, std::make_index_sequence<max_queens - 1>{});
+    if (bench == "nqueens") return run_nqueens(rt, size, spawn, std::make_index_sequence<max_queens - 1>{});
     return rt.block_on(pingpong(size));
   };
   (void)run(bench == "fib" ? std::min(n, 30) : n);  // warm-up, untimed

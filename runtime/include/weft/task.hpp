@@ -66,6 +66,10 @@ class [[nodiscard]] task {
   awaiter operator co_await() const& { return awaiter{checked()}; }
   awaiter operator co_await() const&& { return awaiter{checked()}; }
 
+  /// Whether release() would succeed: the task holds a frame that has not finished (used by
+  /// weft::fork, which checks every child before it takes any).
+  bool releasable() const noexcept { return h_ && !h_.done(); }
+
   /// Gives up ownership of the frame (used by spawn). Throws usage_error if empty or started.
   handle_type release() {
     checked();

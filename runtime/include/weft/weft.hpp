@@ -5,6 +5,7 @@
 #include <weft/cancel.hpp>
 #include <weft/errors.hpp>
 #include <weft/fiber.hpp>
+#include <weft/fork.hpp>
 #include <weft/join_set.hpp>
 #include <weft/pool/pool.hpp>
 #include <weft/runtime.hpp>

@@ -42,8 +42,7 @@ void count_failure(worker_context* ctx, runtime_core* rt, const std::exception_p
     (cancelled ? rt->external_cancelled : rt->external_failed).fetch_add(1, std::memory_order_relaxed);
 }
 
-std::coroutine_handle<> complete_spawned(task_record* r, const std::exception_ptr& error) noexcept {
-  worker_context* ctx = tls_ctx;
+void record_completion(task_record* r, worker_context* ctx, const std::exception_ptr& error) noexcept {
   runtime_core* rt = r->rt;
   if (ctx && ctx->rt == rt)
     ctx->completed.inc();
@@ -53,6 +52,11 @@ std::coroutine_handle<> complete_spawned(task_record* r, const std::exception_pt
   r->set_state(record_state::completed, rt->coarse_now());
   if (rt->tracer.load(std::memory_order_relaxed)) [[unlikely]]
     trace_complete(r);
+}
+
+std::coroutine_handle<> complete_spawned(task_record* r, const std::exception_ptr& error) noexcept {
+  worker_context* ctx = tls_ctx;
+  record_completion(r, ctx, error);
 
   // acq_rel: release publishes the result to whoever reads `join_done`; acquire pairs with the
   // joiner's CAS that registered it (its resume_point and state).
@@ -131,14 +135,9 @@ std::coroutine_handle<> join_suspend_slow(join_state& s) noexcept {
 
 std::coroutine_handle<> complete_helped(task_record* r, const std::exception_ptr& error) noexcept {
   worker_context* ctx = tls_ctx;
-  runtime_core* rt = r->rt;
   join_state& s = *r->helping;
   r->helping = nullptr;
-  ctx->completed.inc();
-  if (error) count_failure(ctx, rt, error);
-  r->set_state(record_state::completed, rt->coarse_now());
-  if (rt->tracer.load(std::memory_order_relaxed)) [[unlikely]]
-    trace_complete(r);
+  record_completion(r, ctx, error);
   // Its own handle (usually held by the joiner we help, possibly by someone waiting already).
   std::uintptr_t prev = r->join.exchange(join_done, std::memory_order_acq_rel);
   if (prev == join_detached) {

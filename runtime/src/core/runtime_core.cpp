@@ -108,8 +108,11 @@ std::size_t runtime_core::cancel_live(std::uint32_t bit) {
 
 std::size_t runtime_core::destroy_live_tasks() {
   std::vector<task_record*> live;
+  // A child of weft::fork is left to its parent: destroying the parent's frame destroys the
+  // child's and frees its record (detail/fork.hpp).
   table.for_each([&](task_record& r) {
-    if (r.id.load(std::memory_order_acquire) != 0 && r.state.load(std::memory_order_relaxed) != record_state::completed)
+    if (r.id.load(std::memory_order_acquire) != 0 &&
+        r.state.load(std::memory_order_relaxed) != record_state::completed && !is_forked(&r))
       live.push_back(&r);
   });
   // First, while every frame is alive, take each suspended task's cancel hook and token

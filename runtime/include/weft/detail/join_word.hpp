@@ -11,6 +11,8 @@
 //   join_detached          the handle let go first; completion frees everything
 //   join_orphaned          shutdown destroyed the frame; the handle frees the record
 //   join_cancel_pending    a canceller found no waiter yet; the joiner sees it and gives up
+//   join_forked            a child of weft::fork with a record: no handle; its parent's awaiter
+//                          frees record and frame (detail/fork.hpp), never shutdown's table walk
 //   a task_record*         the joining task, resumed by completion
 //   a thread_waiter* | 1   a thread in block_on, woken by completion
 //
@@ -34,6 +36,7 @@ enum : std::uintptr_t {
   join_detached = 2,
   join_orphaned = 3,
   join_cancel_pending = 4,
+  join_forked = 5,
 };
 
 /// A thread blocked in runtime::block_on, registered in a record's `join` with the low bit set.
@@ -44,6 +47,11 @@ struct thread_waiter {
 
 /// A new task: not finished, nobody waiting.
 inline void reset_join(task_record* r) noexcept { r->join.store(join_running, std::memory_order_relaxed); }
+
+/// A record made for a child of weft::fork (fork.cpp): it never has a handle.
+inline void mark_forked(task_record* r) noexcept { r->join.store(join_forked, std::memory_order_relaxed); }
+/// Whether `r` belongs to a child of weft::fork, whose parent owns its frame and frees it.
+inline bool is_forked(const task_record* r) noexcept { return r->join.load(std::memory_order_relaxed) == join_forked; }
 
 /// Whether the task has finished and waits for its handle (its result is ready).
 inline bool join_finished(const task_record* r) noexcept {

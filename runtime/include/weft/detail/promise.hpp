@@ -8,11 +8,13 @@
 
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <new>
 #include <type_traits>
 #include <utility>
 
+#include <weft/detail/fork.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/detail/worker_context.hpp>
 #include <weft/sched/frame_allocator.hpp>
@@ -34,6 +36,10 @@ std::coroutine_handle<> complete_spawned(task_record* r, const std::exception_pt
 void count_failure(worker_context* ctx, runtime_core* rt, const std::exception_ptr& error) noexcept;
 
 void trace_complete(task_record* r) noexcept;
+
+/// A task with a record finished (on `ctx`, or off this runtime's workers): counts it (and its
+/// failure), marks its record completed, traces it (join.cpp).
+void record_completion(task_record* r, worker_context* ctx, const std::exception_ptr& error) noexcept;
 
 /// Whether `error` is a cancelled_error (timeout_error included).
 bool is_cancellation(const std::exception_ptr& error) noexcept;
@@ -72,7 +78,9 @@ struct promise_base {
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
       promise_base& p = h.promise();
       task_record* r = p.record_;
-      if (!r) return p.continuation_;  // awaited inline: symmetric transfer to the awaiter
+      if (!r) return p.continuation_;               // awaited inline: symmetric transfer to the awaiter
+      if (reinterpret_cast<std::uintptr_t>(r) & 1)  // a child of weft::fork (fork.hpp)
+        return fork_complete(reinterpret_cast<fork_slot*>(reinterpret_cast<std::uintptr_t>(r) - 1), p.exception_);
       if (task_record* joiner = r->inline_joiner) return complete_inline(r, joiner, p.exception_);
       if (r->helping) return complete_helped(r, p.exception_);
       return complete_spawned(r, p.exception_);

@@ -1,0 +1,209 @@
+#include <weft/fork.hpp>
+
+#include <array>
+#include <atomic>
+#include <source_location>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include <weft/cancel.hpp>
+#include <weft/runtime.hpp>
+#include <weft/sync/event.hpp>
+#include <weft/yield.hpp>
+
+#include "../../support/lifetime.hpp"
+#include "../../support/suspended.hpp"
+
+using weft::task;
+
+namespace {
+
+task<long> fib(int n) {
+  if (n < 2) co_return n;
+  auto [a, b] = co_await weft::fork(fib(n - 1), fib(n - 2));
+  co_return a + b;
+}
+
+task<long> fail_after(std::atomic<int>& ran, const char* what) {
+  ran.fetch_add(1);
+  throw std::runtime_error(what);
+  co_return 0;
+}
+
+task<long> count(std::atomic<int>& ran, long v) {
+  ran.fetch_add(1);
+  co_return v;
+}
+
+}  // namespace
+
+TEST_CASE("weft::fork gives every child's value, on one and two workers", "[fork]") {
+  for (std::size_t workers : {1, 2}) {
+    weft::runtime rt({.workers = workers});
+    CHECK(rt.block_on(fib(25)) == 75025);
+    auto [i, nothing, s] = rt.block_on([]() -> task<std::tuple<int, std::monostate, std::string>> {
+      auto one = []() -> task<int> { co_return 1; };
+      auto none = []() -> task<void> { co_return; };
+      auto text = []() -> task<std::string> { co_return std::string(40, 'x'); };  // not in the small buffer
+      co_return co_await weft::fork(one(), none(), text());
+    }());
+    CHECK(i == 1);
+    CHECK(s == std::string(40, 'x'));
+  }
+}
+
+TEST_CASE("weft::fork of an array skips empty tasks", "[fork]") {
+  weft::runtime rt({.workers = 2});
+  std::atomic<int> ran{0};
+  auto v = rt.block_on([&]() -> task<std::array<long, 5>> {
+    std::array<task<long>, 5> parts;
+    parts[0] = count(ran, 10);
+    parts[2] = count(ran, 30);
+    parts[3] = count(ran, 40);
+    co_return co_await weft::fork(std::move(parts));
+  }());
+  CHECK(v == std::array<long, 5>{10, 0, 30, 40, 0});
+  CHECK(ran.load() == 3);
+  auto none = rt.block_on([]() -> task<std::array<long, 2>> {
+    std::array<task<long>, 2> parts;
+    co_return co_await weft::fork(std::move(parts));
+  }());
+  CHECK(none == std::array<long, 2>{0, 0});
+}
+
+TEST_CASE("a failing child of weft::fork lets the others finish; the first failure is rethrown", "[fork]") {
+  for (std::size_t workers : {1, 2}) {
+    weft::runtime rt({.workers = workers});
+    std::atomic<int> ran{0};
+    weft::test::lifetime_counter c;
+    auto body = [&]() -> task<long> {
+      weft::test::tracked t(c);
+      auto [a, b, d] = co_await weft::fork(count(ran, 1), fail_after(ran, "second"), fail_after(ran, "third"));
+      co_return a + b + d;
+    };
+    CHECK_THROWS_WITH(rt.block_on(body()), "second");
+    CHECK(ran.load() == 3);
+    CHECK(c.alive() == 0);
+  }
+}
+
+TEST_CASE("a child of weft::fork that its parent could not run itself gets a record, named by the fork's site",
+          "[fork]") {
+  // The first child waits for `go`: its parent waits with it, so the worker runs the second
+  // child's slot from its deque, as a task of its own. That one reports where the fork was, and
+  // shows in dumps while it waits too.
+  weft::runtime rt({.workers = 1});
+  weft::event go, second_may_end;
+  std::atomic<bool> second_waiting{false};
+  std::source_location fork_site;
+  auto first = [&]() -> task<long> {
+    co_await go.wait();
+    co_return 1;
+  };
+  auto second = [&]() -> task<long> {
+    second_waiting.store(true);
+    co_await second_may_end.wait();
+    go.set();
+    co_return 2;
+  };
+  auto parent = [&]() -> task<long> {  // (named: a spawned coroutine outlives a temporary lambda)
+    fork_site = std::source_location::current();
+    auto [a, b] = co_await weft::fork(first(), second());
+    co_return a + b;
+  };
+  auto h = rt.spawn(parent());
+  while (!second_waiting.load()) std::this_thread::yield();
+  weft::test::wait_suspended(rt, 2);
+  bool named = false;
+  for (const auto& t : rt.dump_tasks())
+    if (t.id != h.id()) {
+      CHECK(t.state == weft::task_state::suspended);
+      CHECK(std::string(t.spawn_site.file_name()) == fork_site.file_name());
+      CHECK(t.spawn_site.line() == fork_site.line() + 1);
+      named = true;
+    }
+  CHECK(named);
+  second_may_end.set();
+  CHECK(rt.block_on(std::move(h)) == 3);
+  CHECK(rt.dump_tasks().empty());
+}
+
+TEST_CASE("cancelling the task that waits in weft::fork cancels its children", "[fork]") {
+  // Two children wait on an event nobody sets: the first as part of the parent, the second as a
+  // task of its own. Cancelling the parent reaches both; the fork rethrows the first one's
+  // cancelled_error once both are done.
+  weft::runtime rt({.workers = 2});
+  weft::event never;
+  weft::test::lifetime_counter c;
+  auto waiter = [&](weft::test::tracked) -> task<void> { co_await never.wait(); };
+  auto parent = [&]() -> task<void> {
+    co_await weft::fork(waiter(weft::test::tracked(c)), waiter(weft::test::tracked(c)));
+  };
+  auto h = rt.spawn(parent());
+  weft::test::wait_suspended(rt, 2);
+  h.cancel();
+  CHECK_THROWS_AS(rt.block_on(std::move(h)), weft::cancelled_error);
+  CHECK(c.alive() == 0);
+}
+
+TEST_CASE("a cancelled task does not start a weft::fork", "[fork]") {
+  // The fork is the task's first await: its cancellation point.
+  weft::runtime rt({.workers = 1});
+  std::atomic<int> ran{0};
+  weft::cancel_source src;
+  src.cancel();
+  auto parent = [&]() -> task<void> { co_await weft::fork(count(ran, 1), count(ran, 2)); };
+  auto h = rt.spawn(parent(), {.token = src.token()});
+  CHECK_THROWS_AS(rt.block_on(std::move(h)), weft::cancelled_error);
+  CHECK(ran.load() == 0);
+}
+
+TEST_CASE("weft::fork of an empty or finished task throws usage_error and leaks no frame", "[fork][misuse]") {
+  weft::runtime rt({.workers = 1});
+  weft::test::lifetime_counter c;
+  auto keep = [](weft::test::tracked) -> task<long> { co_return 1; };
+  rt.block_on([&]() -> task<void> {
+    task<long> empty;
+    CHECK_THROWS_AS(weft::fork(keep(weft::test::tracked(c)), std::move(empty)), weft::usage_error);
+    task<long> done = keep(weft::test::tracked(c));
+    long v = co_await done;  // awaited: finished, still held
+    CHECK(v == 1);
+    std::array<task<long>, 2> parts{keep(weft::test::tracked(c)), std::move(done)};
+    CHECK_THROWS_AS(weft::fork(std::move(parts)), weft::usage_error);
+  }());
+  CHECK(c.alive() == 0);
+}
+
+TEST_CASE("weft::fork off the workers throws usage_error", "[fork][misuse]") {
+  // Awaited by a coroutine that is not a weft task on a worker: resumed here by hand.
+  auto t = weft::fork(fib(3), fib(2));
+  CHECK_THROWS_AS(t.await_suspend(std::noop_coroutine()), weft::usage_error);
+}
+
+TEST_CASE("stolen children of weft::fork, many and deep, each run once", "[fork][stress]") {
+  // Two workers and a wide, deep tree: slots are stolen, run by the loop, and popped back, all
+  // in one run; every leaf counts once and every frame goes.
+  weft::runtime rt({.workers = 2});
+  weft::test::lifetime_counter c;
+  std::atomic<long> leaves{0};
+  struct tree {
+    static task<long> node(int depth, std::atomic<long>& leaves, weft::test::tracked t) {
+      if (depth == 0) {
+        leaves.fetch_add(1);
+        co_return 1;
+      }
+      std::array<task<long>, 6> parts;
+      for (auto& p : parts) p = node(depth - 1, leaves, t);
+      long sum = 0;
+      for (long v : co_await weft::fork(std::move(parts))) sum += v;
+      if (depth % 2) co_await weft::yield();  // a suspension after the fork, on any worker
+      co_return sum;
+    }
+  };
+  for (int round = 0; round < 5; ++round) CHECK(rt.block_on(tree::node(5, leaves, weft::test::tracked(c))) == 7776);
+  CHECK(leaves.load() == 5 * 7776);
+  CHECK(c.alive() == 0);
+}
