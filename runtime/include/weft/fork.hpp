@@ -29,14 +29,11 @@ namespace weft {
 
 namespace detail {
 
-template <class T>
-using fork_value = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
-
 [[noreturn, gnu::cold]] void throw_fork_off_runtime();
 [[noreturn, gnu::cold]] void throw_bad_fork_task();
 
 template <class T>
-fork_value<T> take_fork_result(promise<T>& p) {
+value_or_monostate<T> take_fork_result(promise<T>& p) {
   if constexpr (std::is_void_v<T>) {
     p.take();
     return {};
@@ -145,12 +142,15 @@ class [[nodiscard]] fork : detail::fork_base {
     f_.slots = slots_.data();
     return detail::fork_start(f_, ctx, ctx->current, h);
   }
-  std::tuple<detail::fork_value<T>...> await_resume() {
+  std::tuple<detail::value_or_monostate<T>...> await_resume() {
     leave();
     // take() rethrows a failure: the first in argument order wins (a braced list is evaluated
     // in order).
     return std::apply(
-        [](auto... h) { return std::tuple<detail::fork_value<T>...>{detail::take_fork_result(h.promise())...}; }, h_);
+        [](auto... h) {
+          return std::tuple<detail::value_or_monostate<T>...>{detail::take_fork_result(h.promise())...};
+        },
+        h_);
   }
 
  private:
@@ -189,11 +189,11 @@ class [[nodiscard]] fork<std::array<task<T>, N>> : detail::fork_base {
     f_.slots = slots_.data();
     return detail::fork_start(f_, ctx, ctx->current, h);
   }
-  std::array<detail::fork_value<T>, N> await_resume() {
+  std::array<detail::value_or_monostate<T>, N> await_resume() {
     leave();
     for (auto h : h_)
       if (h) h.promise().rethrow_if_failed();  // the first failure in order
-    std::array<detail::fork_value<T>, N> out{};
+    std::array<detail::value_or_monostate<T>, N> out{};
     for (std::size_t i = 0; i < N; ++i)
       if (h_[i]) out[i] = detail::take_fork_result(h_[i].promise());
     return out;

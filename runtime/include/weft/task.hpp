@@ -13,7 +13,9 @@
 // task that was never started destroys its frame (and the arguments it holds).
 
 #include <coroutine>
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include <weft/detail/promise.hpp>
 #include <weft/errors.hpp>
@@ -23,6 +25,11 @@ namespace weft {
 namespace detail {
 /// Throws the usage_error for awaiting (or spawning) an empty or finished task.
 [[noreturn, gnu::cold]] void throw_bad_task_await(bool has_frame);
+
+/// What a task<T> gives where a value must stand (a tuple, an optional): T, or std::monostate
+/// for task<void>.
+template <class T>
+using value_or_monostate = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 }  // namespace detail
 
 template <class T = void>

@@ -26,9 +26,6 @@ namespace weft {
 
 namespace detail {
 template <class T>
-using value_or_monostate = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
-
-template <class T>
 auto sink_into(std::optional<value_or_monostate<T>>& slot) {
   if constexpr (std::is_void_v<T>)
     return [&slot] { slot.emplace(); };

@@ -135,8 +135,8 @@ inline void fork_leave(fork_join& f) noexcept {
     f.parent->disarm();
 }
 
-/// Frees the records of the children that had one (after their frames are gone); a child that
-/// did not finish (its parent destroyed by shutdown) is first unhooked from its token (fork.cpp).
+/// Frees the records of the children that had one, after their frames are gone; a child that
+/// did not finish (its parent destroyed by shutdown) is marked completed first (fork.cpp).
 void fork_release_records(fork_slot* slots, std::uint32_t n) noexcept;
 /// Before the frames go: a child with a record that did not finish gives back its hook and token
 /// callback while its frame is alive (shutdown; fork.cpp).

@@ -28,7 +28,6 @@
 #include <weft/combinators/detail/oneshot.hpp>
 #include <weft/errors.hpp>
 #include <weft/task.hpp>
-#include <weft/when_all.hpp>
 
 namespace weft::detail {
 
