@@ -1,9 +1,10 @@
 // The runtime's entry points from other threads racing its shutdown (../shared/DESIGN.md,
 // "Lifecycle"): each call either runs (or has its frame ended by the shutdown) or throws
-// runtime_stopped; none hangs, none leaks a frame. 3,000 rounds, each a fresh runtime, five
-// threads calling spawn, block_on, spawn_fiber, get_executor + post and spawn_blocking + join in
-// a loop while the test thread shuts the runtime down at a different moment each round (half of
-// the rounds with no grace, so frames are destroyed where they wait rather than unwound).
+// runtime_stopped; none hangs, none leaks a frame. 3,000 rounds, each a fresh runtime, six
+// threads calling spawn, block_on, spawn_fiber, get_executor + post, spawn_blocking + join and
+// block_on of a task inside a weft::fork, in a loop, while the test thread shuts the runtime
+// down at a different moment each round (half of the rounds with no grace, so frames are
+// destroyed where they wait rather than unwound).
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +19,7 @@
 #include <weft/asio/executor.hpp>
 #include <weft/blocking.hpp>
 #include <weft/fiber.hpp>
+#include <weft/fork.hpp>
 #include <weft/runtime.hpp>
 #include <weft/yield.hpp>
 
@@ -36,7 +38,14 @@ task<int> work(tracked) {
   co_return 1;
 }
 
-constexpr int kinds = 5;  // the entry points called, one thread each
+// A weft::fork whose children yield: some run as part of their parent, some as tasks of their
+// own (stolen, or run by the loop while their parent waits), when shutdown comes.
+task<int> forker(tracked t) {
+  auto [a, b, d] = co_await weft::fork(work(t), work(t), work(t));
+  co_return a + b + d;
+}
+
+constexpr int kinds = 6;  // the entry points called, one thread each
 
 int rounds() {
   if (const char* n = std::getenv("WEFT_RACE_ROUNDS")) return std::atoi(n);
@@ -45,7 +54,7 @@ int rounds() {
 
 }  // namespace
 
-TEST_CASE("spawn, block_on, spawn_fiber, get_executor and spawn_blocking from five threads race shutdown",
+TEST_CASE("spawn, block_on, spawn_fiber, get_executor, spawn_blocking and a fork from six threads race shutdown",
           "[lifecycle][race]") {
   const int n = rounds();
   weft::test::watchdog wd("entry points racing shutdown", std::chrono::seconds(1200));
@@ -88,6 +97,9 @@ TEST_CASE("spawn, block_on, spawn_fiber, get_executor and spawn_blocking from fi
                   break;
                 case 4:  // a blocking call and its join: on the pool's thread, then back
                   if (rt.block_on(weft::spawn_blocking(rt, [t = tracked(c)] { return 1; })) != 1) wrong.fetch_add(1);
+                  break;
+                case 5:  // block_on of a task that is inside a weft::fork
+                  if (rt.block_on(forker(tracked(c))) != 3) wrong.fetch_add(1);
                   break;
               }
               round_calls.fetch_add(1);

@@ -244,9 +244,13 @@ class runtime {
       }
     } guard{core_, r};
     if (driver_error) std::rethrow_exception(driver_error);
-    // A task that ended in the cancellation shutdown gave it was stopped by the shutdown.
+    // A task that ended in a cancellation once shutdown had begun was stopped by the shutdown:
+    // the one it was given, or one that reached it from a child that shutdown cancelled first
+    // (a join or a weft::fork rethrows the child's cancelled_error, possibly before shutdown
+    // reached this task's own record).
     if (h.promise().exception_ &&
-        (r->cancel_bits.load(std::memory_order_relaxed) & detail::task_record::cancel_shutdown) &&
+        ((r->cancel_bits.load(std::memory_order_relaxed) & detail::task_record::cancel_shutdown) ||
+         core_->stopped.load(std::memory_order_acquire)) &&
         detail::is_cancellation(h.promise().exception_)) [[unlikely]]
       throw_ended_by_shutdown();
     return h.promise().take();
