@@ -8,6 +8,10 @@
 // inline; skynet: ten children per node; nqueens: a child per legal placement, with the board
 // size a template parameter as in the peers' programs), each also written with weft::fork, and,
 // for pingpong, two tasks over two weft::channel<long> of capacity 1.
+//
+// WEFT_PEER_NO_MONITOR=1 turns the stall detector off (`stall.sample_interval = 0`): for
+// instruction counts under callgrind, where a run is ~50x slower and the monitor would take the
+// busy worker for stalled and sample its stack.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -170,7 +174,10 @@ int main(int argc, char** argv) {
   const int threads = std::max(1, std::atoi(argv[3]));
   if (bench != "fib" && bench != "skynet" && bench != "nqueens" && bench != "pingpong") return 64;
   if (bench == "nqueens" && (n < 1 || n >= max_queens)) return 64;
-  weft::runtime rt({.workers = static_cast<std::size_t>(threads)});
+  weft::runtime_options options{.workers = static_cast<std::size_t>(threads)};
+  if (const char* v = std::getenv("WEFT_PEER_NO_MONITOR"); v && std::string(v) == "1")
+    options.stall.sample_interval = std::chrono::milliseconds(0);
+  weft::runtime rt(options);
   auto run = [&](int size) -> std::uint64_t {
     if (bench == "fib") return rt.block_on(spawn ? fib(size) : fib_fork(size));
     if (bench == "skynet") {
