@@ -42,8 +42,9 @@ value_or_monostate<T> take_fork_result(promise<T>& p) {
   }
 }
 
-/// Room for up to N slots, built only for the children there are (no slot is built for an
-/// empty task of an array, and none before the fork starts).
+/// Room for the slots of up to N children: N - 1, since the first child runs at once and needs
+/// none. Built only for the children there are (no slot is built for an empty task of an array,
+/// and none before the fork starts).
 template <std::size_t N>
 class fork_slots {
  public:
@@ -52,16 +53,23 @@ class fork_slots {
   fork_slots& operator=(const fork_slots&) = delete;
   ~fork_slots() {}
   fork_slot* data() noexcept { return slots_; }
-  /// Builds the next slot for `h`: the child's promise points at it (tagged, promise.hpp).
+  /// Takes child number `i`: the first gets no slot, its promise points at the fork_join; any
+  /// other gets the next slot, which its promise points at (tagged, detail/fork.hpp).
   template <class P>
-  void add(std::coroutine_handle<P> h, fork_join* f, std::uint32_t& n) noexcept {
-    fork_slot* s = ::new (static_cast<void*>(&slots_[n++])) fork_slot(h, f);
-    h.promise().record_ = reinterpret_cast<task_record*>(reinterpret_cast<std::uintptr_t>(s) | 1);
+  void add(std::coroutine_handle<P> h, fork_join* f, std::uint32_t i) noexcept {
+    std::uintptr_t tagged;
+    if (i == 0) {
+      tagged = reinterpret_cast<std::uintptr_t>(f) | fork_first_tag;
+    } else {
+      fork_slot* s = ::new (static_cast<void*>(&slots_[i - 1])) fork_slot(h, f);
+      tagged = reinterpret_cast<std::uintptr_t>(s) | fork_tag;
+    }
+    h.promise().record_ = reinterpret_cast<task_record*>(tagged);
   }
 
  private:
   union {
-    fork_slot slots_[N];
+    fork_slot slots_[N > 1 ? N - 1 : 1];
   };
 };
 
@@ -97,13 +105,17 @@ class fork_base {
   /// not pop may have a record: none if it popped them all and never waited (the common case,
   /// which then costs no loop).
   bool maybe_records() const noexcept { return f_.waited || f_.next < f_.n; }
-  void before_frames_go() noexcept {
-    if (maybe_records()) [[unlikely]]
-      fork_disarm_unfinished(f_.slots, f_.n);
-  }
-  void after_frames_gone() noexcept {
-    if (maybe_records()) [[unlikely]]
-      fork_release_records(f_.slots, f_.n);
+  /// Destroys the children's frames with `destroy_frames()` between the two halves.
+  template <class F>
+  void destroy_children(F destroy_frames) noexcept {
+    if (maybe_records()) [[unlikely]] {
+      // A fork that started has n >= 1 children, so n - 1 slots.
+      fork_disarm_unfinished(f_.slots, f_.n - 1);
+      destroy_frames();
+      fork_release_records(f_.slots, f_.n - 1);
+    } else {
+      destroy_frames();
+    }
   }
   fork_join f_;
   bool cancelled_ = false;
@@ -126,21 +138,22 @@ class [[nodiscard]] fork : detail::fork_base {
     // All or nothing: an empty or finished task throws before any frame changes hands.
     if (!(ts.releasable() && ...)) [[unlikely]]
       detail::throw_bad_fork_task();
-    h_ = {ts.release()...};
+    h_ = {ts.release_checked_already()...};
   }
   ~fork() {
-    before_frames_go();
-    std::apply([](auto... h) { (h.destroy(), ...); }, h_);
-    after_frames_gone();
+    destroy_children([this] { std::apply([](auto... h) { (h.destroy(), ...); }, h_); });
   }
 
   bool await_ready() const noexcept { return false; }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
     detail::worker_context* ctx = enter();
     if (!ctx) return h;
-    std::apply([this](auto... c) { (slots_.add(c, &f_, f_.n), ...); }, h_);
+    [this]<std::size_t... I>(std::index_sequence<I...>) {
+      (slots_.add(std::get<I>(h_), &f_, I), ...);
+    }(std::index_sequence_for<T...>{});
+    f_.n = n;
     f_.slots = slots_.data();
-    return detail::fork_start(f_, ctx, ctx->current, h);
+    return detail::fork_start(f_, n, ctx, ctx->current, h, std::get<0>(h_));
   }
   std::tuple<detail::value_or_monostate<T>...> await_resume() {
     leave();
@@ -170,24 +183,30 @@ class [[nodiscard]] fork<std::array<task<T>, N>> : detail::fork_base {
       if (t.valid() && !t.releasable()) [[unlikely]]
         detail::throw_bad_fork_task();
     for (std::size_t i = 0; i < N; ++i)
-      if (ts[i].valid()) h_[i] = ts[i].release();
+      if (ts[i].valid()) h_[i] = ts[i].release_checked_already();
   }
   ~fork() {
-    before_frames_go();
-    for (auto h : h_)
-      if (h) h.destroy();
-    after_frames_gone();
+    destroy_children([this] {
+      for (auto h : h_)
+        if (h) h.destroy();
+    });
   }
 
   bool await_ready() const noexcept { return false; }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
     detail::worker_context* ctx = enter();
     if (!ctx) return h;
-    for (auto c : h_)
-      if (c) slots_.add(c, &f_, f_.n);
-    if (f_.n == 0) return h;  // nothing to run
+    std::coroutine_handle<> first;
+    std::uint32_t k = 0;
+    for (auto c : h_) {
+      if (!c) continue;
+      if (k == 0) first = c;
+      slots_.add(c, &f_, k++);
+    }
+    if (k == 0) return h;  // nothing to run
+    f_.n = k;
     f_.slots = slots_.data();
-    return detail::fork_start(f_, ctx, ctx->current, h);
+    return detail::fork_start(f_, f_.n, ctx, ctx->current, h, first);
   }
   std::array<detail::value_or_monostate<T>, N> await_resume() {
     leave();

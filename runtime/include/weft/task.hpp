@@ -82,6 +82,8 @@ class [[nodiscard]] task {
     checked();
     return std::exchange(h_, {});
   }
+  /// release() after releasable() said true (weft::fork checks every child first).
+  handle_type release_checked_already() noexcept { return std::exchange(h_, {}); }
 
  private:
   handle_type checked() const {

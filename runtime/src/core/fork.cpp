@@ -82,7 +82,7 @@ void fork_join::cancel_children(cancel_hook* h, hook_op op) noexcept {
   // `next` is final once the hook is armed (the arm's release store published it), and the
   // records stay valid until the parent frees them, after it disarmed (which waits for us).
   for (std::uint32_t k = f.next; k < f.n; ++k)
-    if (task_record* r = f.slots[k].record.load(std::memory_order_acquire)) r->request_cancel();
+    if (task_record* r = f.slots[k - 1].record.load(std::memory_order_acquire)) r->request_cancel();
 }
 
 void fork_disarm_unfinished(fork_slot* slots, std::uint32_t n) noexcept {

@@ -87,6 +87,16 @@ TEST_CASE("a failing child of weft::fork lets the others finish; the first failu
     CHECK_THROWS_WITH(rt.block_on(body()), "second");
     CHECK(ran.load() == 3);
     CHECK(c.alive() == 0);
+    // The first child (run at once, without a slot) failing, and the second after it.
+    ran = 0;
+    auto first_fails = [&]() -> task<long> {
+      weft::test::tracked t(c);
+      auto [a, b] = co_await weft::fork(fail_after(ran, "first"), count(ran, 2));
+      co_return a + b;
+    };
+    CHECK_THROWS_WITH(rt.block_on(first_fails()), "first");
+    CHECK(ran.load() == 2);
+    CHECK(c.alive() == 0);
   }
 }
 

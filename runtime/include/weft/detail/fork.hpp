@@ -4,11 +4,11 @@
 //
 //   co_await weft::fork(a(), b(), c()):
 //     push c's slot, push b's (fork_slot jobs, on this worker's deque), run a at once
-//     (symmetric transfer). When a child this worker runs completes, its final suspend point
-//     pops the bottom: the next slot still there? Run it at once too. Not there (stolen, or
-//     buried under jobs somebody left above it)? Then it and every later slot run as tasks of
-//     their own (run_fork_slot: whichever worker runs the slot makes a record for it), and the
-//     parent waits for them on `pending`.
+//     (symmetric transfer; a has no slot: it is never pushed, so never runs as a task of its
+//     own, and its promise points at the fork_join itself). When a child this worker runs completes, its final suspend
+//     point pops the bottom: the next slot still there? Run it at once too. Not there (stolen, or buried under jobs
+//     somebody left above it)? Then it and every later slot run as tasks of their own (run_fork_slot: whichever worker
+//     runs the slot makes a record for it), and the parent waits for them on `pending`.
 //
 // A child run at once is part of its parent's task, as a plainly awaited task<T> is: it runs
 // under the parent's record (its cancellation, its name in dumps and stall reports), and if it
@@ -61,10 +61,11 @@ struct fork_slot : sched::job {
 /// parent waits for children that run as tasks of their own, cancels them.
 struct fork_join : cancel_hook {
   fork_join() noexcept { fn = &cancel_children; }
-  fork_slot* slots = nullptr;
-  std::uint32_t n = 0;
-  std::uint32_t next = 0;  ///< the next slot the parent expects at the bottom of its deque
-  bool waited = false;     ///< the parent armed the hook (fork_wait): await_resume disarms
+  fork_slot* slots = nullptr;     ///< children 1..n-1 (slots[k - 1] is child k's)
+  std::uint32_t n = 0;            ///< children, the first (run at once, no slot) included
+  std::uint32_t next = 0;         ///< the next child the parent expects at the bottom of its deque
+  sched::worker* home = nullptr;  ///< the parent's worker, where its slots were pushed
+  bool waited = false;            ///< the parent armed the hook (fork_wait): await_resume disarms
   task_record* parent = nullptr;
   std::coroutine_handle<> parent_h;
   cancel_state* token = nullptr;  ///< the parent's, at the fork (a stolen child shares it)
@@ -86,9 +87,11 @@ std::coroutine_handle<> fork_wait(fork_join& f) noexcept;
 inline std::coroutine_handle<> fork_next(fork_join& f) noexcept {
   worker_context* ctx = tls_ctx;
   if (f.next < f.n) {
-    if (ctx && ctx->rt == f.parent->rt) [[likely]] {
+    // On another worker (the child suspended and came back there) or off the workers, the
+    // slot cannot be at the bottom of this thread's deque.
+    if (ctx && ctx->w == f.home) [[likely]] {
       if (sched::job* bottom = ctx->w->pop_local()) {
-        fork_slot* s = &f.slots[f.next];
+        fork_slot* s = &f.slots[f.next - 1];
         if (bottom == s) {
           ++f.next;
           return s->child;
@@ -103,8 +106,19 @@ inline std::coroutine_handle<> fork_next(fork_join& f) noexcept {
   return f.parent_h;
 }
 
-/// The final suspend point of a fork's child.
-inline std::coroutine_handle<> fork_complete(fork_slot* s, const std::exception_ptr& error) noexcept {
+/// A child's tagged pointer in its promise's `record_` (promise.hpp): its slot | 1, or, for the
+/// first child (no slot), its fork_join | 3. Both are at least 4-byte aligned.
+inline constexpr std::uintptr_t fork_tag = 1, fork_first_tag = 3;
+
+/// The final suspend point of a fork's child; `tagged` is its promise's `record_`.
+inline std::coroutine_handle<> fork_complete(std::uintptr_t tagged, const std::exception_ptr& error) noexcept {
+  if ((tagged & fork_first_tag) == fork_first_tag) [[likely]] {
+    fork_join& f = *reinterpret_cast<fork_join*>(tagged - fork_first_tag);
+    if (error) [[unlikely]]
+      count_failure(tls_ctx, f.parent->rt, error);
+    return fork_next(f);
+  }
+  auto* s = reinterpret_cast<fork_slot*>(tagged - fork_tag);
   // Its own thread wrote the record, if any: relaxed.
   if (!s->record.load(std::memory_order_relaxed)) [[likely]] {
     if (error) [[unlikely]]
@@ -114,19 +128,24 @@ inline std::coroutine_handle<> fork_complete(fork_slot* s, const std::exception_
   return fork_complete_own(s, error);
 }
 
-/// Starts a fork of `f.n` children whose slots are built: pushes slots n-1..1 and returns slot
-/// 0's child, to run at once. `me` is the running task, on `ctx`.
-[[gnu::always_inline]] inline std::coroutine_handle<> fork_start(fork_join& f, worker_context* ctx, task_record* me,
-                                                                 std::coroutine_handle<> parent) noexcept {
+/// Starts a fork of `f.n` children (`n` = f.n, a constant where the caller knows it) whose
+/// slots are built: pushes the slots of children n-1..1 and returns `first`, to run at once.
+/// `me` is the running task, on `ctx`.
+[[gnu::always_inline]] inline std::coroutine_handle<> fork_start(fork_join& f, std::uint32_t n, worker_context* ctx,
+                                                                 task_record* me, std::coroutine_handle<> parent,
+                                                                 std::coroutine_handle<> first) noexcept {
   f.parent = me;
   f.parent_h = parent;
   f.token = me->token;
   f.next = 1;
-  for (std::uint32_t k = f.n; k-- > 1;) {
-    f.slots[k].run_ = &run_fork_slot;
-    ctx->w->push(&f.slots[k]);
+  sched::worker* w = ctx->w;
+  f.home = w;
+  fork_slot* slots = f.slots;
+  for (std::uint32_t k = n - 1; k-- > 0;) {
+    slots[k].run_ = &run_fork_slot;
+    w->push(&slots[k]);
   }
-  return f.slots[0].child;
+  return first;
 }
 
 /// The parent's side once every child is done: disarms the hook if the parent waited.
@@ -137,6 +156,7 @@ inline void fork_leave(fork_join& f) noexcept {
 
 /// Frees the records of the children that had one, after their frames are gone; a child that
 /// did not finish (its parent destroyed by shutdown) is marked completed first (fork.cpp).
+/// `slots` and `n` count slots (children 1..), not children.
 void fork_release_records(fork_slot* slots, std::uint32_t n) noexcept;
 /// Before the frames go: a child with a record that did not finish gives back its hook and token
 /// callback while its frame is alive (shutdown; fork.cpp).

@@ -78,9 +78,9 @@ struct promise_base {
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
       promise_base& p = h.promise();
       task_record* r = p.record_;
-      if (!r) return p.continuation_;               // awaited inline: symmetric transfer to the awaiter
-      if (reinterpret_cast<std::uintptr_t>(r) & 1)  // a child of weft::fork (fork.hpp)
-        return fork_complete(reinterpret_cast<fork_slot*>(reinterpret_cast<std::uintptr_t>(r) - 1), p.exception_);
+      if (!r) return p.continuation_;  // awaited inline: symmetric transfer to the awaiter
+      if (const auto tagged = reinterpret_cast<std::uintptr_t>(r); tagged & fork_tag)  // a child of weft::fork
+        return fork_complete(tagged, p.exception_);
       if (task_record* joiner = r->inline_joiner) return complete_inline(r, joiner, p.exception_);
       if (r->helping) return complete_helped(r, p.exception_);
       return complete_spawned(r, p.exception_);
@@ -100,7 +100,8 @@ template <class T>
 struct promise final : promise_base {
   promise() noexcept {}
   ~promise() {
-    if (has_value_) value_.~T();
+    if constexpr (!std::is_trivially_destructible_v<T>)
+      if (has_value_) value_.~T();
   }
 
   task<T> get_return_object() noexcept;
@@ -109,7 +110,7 @@ struct promise final : promise_base {
     requires std::is_convertible_v<U&&, T>
   void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
     ::new (static_cast<void*>(std::addressof(value_))) T(std::forward<U>(v));
-    has_value_ = true;
+    if constexpr (!std::is_trivially_destructible_v<T>) has_value_ = true;
   }
 
   /// Moves the result out, or rethrows the task's exception.
@@ -122,7 +123,7 @@ struct promise final : promise_base {
   union {
     T value_;
   };
-  bool has_value_ = false;
+  bool has_value_ = false;  ///< whether value_ needs destroying (kept only when T has a destructor)
 };
 
 template <>
