@@ -11,7 +11,8 @@
 //
 // WEFT_PEER_NO_MONITOR=1 turns the stall detector off (`stall.sample_interval = 0`): for
 // instruction counts under callgrind, where a run is ~50x slower and the monitor would take the
-// busy worker for stalled and sample its stack.
+// busy worker for stalled and sample its stack. WEFT_PEER_METRICS=1 prints the runtime's metrics
+// (Prometheus text) to stderr at the end: steals, parks, wake-ups behind a run's time.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -167,9 +168,9 @@ int main(int argc, char** argv) {
     return 64;
   }
   const std::string bench = argv[1];
-  // By default each workload uses the faster of the two (runtime/README.md, "weft::fork"):
-  // fork for fib and skynet, spawn for nqueens.
-  const bool spawn = how == "spawn" || (how.empty() && bench == "nqueens");
+  // By default every workload uses fork, the faster of the two for each (runtime/README.md,
+  // "weft::fork").
+  const bool spawn = how == "spawn";
   const int n = std::atoi(argv[2]);
   const int threads = std::max(1, std::atoi(argv[3]));
   if (bench != "fib" && bench != "skynet" && bench != "nqueens" && bench != "pingpong") return 64;
@@ -195,6 +196,8 @@ int main(int argc, char** argv) {
   std::printf("result: %" PRIu64 "\n", r);
   std::printf("duration: %lld us\n",
               static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count()));
+  if (const char* v = std::getenv("WEFT_PEER_METRICS"); v && std::string(v) == "1")
+    std::fputs(rt.metrics().to_prometheus().c_str(), stderr);
   if (r != expected(bench, n)) {
     std::fprintf(stderr, "WRONG RESULT for %s(%d): %" PRIu64 "\n", bench.c_str(), n, r);
     return 3;

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <source_location>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -176,50 +177,51 @@ class [[nodiscard]] fork : detail::fork_base {
 /// result is value-initialised, so a loop may fill the first k of N.
 template <class T, std::size_t N>
 class [[nodiscard]] fork<std::array<task<T>, N>> : detail::fork_base {
+  // The tasks there are, packed: h_[0..k_) and their places in the array, pos_[0..k_). Every
+  // loop after the first runs over those only (a search tree's nodes fill few of N places).
+  using place = std::conditional_t<(N <= 0xff), std::uint8_t, std::uint32_t>;
+
  public:
   explicit fork(std::array<task<T>, N>&& ts, std::source_location site = std::source_location::current())
       : fork_base(site) {
-    for (const auto& t : ts)
-      if (t.valid() && !t.releasable()) [[unlikely]]
+    // All or nothing: find every task first, take them only if none is finished.
+    std::uint32_t k = 0;
+    for (std::size_t i = 0; i < N; ++i) {
+      if (!ts[i].valid()) continue;
+      if (!ts[i].releasable()) [[unlikely]]
         detail::throw_bad_fork_task();
-    for (std::size_t i = 0; i < N; ++i)
-      if (ts[i].valid()) h_[i] = ts[i].release_checked_already();
+      pos_[k++] = static_cast<place>(i);
+    }
+    for (std::uint32_t j = 0; j < k; ++j) h_[j] = ts[pos_[j]].release_checked_already();
+    k_ = k;
   }
   ~fork() {
     destroy_children([this] {
-      for (auto h : h_)
-        if (h) h.destroy();
+      for (std::uint32_t j = 0; j < k_; ++j) h_[j].destroy();
     });
   }
 
   bool await_ready() const noexcept { return false; }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
     detail::worker_context* ctx = enter();
-    if (!ctx) return h;
-    std::coroutine_handle<> first;
-    std::uint32_t k = 0;
-    for (auto c : h_) {
-      if (!c) continue;
-      if (k == 0) first = c;
-      slots_.add(c, &f_, k++);
-    }
-    if (k == 0) return h;  // nothing to run
-    f_.n = k;
+    if (!ctx || k_ == 0) return h;  // cancelled already, or nothing to run
+    for (std::uint32_t j = 0; j < k_; ++j) slots_.add(h_[j], &f_, j);
+    f_.n = k_;
     f_.slots = slots_.data();
-    return detail::fork_start(f_, f_.n, ctx, ctx->current, h, first);
+    return detail::fork_start(f_, k_, ctx, ctx->current, h, h_[0]);
   }
   std::array<detail::value_or_monostate<T>, N> await_resume() {
     leave();
-    for (auto h : h_)
-      if (h) h.promise().rethrow_if_failed();  // the first failure in order
+    for (std::uint32_t j = 0; j < k_; ++j) h_[j].promise().rethrow_if_failed();  // the first failure in order
     std::array<detail::value_or_monostate<T>, N> out{};
-    for (std::size_t i = 0; i < N; ++i)
-      if (h_[i]) out[i] = detail::take_fork_result(h_[i].promise());
+    for (std::uint32_t j = 0; j < k_; ++j) out[pos_[j]] = detail::take_fork_result(h_[j].promise());
     return out;
   }
 
  private:
-  std::coroutine_handle<detail::promise<T>> h_[N] = {};
+  std::uint32_t k_ = 0;
+  std::coroutine_handle<detail::promise<T>> h_[N];
+  place pos_[N];
   detail::fork_slots<N> slots_;
 };
 

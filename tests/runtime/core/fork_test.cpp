@@ -72,6 +72,27 @@ TEST_CASE("weft::fork of an array skips empty tasks", "[fork]") {
     co_return co_await weft::fork(std::move(parts));
   }());
   CHECK(none == std::array<long, 2>{0, 0});
+  // The first place empty: the first child is the one at place 1; a failure in place 3 is the
+  // first in order even though place 4's child runs first.
+  ran = 0;
+  auto last = rt.block_on([&]() -> task<std::array<long, 4>> {
+    std::array<task<long>, 4> parts;
+    parts[1] = count(ran, 7);
+    parts[3] = count(ran, 9);
+    co_return co_await weft::fork(std::move(parts));
+  }());
+  CHECK(last == std::array<long, 4>{0, 7, 0, 9});
+  auto failing = [&]() -> task<long> {
+    std::array<task<long>, 5> parts;
+    parts[1] = count(ran, 1);
+    parts[3] = fail_after(ran, "third place");
+    parts[4] = fail_after(ran, "fourth place");
+    long sum = 0;
+    for (long v : co_await weft::fork(std::move(parts))) sum += v;
+    co_return sum;
+  };
+  CHECK_THROWS_WITH(rt.block_on(failing()), "third place");
+  CHECK(ran.load() == 5);
 }
 
 TEST_CASE("a failing child of weft::fork lets the others finish; the first failure is rethrown", "[fork]") {
