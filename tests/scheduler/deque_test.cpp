@@ -2,7 +2,9 @@
 #include <weft/sched/spin.hpp>
 #include <weft/sched/steal_gate.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <thread>
 #include <vector>
 
@@ -37,66 +39,97 @@ TEST_CASE("a full deque refuses a push and keeps what it holds", "[deque]") {
   for (int i = 3; i >= 0; --i) CHECK(o.pop() == &j[i]);
 }
 
+TEST_CASE("push_n pushes a batch in order, or nothing when it does not fit", "[deque]") {
+  deque d(4);
+  deque& o = d;
+  deque::stealer s(d);
+  job j[5];
+  auto at = [&](std::uint32_t i) { return &j[i]; };
+  REQUIRE(o.push_n(3, at));
+  CHECK_FALSE(o.push_n(2, at));  // 3 + 2 > 4: refused whole
+  CHECK(d.size_approx() == 3);
+  CHECK(s.steal() == &j[0]);                                         // the first of the batch is the oldest
+  REQUIRE(o.push_n(2, [&](std::uint32_t i) { return &j[3 + i]; }));  // 2 + 2 fits exactly
+  CHECK(d.size_approx() == 4);
+  CHECK(o.pop() == &j[4]);  // the last of the batch runs next
+  CHECK(o.pop() == &j[3]);
+  CHECK(o.pop() == &j[2]);
+  CHECK(o.pop() == &j[1]);
+  CHECK(o.pop() == nullptr);
+}
+
 TEST_CASE("capacity is rounded up to a power of two", "[deque]") {
   CHECK(deque(3).capacity() == 4);
   CHECK(deque(0).capacity() == 2);
   CHECK(deque(1000).capacity() == 1024);
 }
 
-TEST_CASE("owner and thieves racing on a 4-slot deque take every job exactly once", "[deque][stress]") {
-  constexpr int jobs = 200'000;
-  constexpr int thieves = 3;
-  deque d(4);
-  std::vector<job> items(jobs);
-  std::vector<std::atomic<int>> taken(jobs);
-  auto index = [&](job* j) { return static_cast<std::size_t>(j - items.data()); };
+namespace {
+
+/// `jobs` jobs, three thieves stealing from `d` until finish(), and a tally of how often each
+/// job was taken (by them, or by the owner through taken()).
+struct steal_race {
+  static constexpr int thieves = 3;
+  deque& d;
+  std::vector<job> items;
+  std::vector<std::atomic<int>> count;
   std::atomic<bool> done{false};
   std::atomic<long> stolen{0};
-
-  std::vector<std::thread> ts;
-  for (int t = 0; t < thieves; ++t)
-    ts.emplace_back([&] {
-      deque::stealer s(d);
-      while (!done.load(std::memory_order_acquire)) {
-        if (job* j = s.steal()) {
-          taken[index(j)].fetch_add(1);
-          stolen.fetch_add(1);
-        }
-      }
-    });
-
-  deque& o = d;
   long popped = 0;
-  for (int i = 0; i < jobs; ++i) {
-    while (!o.push(&items[i])) {  // full: help drain from the bottom
-      if (job* j = o.pop()) {
-        taken[index(j)].fetch_add(1);
-        ++popped;
-      }
-    }
-    if (i % 3 == 0)
-      if (job* j = o.pop()) {
-        taken[index(j)].fetch_add(1);
-        ++popped;
-      }
+  std::vector<std::thread> ts;
+
+  steal_race(deque& dq, int jobs) : d(dq), items(static_cast<std::size_t>(jobs)), count(items.size()) {
+    for (int t = 0; t < thieves; ++t)
+      ts.emplace_back([this] {
+        deque::stealer s(d);
+        while (!done.load(std::memory_order_acquire)) {
+          if (job* j = s.steal()) {
+            count[index(j)].fetch_add(1);
+            stolen.fetch_add(1);
+          }
+        }
+      });
   }
-  while (job* j = o.pop()) {
-    taken[index(j)].fetch_add(1);
+  std::size_t index(job* j) const { return static_cast<std::size_t>(j - items.data()); }
+  /// Owner: counts a job it popped.
+  void taken(job* j) {
+    count[index(j)].fetch_add(1);
     ++popped;
   }
-  // Thieves may still be mid-steal of the last items; wait until everything is accounted for.
-  while (popped + stolen.load() < jobs) std::this_thread::yield();
-  done.store(true, std::memory_order_release);
-  for (auto& t : ts) t.join();
-
-  long twice = 0, never = 0;
-  for (auto& t : taken) {
-    if (t.load() == 0) ++never;
-    if (t.load() > 1) ++twice;
+  /// Owner: pops one job, if any.
+  void pop_one() {
+    if (job* j = d.pop()) taken(j);
   }
-  CHECK(never == 0);
-  CHECK(twice == 0);
-  CHECK(popped + stolen.load() == jobs);
+  /// Owner: pops what is left, waits for the thieves to account for the rest (they may be
+  /// mid-steal of the last items), stops them and checks that every job was taken once.
+  void finish() {
+    while (job* j = d.pop()) taken(j);
+    const auto jobs = static_cast<long>(items.size());
+    while (popped + stolen.load() < jobs) std::this_thread::yield();
+    done.store(true, std::memory_order_release);
+    for (auto& t : ts) t.join();
+    long twice = 0, never = 0;
+    for (auto& n : count) {
+      if (n.load() == 0) ++never;
+      if (n.load() > 1) ++twice;
+    }
+    CHECK(never == 0);
+    CHECK(twice == 0);
+    CHECK(popped + stolen.load() == jobs);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("owner and thieves racing on a 4-slot deque take every job exactly once", "[deque][stress]") {
+  constexpr int jobs = 200'000;
+  deque d(4);
+  steal_race race(d, jobs);
+  for (int i = 0; i < jobs; ++i) {
+    while (!d.push(&race.items[static_cast<std::size_t>(i)])) race.pop_one();  // full: help drain from the bottom
+    if (i % 3 == 0) race.pop_one();
+  }
+  race.finish();
 }
 
 TEST_CASE("owner pops through a steal gate race a thief that comes and goes on a 4-slot deque", "[deque][stress]") {
@@ -166,4 +199,23 @@ TEST_CASE("owner pops through a steal gate race a thief that comes and goes on a
   }
   if (!fenced_pops || !unfenced_pops)
     WARN("the thief was never inside (or never outside) the gate during a pop: the test proved less");
+}
+
+TEST_CASE("batches pushed with push_n race thieves on a 4-slot deque: every job taken exactly once",
+          "[deque][stress]") {
+  constexpr int jobs = 200'000;
+  deque d(4);
+  steal_race race(d, jobs);
+  int next = 0;
+  for (std::uint32_t round = 0; next < jobs; ++round) {
+    // Batches of 1 to 5 (5 never fits in 4 slots: refused whole, then pushed one by one).
+    const auto n = static_cast<std::uint32_t>(std::min(1 + static_cast<int>(round % 5), jobs - next));
+    auto at = [&, first = static_cast<std::size_t>(next)](std::uint32_t i) { return &race.items[first + i]; };
+    if (!d.push_n(n, at))
+      for (std::uint32_t i = 0; i < n; ++i)
+        while (!d.push(at(i))) race.pop_one();  // full: help drain from the bottom
+    next += static_cast<int>(n);
+    if (round % 2 == 0) race.pop_one();
+  }
+  race.finish();
 }

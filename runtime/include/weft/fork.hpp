@@ -214,7 +214,11 @@ class [[nodiscard]] fork<std::array<task<T>, N>> : detail::fork_base {
     leave();
     for (std::uint32_t j = 0; j < k_; ++j) h_[j].promise().rethrow_if_failed();  // the first failure in order
     std::array<detail::value_or_monostate<T>, N> out{};
-    for (std::uint32_t j = 0; j < k_; ++j) out[pos_[j]] = detail::take_fork_result(h_[j].promise());
+    if (k_ == N) {  // every place filled: no need for pos_
+      for (std::size_t j = 0; j < N; ++j) out[j] = detail::take_fork_result(h_[j].promise());
+    } else {
+      for (std::uint32_t j = 0; j < k_; ++j) out[pos_[j]] = detail::take_fork_result(h_[j].promise());
+    }
     return out;
   }
 

@@ -46,10 +46,13 @@ struct fork_join;
 /// Counts a task that finished by an exception (join.cpp).
 void count_failure(worker_context* ctx, runtime_core* rt, const std::exception_ptr& error) noexcept;
 
+/// The job function of a slot run as a task of its own (stolen, or left for the loop).
+void run_fork_slot(sched::job* j) noexcept;
+
 /// One child of a fork: its job on the deque, and the record it gets if it runs as a task of
 /// its own.
 struct fork_slot : sched::job {
-  fork_slot(std::coroutine_handle<> c, fork_join* f) noexcept : child(c), fork(f) {}
+  fork_slot(std::coroutine_handle<> c, fork_join* f) noexcept : child(c), fork(f) { run_ = &run_fork_slot; }
   std::coroutine_handle<> child;
   fork_join* fork;
   /// Null while the child runs (or ran) as part of its parent. Written by the worker that makes
@@ -75,8 +78,6 @@ struct fork_join : cancel_hook {
   static void cancel_children(cancel_hook* h, hook_op op) noexcept;
 };
 
-/// The job function of a slot run as a task of its own (stolen, or left for the loop).
-void run_fork_slot(sched::job* j) noexcept;
 /// Completion of a child that ran as a task of its own (fork.cpp).
 std::coroutine_handle<> fork_complete_own(fork_slot* s, const std::exception_ptr& error) noexcept;
 /// The parent ran what it could itself: it waits for the rest (fork.cpp).
@@ -111,7 +112,8 @@ inline std::coroutine_handle<> fork_next(fork_join& f) noexcept {
 inline constexpr std::uintptr_t fork_tag = 1, fork_first_tag = 3;
 
 /// The final suspend point of a fork's child; `tagged` is its promise's `record_`.
-inline std::coroutine_handle<> fork_complete(std::uintptr_t tagged, const std::exception_ptr& error) noexcept {
+[[gnu::always_inline]] inline std::coroutine_handle<> fork_complete(std::uintptr_t tagged,
+                                                                    const std::exception_ptr& error) noexcept {
   if ((tagged & fork_first_tag) == fork_first_tag) [[likely]] {
     fork_join& f = *reinterpret_cast<fork_join*>(tagged - fork_first_tag);
     if (error) [[unlikely]]
@@ -140,11 +142,8 @@ inline std::coroutine_handle<> fork_complete(std::uintptr_t tagged, const std::e
   f.next = 1;
   sched::worker* w = ctx->w;
   f.home = w;
-  fork_slot* slots = f.slots;
-  for (std::uint32_t k = n - 1; k-- > 0;) {
-    slots[k].run_ = &run_fork_slot;
-    w->push(&slots[k]);
-  }
+  // Child 1's slot pushed last: it is the first popped back.
+  if (n > 1) w->push_n(n - 1, [slots = f.slots, last = n - 2](std::uint32_t i) { return &slots[last - i]; });
   return first;
 }
 

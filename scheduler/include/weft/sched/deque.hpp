@@ -8,7 +8,8 @@
 // the job elsewhere (the worker overflows to the global injector).
 //
 // Who may call what:
-//   owner  (exactly one thread, the worker):  push() at the bottom, pop() from the bottom (LIFO)
+//   owner  (exactly one thread, the worker):  push() / push_n() at the bottom, pop() from the
+//                                             bottom (LIFO)
 //   stealer (any thread, including the owner): steal() from the top (FIFO)
 // Ownership is a type: the deque object itself is the owner's side (a worker keeps its deques
 // private), and thieves get a `deque::stealer`. The owner's operations take no indirection.
@@ -54,6 +55,24 @@ class deque {
     // release: publishes the slot (and everything the pusher wrote to the job) to a thief
     // that acquires bottom_ in steal().
     bottom_.store(b + 1, std::memory_order_release);
+    return true;
+  }
+
+  /// Owner only: pushes `job_at(0)`, ..., `job_at(n - 1)` at the bottom (the last one is popped
+  /// first), publishing them all with one store of bottom_. Returns false, leaving the deque
+  /// unchanged, when there is no room for all n.
+  ///
+  /// Why one store is enough: a thief reads a slot only below the bottom_ it acquired, so the
+  /// n slots written before the release store are visible to it together with the new bottom_,
+  /// as push()'s one slot is. The room check is push()'s with n slots: top_ only grows, so
+  /// room seen here stays room until we store.
+  template <class F>
+  bool push_n(std::uint32_t n, F&& job_at) noexcept {
+    auto b = bottom_.load(std::memory_order_relaxed);
+    auto t = top_.load(std::memory_order_acquire);  // as in push()
+    if (b - t + static_cast<std::int64_t>(n) > static_cast<std::int64_t>(mask_) + 1) return false;
+    for (std::uint32_t i = 0; i < n; ++i) slot(b + i).store(job_at(i), std::memory_order_relaxed);
+    bottom_.store(b + n, std::memory_order_release);
     return true;
   }
 

@@ -77,6 +77,24 @@ class worker {
       overflow(j);
     notify_if_idle();
   }
+  /// Owner: push() of `job_at(0)`, ..., `job_at(n - 1)` (n >= 1; the last one runs next), with
+  /// one publication and one check for idle workers for them all (weft::fork's children).
+  template <class F>
+  [[gnu::always_inline]] void push_n(std::uint32_t n, F&& job_at) noexcept {
+    if (sample_delay_) {
+      // As stamp() for each: of the pushes numbered pushes_ + 1 .. pushes_ + n, the one that is
+      // a multiple of sample_mask_ + 1 carries a stamp (one per batch at most: it samples).
+      const auto i = static_cast<std::uint32_t>(0u - (pushes_ + 1)) & sample_mask_;
+      pushes_ += n;
+      if (i < n) [[unlikely]]
+        job_at(i)->enqueued_ns_ = now_ns();
+    }
+    stats_.spawned.inc(n);
+    if (!local_.push_n(n, job_at)) [[unlikely]]
+      for (std::uint32_t i = 0; i < n; ++i)
+        if (job* j = job_at(i); !local_.push(j)) overflow(j);
+    notify_if_idle();
+  }
 
   /// Owner: puts a job woken by the running task in the LIFO slot; the previous occupant moves
   /// to the deque.
