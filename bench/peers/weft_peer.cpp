@@ -13,6 +13,8 @@
 // instruction counts under callgrind, where a run is ~50x slower and the monitor would take the
 // busy worker for stalled and sample its stack. WEFT_PEER_METRICS=1 prints the runtime's metrics
 // (Prometheus text) to stderr at the end: steals, parks, wake-ups behind a run's time.
+// WEFT_PEER_TIMING_METRICS=0 turns the sampled timing histograms off (`timing_metrics`), to
+// measure what they cost.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -178,6 +180,8 @@ int main(int argc, char** argv) {
   weft::runtime_options options{.workers = static_cast<std::size_t>(threads)};
   if (const char* v = std::getenv("WEFT_PEER_NO_MONITOR"); v && std::string(v) == "1")
     options.stall.sample_interval = std::chrono::milliseconds(0);
+  if (const char* v = std::getenv("WEFT_PEER_TIMING_METRICS"); v && std::string(v) == "0")
+    options.timing_metrics = false;
   weft::runtime rt(options);
   auto run = [&](int size) -> std::uint64_t {
     if (bench == "fib") return rt.block_on(spawn ? fib(size) : fib_fork(size));

@@ -81,13 +81,12 @@ class worker {
   /// one publication and one check for idle workers for them all (weft::fork's children).
   template <class F>
   [[gnu::always_inline]] void push_n(std::uint32_t n, F&& job_at) noexcept {
-    if (sample_delay_) {
-      // As stamp() for each: of the pushes numbered pushes_ + 1 .. pushes_ + n, the one that is
-      // a multiple of sample_mask_ + 1 carries a stamp (one per batch at most: it samples).
-      const auto i = static_cast<std::uint32_t>(0u - (pushes_ + 1)) & sample_mask_;
-      pushes_ += n;
-      if (i < n) [[unlikely]]
-        job_at(i)->enqueued_ns_ = now_ns();
+    // As stamp() for each: the push the countdown reaches zero at carries a stamp (one per
+    // batch at most: it samples).
+    if (until_stamp_ >= n) [[likely]] {
+      until_stamp_ -= n;
+    } else {
+      stamp_slow(job_at(until_stamp_), n - 1 - until_stamp_);
     }
     stats_.spawned.inc(n);
     if (!local_.push_n(n, job_at)) [[unlikely]]
@@ -188,9 +187,17 @@ class worker {
   void after_driver() noexcept;
   bool idle_should_wakeup() const noexcept;
   void notify_slow() noexcept;
+  /// One push in sample_mask_ + 1 gives its job a schedule-delay stamp (when that histogram is
+  /// on): a countdown, so that a push costs one decrement and one test.
   void stamp(job* j) noexcept {
-    if (sample_delay_ && (++pushes_ & sample_mask_) == 0) [[unlikely]]
-      j->enqueued_ns_ = now_ns();
+    if (until_stamp_-- == 0) [[unlikely]]
+      stamp_slow(j, 0);
+  }
+  /// The countdown reached zero at `j`, and `later` pushes followed it: stamps `j` and starts
+  /// the next countdown, less those.
+  void stamp_slow(job* j, std::uint32_t later) noexcept {
+    if (sample_delay_) j->enqueued_ns_ = now_ns();
+    until_stamp_ = later <= sample_mask_ ? sample_mask_ - later : 0;
   }
   std::uint64_t next_random() noexcept;
 
@@ -203,7 +210,7 @@ class worker {
   std::uint32_t until_fair_ = 1;  // dispatches until the next fairness round (global_queue_interval)
   std::uint32_t budget_ = 0;
   std::uint32_t lifo_polls_ = 0;
-  std::uint32_t pushes_ = 0;
+  std::uint32_t until_stamp_;  // pushes until the next schedule-delay stamp (stamp())
   std::uint64_t rng_;
   bool searching_ = false;
   bool in_gate_ = false;    // inside the scheduler's steal_gate: may steal from local deques
