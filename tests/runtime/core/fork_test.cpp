@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <weft/cancel.hpp>
+#include <weft/metrics/registry.hpp>
 #include <weft/runtime.hpp>
 #include <weft/sync/event.hpp>
 #include <weft/yield.hpp>
@@ -212,6 +213,32 @@ TEST_CASE("weft::fork off the workers throws usage_error", "[fork][misuse]") {
   // Awaited by a coroutine that is not a weft task on a worker: resumed here by hand.
   auto t = weft::fork(fib(3), fib(2));
   CHECK_THROWS_AS(t.await_suspend(std::noop_coroutine()), weft::usage_error);
+}
+
+TEST_CASE("weft::fork on a 4-slot deque: children that do not fit overflow to the global queue and run once",
+          "[fork]") {
+  // Nine children's slots do not fit in four: the batch is refused whole and pushed one by one,
+  // and the slots the deque cannot hold go to the global queue, where a worker (this one or the
+  // other) runs them as tasks of their own.
+  for (std::size_t workers : {1, 2}) {
+    weft::runtime rt({.workers = workers, .deque_capacity = 4});
+    weft::test::lifetime_counter c;
+    std::atomic<int> ran{0};
+    auto body = [&]() -> task<long> {
+      weft::test::tracked t(c);
+      std::array<task<long>, 10> parts;
+      for (long i = 0; i < 10; ++i) parts[static_cast<std::size_t>(i)] = count(ran, i);
+      long sum = 0;
+      for (long v : co_await weft::fork(std::move(parts))) sum += v;
+      auto [a, b] = co_await weft::fork(fib(12), fib(11));  // deeper forks on the small deque too
+      co_return sum + a + b;
+    };
+    CHECK(rt.block_on(body()) == 45 + 144 + 89);
+    CHECK(ran.load() == 10);
+    CHECK(c.alive() == 0);
+    if (workers == 1)  // the overflow happened (on two workers, on either)
+      CHECK(rt.metrics().snapshot().counter_value("weft_overflows_total", {{"runtime", "weft"}, {"worker", "0"}}) >= 1);
+  }
 }
 
 TEST_CASE("stolen children of weft::fork, many and deep, each run once", "[fork][stress]") {
