@@ -78,6 +78,13 @@ struct steal_race {
   long popped = 0;
   std::vector<std::thread> ts;
 
+  steal_race(const steal_race&) = delete;
+  steal_race& operator=(const steal_race&) = delete;
+  ~steal_race() {  // a test that stopped before finish() (a failed REQUIRE) still joins
+    done.store(true, std::memory_order_release);
+    for (auto& t : ts)
+      if (t.joinable()) t.join();
+  }
   steal_race(deque& dq, int jobs) : d(dq), items(static_cast<std::size_t>(jobs)), count(items.size()) {
     for (int t = 0; t < thieves; ++t)
       ts.emplace_back([this] {

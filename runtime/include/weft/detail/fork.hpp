@@ -88,8 +88,9 @@ std::coroutine_handle<> fork_wait(fork_join& f) noexcept;
 inline std::coroutine_handle<> fork_next(fork_join& f) noexcept {
   worker_context* ctx = tls_ctx;
   if (f.next < f.n) {
-    // On another worker (the child suspended and came back there) or off the workers, the
-    // slot cannot be at the bottom of this thread's deque.
+    // On another worker (the child suspended and came back there) or off the workers: wait.
+    // (A thief that took half of the home deque may hold the slot at its bottom; it then runs
+    // as a task of its own, which is correct, only not as cheap.)
     if (ctx && ctx->w == f.home) [[likely]] {
       if (sched::job* bottom = ctx->w->pop_local()) {
         fork_slot* s = &f.slots[f.next - 1];
@@ -110,6 +111,7 @@ inline std::coroutine_handle<> fork_next(fork_join& f) noexcept {
 /// A child's tagged pointer in its promise's `record_` (promise.hpp): its slot | 1, or, for the
 /// first child (no slot), its fork_join | 3. Both are at least 4-byte aligned.
 inline constexpr std::uintptr_t fork_tag = 1, fork_first_tag = 3;
+static_assert(alignof(fork_slot) >= 4 && alignof(fork_join) >= 4, "the tags need two free low bits");
 
 /// The final suspend point of a fork's child; `tagged` is its promise's `record_`.
 [[gnu::always_inline]] inline std::coroutine_handle<> fork_complete(std::uintptr_t tagged,

@@ -90,9 +90,17 @@ class worker {
     }
     stats_.spawned.inc(n);
     if (!local_.push_n(n, job_at)) [[unlikely]]
-      for (std::uint32_t i = 0; i < n; ++i)
-        if (job* j = job_at(i); !local_.push(j)) overflow(j);
+      push_n_overflow(n, job_at);
     notify_if_idle();
+  }
+  /// push_n() found no room for all: the first ones go to the global queue, so that the last
+  /// ones (run first, from the bottom) stay here in their order.
+  template <class F>
+  [[gnu::noinline, gnu::cold]] void push_n_overflow(std::uint32_t n, F& job_at) noexcept {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (local_.push_n(n - i, [&](std::uint32_t k) { return job_at(i + k); })) return;
+      overflow(job_at(i));
+    }
   }
 
   /// Owner: puts a job woken by the running task in the LIFO slot; the previous occupant moves
