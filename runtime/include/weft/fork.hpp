@@ -152,7 +152,6 @@ class [[nodiscard]] fork : detail::fork_base {
     [this]<std::size_t... I>(std::index_sequence<I...>) {
       (slots_.add(std::get<I>(h_), &f_, I), ...);
     }(std::index_sequence_for<T...>{});
-    f_.n = n;
     f_.slots = slots_.data();
     return detail::fork_start(f_, n, ctx, ctx->current, h, std::get<0>(h_));
   }
@@ -206,7 +205,6 @@ class [[nodiscard]] fork<std::array<task<T>, N>> : detail::fork_base {
     detail::worker_context* ctx = enter();
     if (!ctx || k_ == 0) return h;  // cancelled already, or nothing to run
     for (std::uint32_t j = 0; j < k_; ++j) slots_.add(h_[j], &f_, j);
-    f_.n = k_;
     f_.slots = slots_.data();
     return detail::fork_start(f_, k_, ctx, ctx->current, h, h_[0]);
   }

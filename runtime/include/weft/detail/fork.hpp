@@ -3,12 +3,13 @@
 // gives a child a task record only if another worker (or the loop) runs it.
 //
 //   co_await weft::fork(a(), b(), c()):
-//     push c's slot, push b's (fork_slot jobs, on this worker's deque), run a at once
-//     (symmetric transfer; a has no slot: it is never pushed, so never runs as a task of its
-//     own, and its promise points at the fork_join itself). When a child this worker runs completes, its final suspend
-//     point pops the bottom: the next slot still there? Run it at once too. Not there (stolen, or buried under jobs
-//     somebody left above it)? Then it and every later slot run as tasks of their own (run_fork_slot: whichever worker
-//     runs the slot makes a record for it), and the parent waits for them on `pending`.
+//     push c's slot, push b's (fork_slot jobs, on this worker's deque, as one batch), run a at
+//     once (symmetric transfer; a has no slot: it is never pushed, so never runs as a task of
+//     its own, and its promise points at the fork_join itself). When a child this worker runs
+//     completes, its final suspend point pops the bottom: the next slot still there? Run it at
+//     once too. Not there (stolen, or buried under jobs somebody left above it)? Then it and
+//     every later slot run as tasks of their own (run_fork_slot: whichever worker runs the slot
+//     makes a record for it), and the parent waits for them on `pending`.
 //
 // A child run at once is part of its parent's task, as a plainly awaited task<T> is: it runs
 // under the parent's record (its cancellation, its name in dumps and stall reports), and if it
@@ -132,12 +133,13 @@ static_assert(alignof(fork_slot) >= 4 && alignof(fork_join) >= 4, "the tags need
   return fork_complete_own(s, error);
 }
 
-/// Starts a fork of `f.n` children (`n` = f.n, a constant where the caller knows it) whose
-/// slots are built: pushes the slots of children n-1..1 and returns `first`, to run at once.
-/// `me` is the running task, on `ctx`.
+/// Starts a fork of `n` children (a constant where the caller knows it) whose slots are built:
+/// pushes the slots of children n-1..1 and returns `first`, to run at once. `me` is the running
+/// task, on `ctx`.
 [[gnu::always_inline]] inline std::coroutine_handle<> fork_start(fork_join& f, std::uint32_t n, worker_context* ctx,
                                                                  task_record* me, std::coroutine_handle<> parent,
                                                                  std::coroutine_handle<> first) noexcept {
+  f.n = n;
   f.parent = me;
   f.parent_h = parent;
   f.token = me->token;

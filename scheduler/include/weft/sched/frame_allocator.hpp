@@ -3,12 +3,13 @@
 //
 // Every weft::task frame is allocated through allocate_frame(). On a worker thread the request
 // is served from that worker's frame_cache: a free list per 16-byte size class up to 4 KiB, so
-// the steady state of spawn/complete never calls malloc (a frame above the limit costs a
-// malloc and a free per call: at 1 KiB, 120 more bytes in nqueens(10)'s frame cost 10 %). A frame freed on another
-// worker goes to *that* worker's cache (frames migrate with stolen work); each list is capped, and a full list returns
-// blocks to the global heap, so a producer/consumer imbalance cannot hoard memory. Off the workers (the thread calling
-// block_on, say) the cache pointer is null and the heap is used directly. Blocks are always allocated at their class
-// size, so a block allocated on one path can be freed on the other.
+// the steady state of spawn/complete never calls malloc (a frame above the limit costs a malloc
+// and a free per call: at a 1 KiB limit, 120 more bytes in nqueens(10)'s frame cost 10 %). A
+// frame freed on another worker goes to *that* worker's cache (frames migrate with stolen
+// work); each list is capped, and a full list returns blocks to the global heap, so a
+// producer/consumer imbalance cannot hoard memory. Off the workers (the thread calling
+// block_on, say) the cache pointer is null and the heap is used directly. Blocks are always
+// allocated at their class size, so a block allocated on one path can be freed on the other.
 //
 // Thread safety: a frame_cache belongs to one thread (installed by the worker for its lifetime);
 // allocate_frame()/deallocate_frame() may be called from any thread.
