@@ -3,6 +3,7 @@
 
 #include <weft/detail/fork.hpp>
 
+#include <weft/detail/current.hpp>
 #include <weft/detail/join_word.hpp>
 #include <weft/detail/promise.hpp>
 #include <weft/detail/runtime_core.hpp>
@@ -28,6 +29,11 @@ void run_fork_slot(sched::job* j) noexcept {
     r->cancel_bits.fetch_or(bits, std::memory_order_relaxed);
   ctx->current = r;
   ctx->w->switch_current(r);
+  if (ctx->rt->tracer.load(std::memory_order_relaxed)) [[unlikely]] {
+    // A trace sees it as any task: spawned here, then a run (its record's first dispatch).
+    trace_spawn(r);
+    return run_record(r);
+  }
   r->set_running();
   s->child.resume();
 }

@@ -1,5 +1,6 @@
 #include <weft/detail/runtime_core.hpp>
 
+#include <weft/detail/current.hpp>
 #include <weft/errors.hpp>
 #include <weft/sched/barrier.hpp>
 #include <weft/sched/futex.hpp>
@@ -38,6 +39,7 @@ task_record* runtime_core::external_record(std::coroutine_handle<> h, std::strin
   task_record* r = table.take(1, n);
   init_record(r, h, name, site, table.take_id(), 0, token, coarse_now(), nullptr);
   external_spawned.fetch_add(1, std::memory_order_relaxed);
+  trace_spawn(r);  // a trace sees tasks spawned from outside too (rt.spawn, block_on)
   return r;
 }
 

@@ -1,13 +1,17 @@
 #include <weft/trace.hpp>
 
+#include <cstdint>
+#include <set>
 #include <sstream>
 #include <string>
 
 #include <catch2/catch.hpp>
 
+#include <weft/fork.hpp>
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
 #include <weft/sync/channel.hpp>
+#include <weft/sync/event.hpp>
 #include <weft/time.hpp>
 
 using namespace std::chrono_literals;
@@ -58,4 +62,41 @@ TEST_CASE("only one trace records a runtime at a time", "[trace][misuse]") {
   weft::trace second(rt);  // fine once the first stopped
   second.stop();
   CHECK(second.by_await_site().empty());
+}
+
+TEST_CASE("a trace shows a child of weft::fork that ran as a task of its own: spawned, run, completed",
+          "[trace][fork]") {
+  // The first child waits for `go`, and its parent with it, so the worker runs the second
+  // child's slot as a task of its own (as in fork_test.cpp). Every task that completes in the
+  // trace was spawned and ran in it.
+  weft::runtime rt({.workers = 1});
+  weft::trace t(rt);
+  weft::event go;
+  auto first = [&]() -> task<long> {
+    co_await go.wait();
+    co_return 1;
+  };
+  auto second = [&]() -> task<long> {
+    go.set();
+    co_return 2;
+  };
+  auto parent = [&]() -> task<long> {
+    auto [a, b] = co_await weft::fork(first(), second());
+    co_return a + b;
+  };
+  CHECK(rt.block_on(parent()) == 3);
+  t.stop();
+
+  std::set<std::uint64_t> spawned, ran, completed;
+  for (const auto& e : t.events()) {
+    using kind = weft::detail::trace_event::kind;
+    if (e.k == kind::spawn) spawned.insert(e.task);
+    if (e.k == kind::run) ran.insert(e.task);
+    if (e.k == kind::complete) completed.insert(e.task);
+  }
+  CHECK(completed.size() == 2);  // the root and the second child
+  for (std::uint64_t id : completed) {
+    CHECK(spawned.count(id) == 1);
+    CHECK(ran.count(id) == 1);
+  }
 }
