@@ -43,6 +43,9 @@ void tracer::run(std::size_t worker, std::uint64_t task, std::string_view name, 
 }
 
 void tracer::blocked(std::size_t worker, std::uint64_t task, const char* what, std::int64_t start, std::int64_t end) {
+  // A wait that began before this trace was marked by an earlier one, whose descriptions need
+  // not be alive any more: not ours to report.
+  if (start < start_ns_) return;
   buffer& b = at(worker);
   spin_guard g(b.busy);
   // Keyed by the description's address (no allocation per event); an address reused for

@@ -1,18 +1,26 @@
 #include <weft/trace.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
 #include <weft/fork.hpp>
 #include <weft/runtime.hpp>
+#include <weft/sched/parker.hpp>
 #include <weft/spawn.hpp>
 #include <weft/sync/channel.hpp>
 #include <weft/sync/event.hpp>
 #include <weft/time.hpp>
+#include <weft/yield.hpp>
+
+#include "../../support/suspended.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;
@@ -98,5 +106,44 @@ TEST_CASE("a trace shows a child of weft::fork that ran as a task of its own: sp
   for (std::uint64_t id : completed) {
     CHECK(spawned.count(id) == 1);
     CHECK(ran.count(id) == 1);
+  }
+}
+
+TEST_CASE("a trace reports only waits it saw begin", "[trace]") {
+  weft::runtime rt({.workers = 1});
+  SECTION("a wait that began under an earlier trace, and ended after it") {
+    // The task waits on `first` while the first trace records, and on `second` between the two
+    // traces; the second trace sees it dispatched, but saw neither wait begin.
+    weft::event first, second;
+    std::atomic<int> step{0};
+    auto waiter = [&]() -> task<void> {
+      co_await first.wait();
+      step.store(1);
+      co_await second.wait();
+    };
+    std::optional<weft::trace> earlier(std::in_place, rt);
+    auto h = rt.spawn(waiter());
+    weft::test::wait_suspended(rt, 1);
+    earlier->stop();
+    first.set();
+    while (step.load() != 1) std::this_thread::yield();
+    weft::test::wait_suspended(rt, 1);
+    const std::int64_t before = weft::sched::now_ns();
+    earlier.reset();
+    weft::trace t(rt);
+    second.set();
+    rt.block_on(std::move(h));
+    t.stop();
+    for (const auto& e : t.events()) CHECK(e.start_ns >= before);
+    CHECK(t.by_await_site().empty());
+  }
+  SECTION("a wait that did not happen: a sleep already due, then a yield") {
+    weft::trace t(rt);
+    rt.block_on([]() -> task<void> {
+      co_await weft::sleep_until(std::chrono::steady_clock::now() - std::chrono::seconds(1));
+      co_await weft::yield();  // a dispatch of its own: no wait ends there
+    }());
+    t.stop();
+    CHECK(t.by_await_site().empty());
   }
 }

@@ -96,6 +96,7 @@ class suspension : public cancel_hook {
   /// The resource was ready after all: undoes publish(); the task goes on at `h`.
   std::coroutine_handle<> not_suspended(join_state* helping, std::coroutine_handle<> h) noexcept {
     pending_ = false;
+    task_->trace_since = 0;  // no wait to trace: its next dispatch (a requeue) is not the end of one
     restore_helping(task_, helping);
     task_->set_running();
     return h;
