@@ -12,6 +12,7 @@
 #include <weft/metrics/registry.hpp>
 #include <weft/observe/detail/tracer.hpp>
 #include <weft/sched/futex.hpp>
+#include <weft/trace.hpp>
 #include "blocking/blocking_pool.hpp"
 #include "observe/dump.hpp"
 #include "observe/monitor.hpp"
@@ -96,6 +97,8 @@ runtime::runtime(runtime_options opts, bool manual)
 
 runtime::~runtime() {
   shutdown();
+  // The workers are gone: a trace still recording takes its events now and lets go of us.
+  if (live_trace_) live_trace_->runtime_ending();
   // The Asio reactor's io_context: after the tasks, and after I/O objects a user kept past an
   // explicit shutdown(); their sockets close through its services.
   core_->run_destroy_hooks();
@@ -107,18 +110,20 @@ runtime::~runtime() {
 std::size_t runtime::zombie_workers() const { return monitor_->stalls().zombies(); }
 std::uint64_t runtime::stalls_detected() const { return monitor_->stalls().stalls(); }
 
-detail::tracer* runtime::start_trace() {
+detail::tracer* runtime::start_trace(trace& owner) {
   auto t = std::make_unique<detail::tracer>(core_->sched.slots());
   detail::trace_sink* expected = nullptr;
   if (!core_->tracer.compare_exchange_strong(expected, t.get(), std::memory_order_acq_rel))
     throw usage_error("weft::trace: a trace is already recording this runtime");
   tracers_.push_back(std::move(t));
+  live_trace_ = &owner;
   return tracers_.back().get();
 }
 
 void runtime::stop_trace(detail::tracer* t) {
   detail::trace_sink* expected = t;
   core_->tracer.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
+  live_trace_ = nullptr;
 }
 
 void runtime::run() {

@@ -65,6 +65,7 @@ struct blocking_call_base;  // <weft/blocking.hpp>
 namespace weft {
 
 class executor;  // <weft/asio/executor.hpp>
+class trace;     // <weft/trace.hpp>
 
 namespace detail {
 /// Selects the runtime constructor for a runtime without worker threads whose clock is virtual
@@ -208,7 +209,8 @@ class runtime {
   bool submit_blocking(std::shared_ptr<detail::blocking_call_base> call);
 
   /// Used by weft::trace: turns recording on (usage_error if a trace is already on) and off.
-  detail::tracer* start_trace();
+  /// A trace still on when the runtime is destroyed is stopped then, and keeps its events.
+  detail::tracer* start_trace(trace& owner);
   void stop_trace(detail::tracer* t);
 
  protected:
@@ -267,6 +269,7 @@ class runtime {
   detail::runtime_core* core_;
   std::unique_ptr<detail::monitor> monitor_;
   std::vector<std::unique_ptr<detail::tracer>> tracers_;  // kept: a worker may still be writing
+  trace* live_trace_ = nullptr;                           // the trace recording now, if any
   std::chrono::milliseconds shutdown_grace_;
   std::mutex shutdown_mu_;  // a second shutdown() waits for the first
   bool shut_down_ = false;

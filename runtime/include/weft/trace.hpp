@@ -16,7 +16,8 @@
 // worker's own buffer (at most a million events per worker; further ones are counted dropped).
 //
 // Thread safety: one trace per runtime at a time (a second throws usage_error); stop() and the
-// accessors from one thread.
+// accessors from one thread. A trace may outlive its runtime: the runtime's destructor stops it
+// (after its workers are gone), and it keeps what it recorded.
 
 #include <chrono>
 #include <cstdint>
@@ -56,6 +57,9 @@ class trace {
   const std::vector<detail::trace_event>& events() const noexcept { return events_; }
 
  private:
+  friend class runtime;
+  void runtime_ending();  ///< the runtime's destructor: stop, and forget the runtime
+
   runtime* rt_;
   detail::tracer* tracer_;
   std::vector<detail::trace_event> events_;

@@ -19,7 +19,7 @@ std::string task_label(std::uint64_t id, std::string_view name) {
 }
 }  // namespace
 
-trace::trace(runtime& rt) : rt_(&rt), tracer_(rt.start_trace()) {}
+trace::trace(runtime& rt) : rt_(&rt), tracer_(rt.start_trace(*this)) {}
 
 trace::~trace() {
   if (tracer_) stop();
@@ -36,6 +36,11 @@ void trace::stop() {
     sites_.push_back(site{s.what, std::chrono::nanoseconds(s.total_ns), s.count, std::chrono::nanoseconds(s.max_ns)});
   dropped_ = r.dropped;
   start_ns_ = r.start_ns;
+}
+
+void trace::runtime_ending() {
+  stop();
+  rt_ = nullptr;
 }
 
 std::string trace::summary(std::size_t top) const {

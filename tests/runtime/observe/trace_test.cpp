@@ -147,3 +147,20 @@ TEST_CASE("a trace reports only waits it saw begin", "[trace]") {
     CHECK(t.by_await_site().empty());
   }
 }
+
+TEST_CASE("a trace that outlives its runtime is stopped by it and keeps its events", "[trace][lifecycle]") {
+  std::optional<weft::trace> t;
+  {
+    weft::runtime rt({.workers = 2});
+    t.emplace(rt);
+    rt.block_on([]() -> task<void> { co_await weft::yield(); }());
+  }  // the runtime goes first (a member declared after the trace, say)
+  bool ran = false;
+  for (const auto& e : t->events()) ran |= e.k == weft::detail::trace_event::kind::run;
+  CHECK(ran);
+  t->stop();  // stopped already: nothing to do
+  std::ostringstream json;
+  t->write_chrome_json(json);
+  CHECK(json.str().find("\"traceEvents\"") != std::string::npos);
+  t.reset();
+}
