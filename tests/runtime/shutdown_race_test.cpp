@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +22,7 @@
 #include <weft/fiber.hpp>
 #include <weft/fork.hpp>
 #include <weft/runtime.hpp>
+#include <weft/trace.hpp>
 #include <weft/yield.hpp>
 
 #include "../support/lifetime.hpp"
@@ -128,4 +130,64 @@ TEST_CASE("spawn, block_on, spawn_fiber, get_executor, spawn_blocking and a fork
   CHECK(leaked_rounds == 0);          // every frame, posted function and fiber function destroyed once
   CHECK(bad_outcomes == 0);           // nothing but a result or runtime_stopped
   CHECK(stopped == long{kinds} * n);  // every thread was refused in the end: nothing hung
+}
+
+TEST_CASE("traces started and stopped from another thread race shutdown; the last outlives the runtime",
+          "[lifecycle][race][trace]") {
+  // Each round: one thread spawns tasks, another starts and stops traces, and the test thread
+  // shuts the runtime down at a different moment. The trace left recording is kept outside the
+  // runtime's scope, so the runtime's destructor stops it. Nothing hangs, no frame leaks, and
+  // the last trace can be read.
+  const int n = rounds() / 10;
+  weft::test::watchdog wd("traces racing shutdown", std::chrono::seconds(600));
+  int leaked_rounds = 0, bad_outcomes = 0;
+  for (int round = 0; round < n; ++round) {
+    lifetime_counter c;
+    std::optional<weft::trace> last;
+    std::atomic<long> wrong{0};
+    {
+      weft::runtime rt({.workers = 2, .shutdown_grace = round % 2 ? 1000ms : 0ms});
+      std::atomic<bool> go{false}, shut{false};
+      std::thread spawner([&] {
+        while (!go.load()) std::this_thread::yield();
+        try {
+          for (int i = 0; i < 64; ++i) rt.spawn(work(tracked(c))).detach();
+          while (!shut.load()) std::this_thread::yield();
+          rt.spawn(work(tracked(c))).detach();
+          wrong.fetch_add(1);  // spawned after shutdown
+        } catch (const weft::runtime_stopped&) {
+        } catch (...) {
+          wrong.fetch_add(1);
+        }
+      });
+      std::thread tracer([&] {
+        while (!go.load()) std::this_thread::yield();
+        try {
+          for (int i = 0; i < 8; ++i) {
+            last.emplace(rt);
+            last->stop();
+          }
+          last.emplace(rt);  // left recording
+        } catch (...) {
+          wrong.fetch_add(1);
+        }
+      });
+      go.store(true);
+      for (int spin = 0; spin < round % 64; ++spin) std::this_thread::yield();
+      rt.shutdown();
+      shut.store(true);
+      spawner.join();
+      tracer.join();
+    }
+    // The runtime stopped the last trace: it holds what it recorded, and stops no more.
+    if (last) {
+      last->stop();
+      (void)last->summary();
+    }
+    last.reset();
+    leaked_rounds += c.alive() != 0;
+    bad_outcomes += wrong.load() != 0;
+  }
+  CHECK(leaked_rounds == 0);
+  CHECK(bad_outcomes == 0);
 }

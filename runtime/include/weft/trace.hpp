@@ -12,7 +12,7 @@
 // Records every spawn, every run of a task on a worker (a lane per worker), every wait at a
 // cancellation point with what it awaited and for how long (named channels name their waits:
 // "send on channel results"), and every completion. Off (no trace alive) it costs the runtime
-// one relaxed load per spawn and per dispatch; on, a clock read per event and appends to the
+// one load per spawn and per dispatch; on, a clock read per event and appends to the
 // worker's own buffer (at most a million events per worker; further ones are counted dropped).
 //
 // Thread safety: one trace per runtime at a time (a second throws usage_error); stop() and the

@@ -38,7 +38,7 @@ void trace_wait(task_record* me, const char* what) noexcept {
 }
 
 void trace_spawn(task_record* r) noexcept {
-  if (trace_sink* t = r->rt->tracer.load(std::memory_order_relaxed)) {
+  if (trace_sink* t = r->rt->tracer.load(std::memory_order_acquire)) {
     char name[task_record::name_words * 8];
     std::size_t len = r->copy_name(name);
     t->spawn(worker_of(tls_ctx, r->rt), r->id.load(std::memory_order_relaxed), std::string_view(name, len),
@@ -47,7 +47,7 @@ void trace_spawn(task_record* r) noexcept {
 }
 
 void trace_complete(task_record* r) noexcept {
-  if (trace_sink* t = r->rt->tracer.load(std::memory_order_relaxed))
+  if (trace_sink* t = r->rt->tracer.load(std::memory_order_acquire))
     t->complete(worker_of(tls_ctx, r->rt), r->id.load(std::memory_order_relaxed), sched::now_ns());
 }
 

@@ -162,7 +162,7 @@ inline void run_record(sched::job* j) noexcept {
   auto* r = static_cast<task_record*>(j);
   tls_ctx->current = r;
   r->set_running();
-  if (trace_sink* t = r->rt->tracer.load(std::memory_order_relaxed)) [[unlikely]]
+  if (trace_sink* t = r->rt->tracer.load(std::memory_order_acquire)) [[unlikely]]
     return run_record_traced(r, t);
   r->resume_point.resume();
 }

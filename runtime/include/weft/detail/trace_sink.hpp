@@ -3,7 +3,10 @@
 //
 // Core knows this interface only; the observe area implements it (observe/detail/tracer.hpp,
 // behind weft::trace) and registers it in runtime_core::tracer while a trace is on. Off, the hot
-// path pays one relaxed load of that pointer per spawn and per dispatch (trace_hooks.cpp).
+// path pays one load of that pointer per spawn and per dispatch (trace_hooks.cpp). A load whose
+// result is called is an acquire (a plain load on x86): it pairs with the registration's
+// release, so that the caller sees the sink fully built even when the trace was started on
+// another thread a moment before.
 //
 // Thread safety: the record functions are called from the worker the event happened on (its
 // index, or contexts.size() for other threads), possibly from several workers at once.
