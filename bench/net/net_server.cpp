@@ -11,6 +11,7 @@
 // what was read), written as coroutines: weft::task with weft::use_task, asio::awaitable with
 // asio::use_awaitable. It prints "listening on <port>" once it accepts, then serves until it
 // gets SIGINT or SIGTERM.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -43,12 +44,13 @@ struct config {
   std::string app = "http";
   unsigned short port = 0;
   unsigned threads = 2;
+  int idle_spin_us = -1;  // weft only: runtime_options::idle_spin, -1 for its default
 };
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
                "usage: net_server [--system weft|asio-shared|asio-per-thread] [--app http|echo] [--port N] "
-               "[--threads N]\n");
+               "[--threads N] [--idle-spin-us N]\n");
   std::exit(2);
 }
 
@@ -66,6 +68,8 @@ config parse(int argc, char** argv) {
       c.port = static_cast<unsigned short>(std::atoi(argv[i]));
     else if (a == "--threads")
       c.threads = static_cast<unsigned>(std::atoi(argv[i]));
+    else if (a == "--idle-spin-us")
+      c.idle_spin_us = std::atoi(argv[i]);
     else
       usage();
   }
@@ -195,7 +199,9 @@ int main(int argc, char** argv) {
   };
 
   if (c.system == "weft") {
-    weft::runtime rt({.workers = c.threads, .name = "net"});
+    weft::runtime_options o{.workers = c.threads, .name = "net"};
+    if (c.idle_spin_us >= 0) o.idle_spin = std::chrono::microseconds(c.idle_spin_us);
+    weft::runtime rt(o);
     tcp::acceptor a = listen(rt.get_executor(), c.port, false);
     announce(a.local_endpoint().port());
     rt.spawn(weft_accept(std::move(a), http)).detach();
