@@ -103,6 +103,33 @@ TEST_CASE("weft::fork of an array skips empty tasks", "[fork]") {
   CHECK(ran.load() == 5);
 }
 
+TEST_CASE("weft::fork of an array run by its worker alone: the first failure in place order, every frame freed",
+          "[fork]") {
+  // One worker and no suspension: every child runs at once, in place order, and the fork frees
+  // each frame as it takes its value or failure.
+  weft::runtime rt({.workers = 1});
+  weft::test::lifetime_counter c;
+  auto value = [](weft::test::tracked, long v) -> task<long> { co_return v; };
+  auto failure = [](weft::test::tracked, const char* what) -> task<long> {
+    throw std::runtime_error(what);
+    co_return 0;
+  };
+  auto sum_of = [&](bool fail) -> task<long> {
+    std::array<task<long>, 6> parts;
+    parts[0] = value(weft::test::tracked(c), 1);
+    parts[2] = fail ? failure(weft::test::tracked(c), "third place") : value(weft::test::tracked(c), 3);
+    parts[3] = value(weft::test::tracked(c), 4);
+    parts[5] = fail ? failure(weft::test::tracked(c), "sixth place") : value(weft::test::tracked(c), 6);
+    long sum = 0;
+    for (long v : co_await weft::fork(std::move(parts))) sum += v;
+    co_return sum;
+  };
+  CHECK(rt.block_on(sum_of(false)) == 14);
+  CHECK(c.alive() == 0);
+  CHECK_THROWS_WITH(rt.block_on(sum_of(true)), "third place");
+  CHECK(c.alive() == 0);
+}
+
 TEST_CASE("a failing child of weft::fork lets the others finish; the first failure is rethrown", "[fork]") {
   for (std::size_t workers : {1, 2}) {
     weft::runtime rt({.workers = workers});
@@ -210,8 +237,13 @@ TEST_CASE("weft::fork of an empty or finished task throws usage_error and leaks 
     task<long> done = keep(weft::test::tracked(c));
     long v = co_await done;  // awaited: finished, still held
     CHECK(v == 1);
-    std::array<task<long>, 2> parts{keep(weft::test::tracked(c)), std::move(done)};
+    std::array<task<long>, 3> parts{keep(weft::test::tracked(c)), task<long>{}, std::move(done)};
     CHECK_THROWS_AS(weft::fork(std::move(parts)), weft::usage_error);
+    // All or nothing: every task is back in its place, and the one not finished still runs.
+    CHECK(parts[0].valid());
+    CHECK(!parts[1].valid());
+    CHECK(parts[2].valid());
+    CHECK(co_await std::move(parts[0]) == 1);
   }());
   CHECK(c.alive() == 0);
 }
