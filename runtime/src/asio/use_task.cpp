@@ -2,12 +2,14 @@
 
 #include <exception>
 #include <memory>
+#include <utility>
 
 #include <boost/asio/detail/call_stack.hpp>
 #include <boost/asio/detail/executor_op.hpp>
 #include <boost/asio/detail/scheduler.hpp>
 #include <boost/asio/detail/scheduler_thread_info.hpp>
 #include <boost/asio/detail/thread_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/version.hpp>
 
 #include <weft/asio/detail/io_driver.hpp>
@@ -15,12 +17,17 @@
 
 namespace weft::detail {
 
-bool use_task_base::begin(std::coroutine_handle<> h) {
+bool use_task_base::begin(std::coroutine_handle<> h, probe_fn probe) {
   if (!enter(h, "co_await of an Asio operation with weft::use_task")) return false;
   driver_ = &ensure_io_driver(*task_->rt);
-  // Every task can be cancelled (shutdown cancels them all), so every operation gets a slot.
-  new (signal_buf_) boost::asio::cancellation_signal();
-  signal_live_ = true;
+  // Every task can be cancelled (shutdown cancels them all), so every operation gets a slot: in
+  // the awaiter, or for an operation of another io_context in its link.
+  if (boost::asio::any_io_executor ex; probe(this, driver_->context(), ex)) [[unlikely]] {
+    link_ = new foreign_link(this, std::move(ex));
+  } else {
+    new (signal_buf_) boost::asio::cancellation_signal();
+    signal_live_ = true;
+  }
   if (!arm()) return false;
   helping_ = publish(await_kind::other, 0, "asio operation");
   return true;
@@ -93,6 +100,8 @@ void use_task_base::finish_resume() {
     signal().~cancellation_signal();
     signal_live_ = false;
   }
+  // The handler has run (or the operation never started); it may still hold the link a moment.
+  if (link_) std::exchange(link_, nullptr)->release();
   if (was_cancelled()) throw cancelled_error();  // cancelled before the operation started
 }
 
@@ -166,7 +175,59 @@ void use_task_base::hook(cancel_hook* h, hook_op op) noexcept {
   }
 }
 
+bool foreign_link::enter() noexcept {
+  std::uint32_t s = live;
+  // acquire: pairs with leave()'s release, so a handler sees what an emission job wrote before.
+  while (!state.compare_exchange_weak(s, busy, std::memory_order_acquire, std::memory_order_relaxed)) {
+    if (s == gone) return false;
+    s = live;  // busy: another holder is inside for a moment (a handler and an emission job)
+  }
+  return true;
+}
+
+void foreign_link::cut() noexcept {
+  std::uint32_t s = live;
+  while (!state.compare_exchange_weak(s, gone, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+    if (s == gone) return;
+    s = live;  // a handler or an emission job is inside: it touches the awaiter only briefly
+  }
+}
+
+/// The emission job of an operation of another io_context, posted to that operation's executor.
+/// Holds a reference to the link: run or destroyed unrun (its context destroyed first), it lets
+/// go.
+struct foreign_emission {
+  explicit foreign_emission(foreign_link* l) noexcept : link(l) { l->add_ref(); }
+  foreign_emission(foreign_emission&& o) noexcept : link(std::exchange(o.link, nullptr)) {}
+  foreign_emission(const foreign_emission&) = delete;
+  foreign_emission& operator=(const foreign_emission&) = delete;
+  ~foreign_emission() {
+    if (link) link->release();
+  }
+  void operator()() {
+    foreign_link* l = std::exchange(link, nullptr);
+    if (l->enter()) {
+      l->target->emit_now();  // touches nothing of the awaiter once it returns
+      l->leave();
+    }
+    l->release();
+  }
+  foreign_link* link;
+};
+
 void use_task_base::post_emission() noexcept {
+  if (link_) [[unlikely]] {
+    // Where the operation runs, which for its own context is where its steps are taken. post()
+    // allocates; if that fails the cancellation is lost, and the operation ends on its own.
+    try {
+      boost::asio::post(link_->ex, foreign_emission(link_));
+    } catch (...) {
+      // As emit_now() ends, without the emission: wake the task if the operation completed.
+      task_record* me = task_;
+      if (state_.fetch_and(~emit_pending, std::memory_order_acq_rel) & completed) wake(me);
+    }
+    return;
+  }
   // Straight onto the reactor's shared queue (scheduler::do_dispatch), not boost::asio::post:
   // on a worker inside run_initiation (user code of an awaitable co_spawned inline cancelling
   // another task) post would queue the job on this thread's private queue, and the signal would

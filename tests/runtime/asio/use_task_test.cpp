@@ -5,6 +5,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -18,6 +22,7 @@
 #include <weft/asio.hpp>
 #include <weft/weft.hpp>
 
+#include "../../support/lifetime.hpp"
 #include "net_support.hpp"
 
 namespace net = boost::asio;
@@ -185,3 +190,138 @@ TEST_CASE("1,000 connections opened and closed leave no file descriptor open", "
 }
 
 // ---- the metrics endpoint, driven by a raw socket client on the test's thread ----
+
+// ---- an I/O object of another io_context, run by a thread of its own ----
+
+TEST_CASE("a composed read on a socket of another io_context(1), cancelled while its steps run there",
+          "[asio][foreign]") {
+  // async_read is a chain of reads; each step runs on the other context's thread and installs
+  // its handler on the operation's cancellation slot. Asio's slots are not thread-safe, so the
+  // cancellation must be emitted on that thread too, not on a weft worker (TSan says which).
+  weft::runtime rt({.workers = 2});
+  net::io_context io(1);
+  auto work = net::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  for (int round = 0; round < 40; ++round) {
+    tcp::acceptor acceptor(io, loopback());
+    tcp::socket writer(io);
+    writer.connect(acceptor.local_endpoint());
+    tcp::socket reader = acceptor.accept();
+    // The writer sends a byte at a time, from the other context's thread, until it is closed:
+    // the read takes a step per byte.
+    std::atomic<long> written{0};
+    char byte = 'x';
+    std::function<void()> pump = [&] {
+      net::async_write(writer, net::buffer(&byte, 1), [&](boost::system::error_code ec, std::size_t) {
+        if (ec) return;
+        written.fetch_add(1);
+        pump();
+      });
+    };
+    net::post(io, pump);
+    std::vector<char> big(1 << 20);
+    auto read_all = [](tcp::socket& s, std::vector<char>& into) -> task<bool> {
+      try {
+        co_await net::async_read(s, net::buffer(into), weft::use_task);
+      } catch (const weft::cancelled_error&) {
+        co_return true;
+      }
+      co_return false;
+    };
+    auto reading = rt.spawn(read_all(reader, big));
+    const long target = written.load() + 100;
+    while (written.load() < target) std::this_thread::yield();  // the read is taking steps
+    reading.cancel();
+    CHECK(rt.block_on(std::move(reading)));
+    // The sockets close on their context's thread, which runs the writer's last step.
+    std::promise<void> closed;
+    net::post(io, [&] {
+      writer.close();
+      reader.close();
+      closed.set_value();
+    });
+    closed.get_future().wait();
+    std::promise<void> drained;  // after the writer's aborted step, which the close queued
+    net::post(io, [&] { drained.set_value(); });
+    drained.get_future().wait();
+  }
+  work.reset();
+  runner.join();
+}
+
+TEST_CASE("shutdown abandons a task waiting on another io_context's timer; the timer's handler runs later",
+          "[asio][foreign][lifecycle]") {
+  // The other context is not running while the runtime shuts down, so the task cannot finish
+  // within the grace and its frame is destroyed; when that context runs afterwards, the wait's
+  // handler (aborted by the task's cancellation, or expired) must not touch the freed awaiter.
+  net::io_context io(1);
+  net::steady_timer timer(io, std::chrono::hours(1));
+  {
+    weft::runtime rt({.workers = 1, .shutdown_grace = std::chrono::milliseconds(0)});
+    auto waiting = rt.spawn([](net::steady_timer& t) -> task<void> { co_await t.async_wait(weft::use_task); }(timer));
+    waiting.detach();
+    rt.block_on([]() -> task<void> { co_return; }());  // the waiting task has started its wait
+    rt.shutdown();
+  }
+  timer.cancel();
+  CHECK(io.run() >= 0);
+}
+
+TEST_CASE("shutdown races the other io_context's thread running a waiting task's cancellation and completion",
+          "[asio][foreign][lifecycle]") {
+  // The other context runs all along: shutdown's cancellation is emitted there, and the aborted
+  // wait's handler runs there, while this thread ends the grace (none) and destroys the frames.
+  net::io_context io(1);
+  auto work = net::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  for (int round = 0; round < 200; ++round) {
+    std::vector<std::unique_ptr<net::steady_timer>> timers;
+    for (int i = 0; i < 4; ++i) timers.push_back(std::make_unique<net::steady_timer>(io, std::chrono::hours(1)));
+    weft::test::lifetime_counter frames;
+    {
+      weft::runtime rt({.workers = 2, .shutdown_grace = std::chrono::milliseconds(0)});
+      auto wait_on = [](net::steady_timer& t, weft::test::tracked) -> task<void> {
+        co_await t.async_wait(weft::use_task);
+      };
+      for (auto& t : timers) rt.spawn(wait_on(*t, weft::test::tracked(frames))).detach();
+      rt.block_on([]() -> task<void> { co_return; }());
+      rt.shutdown();
+    }
+    CHECK(frames.alive() == 0);  // every frame freed, whether its wait ended in time or not
+    // The timers go on the context's thread, after whatever the cancellations queued there.
+    std::promise<void> gone;
+    net::post(io, [&] {
+      timers.clear();
+      gone.set_value();
+    });
+    gone.get_future().wait();
+  }
+  work.reset();
+  runner.join();
+  CHECK(io.stopped());
+}
+
+TEST_CASE("the other io_context destroyed while a task waits on it: the wait ends with operation_aborted",
+          "[asio][foreign][lifecycle]") {
+  // The wait's handler is destroyed unrun with its context, so the operation will never
+  // complete: the task goes on, with system_error(operation_aborted), instead of waiting forever
+  // (and a later cancellation, shutdown's, finds nothing to cancel on the dead context).
+  weft::test::lifetime_counter frames;
+  weft::runtime rt({.workers = 1});
+  auto wait_on = [](net::steady_timer& t, weft::test::tracked) -> task<void> { co_await t.async_wait(weft::use_task); };
+  std::optional<weft::join_handle<void>> waiting;
+  {
+    net::io_context io(1);
+    net::steady_timer timer(io, std::chrono::hours(1));
+    waiting = rt.spawn(wait_on(timer, weft::test::tracked(frames)));
+    rt.block_on([]() -> task<void> { co_return; }());  // it waits
+    CHECK(frames.alive() == 1);
+  }  // the timer, then the context: the pending wait is destroyed unrun
+  try {
+    rt.block_on(std::move(*waiting));
+    FAIL("the wait returned");
+  } catch (const boost::system::system_error& e) {
+    CHECK(e.code() == net::error::operation_aborted);
+  }
+  CHECK(frames.alive() == 0);
+}

@@ -29,11 +29,18 @@
 // without side effects, so the I/O object stays usable. An operation that completed anyway
 // yields its result (no data is lost); the task's next cancellation point throws.
 //
-// The cancellation signal is emitted by whichever worker runs the runtime's reactor next (one at
-// a time), where the runtime's own I/O objects make progress, because Asio's cancellation slots
-// are not thread-safe. For an I/O
-// object of another io_context run by several threads, cancel only its primitive operations
-// (async_read_some, async_wait, ...), whose cancellation Asio locks internally.
+// The cancellation signal is emitted where the operation makes progress, because Asio's
+// cancellation slots are not thread-safe: for the runtime's own I/O objects by whichever worker
+// runs its reactor next (one at a time); for an I/O object of another io_context (the
+// program's own, run by its own threads, or another runtime's) it is posted to that object's
+// executor. An io_context run by one thread, or a strand, serialises it with the operation's
+// steps; for an io_context run by several threads without a strand, cancel only primitive
+// operations (async_read_some, async_wait, ...), whose cancellation Asio locks internally.
+//
+// Another io_context lives its own life: this runtime may shut down while a task waits on one of
+// its operations (the task's frame is destroyed; the operation's handler, run later on that
+// context, finds the task gone and drops the result), and it may be destroyed while a task waits
+// (the operation will never complete: the co_await throws system_error(operation_aborted)).
 //
 // `co_await boost::asio::co_spawn(ex, awaitable, weft::use_task)` gives the awaitable no
 // cancellation slot: co_spawn's slot handler re-dispatches the emission through the awaitable's
@@ -67,8 +74,10 @@
 #include <type_traits>
 #include <utility>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/execution/context.hpp>
 #include <boost/asio/experimental/as_single.hpp>
 #include <boost/asio/experimental/channel_error.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -160,23 +169,60 @@ bool aborted(const std::tuple<T...>& t) noexcept {
   return std::apply([](const auto&... v) { return (aborted(v) || ...); }, t);
 }
 
-/// The handler given to the initiation: stores the result in the awaiter and wakes the task.
+/// The handler given to the initiation: stores the result in the awaiter and wakes the task. For
+/// an operation of another io_context it holds a reference to the link and reaches the awaiter
+/// only through it (use_task_base.hpp): it may run after the awaiter is gone, or never.
 template <class Result>
 struct use_task_handler {
-  Result* target;
+  explicit use_task_handler(Result* t) noexcept : target(t), link(t->link()), cancellable(t->cancellable_) {
+    if (link) link->add_ref();
+  }
+  // Move-only, as Asio requires of a handler: so that the one that is not invoked is the one
+  // that is destroyed with a link (the operation's context destroyed it unrun).
+  use_task_handler(use_task_handler&& o) noexcept
+      : target(o.target), link(std::exchange(o.link, nullptr)), cancellable(o.cancellable) {}
+  use_task_handler(const use_task_handler&) = delete;
+  use_task_handler& operator=(const use_task_handler&) = delete;
+  use_task_handler& operator=(use_task_handler&&) = delete;
+  ~use_task_handler() {
+    if (link) [[unlikely]] {
+      // Destroyed unrun: the operation's io_context was destroyed with it pending. The
+      // operation will not complete, so the task goes on now, with no result (take() throws).
+      if (link->enter()) {
+        target->complete();
+        link->leave();
+      }
+      link->release();
+    }
+  }
 
   using cancellation_slot_type = boost::asio::cancellation_slot;
   cancellation_slot_type get_cancellation_slot() const noexcept {
-    return target->cancellable_ ? target->slot() : cancellation_slot_type();
+    if (!cancellable) return cancellation_slot_type();
+    return link ? link->signal.slot() : target->slot();
   }
   using executor_type = inline_executor;
   executor_type get_executor() const noexcept { return {}; }
 
   template <class... A>
   void operator()(A&&... a) {
-    target->result_.emplace(std::forward<A>(a)...);
-    target->complete();
+    if (!link) [[likely]] {
+      target->result_.emplace(std::forward<A>(a)...);
+      target->complete();
+      return;
+    }
+    foreign_link* l = std::exchange(link, nullptr);
+    if (l->enter()) {
+      target->result_.emplace(std::forward<A>(a)...);
+      target->complete();  // may wake the task, which may free the awaiter: nothing of it after
+      l->leave();
+    }
+    l->release();
   }
+
+  Result* const target;
+  foreign_link* link;
+  const bool cancellable;
 };
 
 /// The result slot and its unpacking (await_resume).
@@ -203,6 +249,8 @@ class use_task_result : public use_task_base {
 
   auto take() {
     finish_resume();
+    if (!result_) [[unlikely]]  // its io_context was destroyed with the operation pending
+      throw boost::system::system_error(boost::asio::error::operation_aborted, "its io_context was destroyed");
     tuple_type& t = *result_;
     // A cancellation (a deadline included) that came while the operation was in flight wins
     // over what the operation returned if it was aborted for it, whatever the adapter: the task
@@ -250,7 +298,7 @@ class [[nodiscard]] use_task_op : public use_task_result<Adapter, Values...> {
 
   bool await_ready() const noexcept { return false; }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-    if (!this->begin(h)) return h;
+    if (!this->begin(h, &probe)) return h;
     this->run_initiation(&initiate);
     return this->end_initiation(h);
   }
@@ -259,8 +307,21 @@ class [[nodiscard]] use_task_op : public use_task_result<Adapter, Values...> {
  private:
   static void initiate(use_task_base* base) {
     auto* self = static_cast<use_task_op*>(base);
-    std::apply([&](auto&... args) { std::move(self->init_)(use_task_handler<result_type>{self}, std::move(args)...); },
+    std::apply([&](auto&... args) { std::move(self->init_)(use_task_handler<result_type>(self), std::move(args)...); },
                self->args_);
+  }
+  // The operation's io_context, from the initiation's executor (the I/O object's, for Asio's
+  // own operations). An initiation without one is taken to run on the runtime's reactor.
+  static bool probe(use_task_base* base, const boost::asio::execution_context& own, boost::asio::any_io_executor& out) {
+    auto* self = static_cast<use_task_op*>(base);
+    if constexpr (requires { boost::asio::any_io_executor(self->init_.get_executor()); }) {
+      auto ex = self->init_.get_executor();
+      if (&boost::asio::query(ex, boost::asio::execution::context) == &own) return false;
+      out = boost::asio::any_io_executor(std::move(ex));
+      return true;
+    } else {
+      return false;
+    }
   }
 
   Initiation init_;

@@ -31,6 +31,15 @@
 // - Once the emitter clears `emit_pending`, it touches nothing of the awaiter: if the op had
 //   completed meanwhile it wakes the task (which may then free the awaiter), else the handler
 //   will.
+//
+// An operation of an io_context the runtime does not drive (the program's own io_context, run by
+// its own threads, or another runtime's reactor) completes, and takes its steps, on that
+// context's threads, which go on after this runtime shuts down and destroys the frames of the
+// tasks still waiting. So for such an operation what its handler and its emission job reach
+// lives on the heap, in a foreign_link: the cancellation signal (the operation keeps its slot
+// while it runs) and the way to the awaiter, which the awaiter cuts when it goes. And the
+// emission is posted to the operation's own executor, so that it runs where the operation's
+// steps run (Asio's slots are not thread-safe).
 
 #include <atomic>
 #include <coroutine>
@@ -39,8 +48,10 @@
 #include <type_traits>
 #include <utility>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/execution/blocking.hpp>
+#include <boost/asio/execution_context.hpp>
 
 #include <weft/detail/suspension.hpp>
 
@@ -72,6 +83,36 @@ struct inline_executor {
   inline_executor require(boost::asio::execution::blocking_t::possibly_t) const noexcept { return *this; }
 };
 
+class use_task_base;
+
+/// What the handler and the emission job of an operation of another io_context reach (see the
+/// header comment). Counted: the awaiter, the handler (and its copies) and an emission job each
+/// hold a reference. `state`: live, busy (a handler or an emission job is using the awaiter), or
+/// gone (the awaiter was destroyed: they drop what they have).
+struct foreign_link {
+  foreign_link(use_task_base* t, boost::asio::any_io_executor e) noexcept : target(t), ex(std::move(e)) {}
+  foreign_link(const foreign_link&) = delete;
+  foreign_link& operator=(const foreign_link&) = delete;
+
+  /// Before touching `target`: false once it is gone.
+  bool enter() noexcept;
+  /// After touching it.
+  void leave() noexcept { state.store(live, std::memory_order_release); }
+  /// The awaiter goes: waits out a handler or emission job inside it, then cuts the way.
+  void cut() noexcept;
+  void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  static constexpr std::uint32_t live = 0, busy = 1, gone = 2;
+  std::atomic<std::uint32_t> refs{1};
+  std::atomic<std::uint32_t> state{live};
+  use_task_base* const target;
+  const boost::asio::any_io_executor ex;  ///< the operation's: where the emission is posted
+  boost::asio::cancellation_signal signal;
+};
+
 class use_task_base : suspension {
  public:
   use_task_base() noexcept : suspension(&hook) {}
@@ -82,6 +123,10 @@ class use_task_base : suspension {
   use_task_base& operator=(const use_task_base&) = delete;
   ~use_task_base() {
     if (signal_live_) signal().~cancellation_signal();
+    if (link_) {
+      link_->cut();
+      link_->release();
+    }
   }
 
   /// The handler's half, after it stored the result: wakes the task unless someone else will.
@@ -90,13 +135,19 @@ class use_task_base : suspension {
   /// The slot the operation's handler exposes (from begin() on): not connected when the task
   /// cannot be cancelled.
   boost::asio::cancellation_slot slot() noexcept {
-    return signal_live_ ? signal().slot() : boost::asio::cancellation_slot();
+    return signal_live_ || link_ ? signal().slot() : boost::asio::cancellation_slot();
   }
+  /// Set (from begin() on) for an operation of an io_context this runtime does not drive.
+  foreign_link* link() const noexcept { return link_; }
+  /// Where the initiation's operation runs: false if on `own` (this runtime's reactor), else true
+  /// with its executor in `out`. Given to begin() by the typed awaiter.
+  using probe_fn = bool (*)(use_task_base*, const boost::asio::execution_context& own,
+                            boost::asio::any_io_executor& out);
 
  protected:
   /// Before the initiation. False: do not start the operation, do not suspend (cancelled
   /// already; finish_resume() throws).
-  bool begin(std::coroutine_handle<> h);
+  bool begin(std::coroutine_handle<> h, probe_fn probe);
   /// Calls `initiate(this)`, which starts the operation, as if this thread were running the
   /// reactor's io_context: a completion the operation queues at once (a speculative read or
   /// write that succeeded, an error found up front) is run right here when `initiate` returns,
@@ -121,11 +172,15 @@ class use_task_base : suspension {
   void post_emission() noexcept;
   void emit_now() noexcept;
   boost::asio::cancellation_signal& signal() noexcept {
+    if (link_) [[unlikely]]
+      return link_->signal;
     return *std::launder(reinterpret_cast<boost::asio::cancellation_signal*>(signal_buf_));
   }
+  friend struct foreign_emission;
 
   std::atomic<std::uint32_t> state_{0};
   io_driver* driver_ = nullptr;
+  foreign_link* link_ = nullptr;   // an operation of another io_context: its link (one reference)
   join_state* helping_ = nullptr;  // taken by begin(), given back or passed on by end_initiation()
   bool signal_live_ = false;
   // Constructed in begin(): a cancellation_signal cannot move, and the awaiter has to before.
