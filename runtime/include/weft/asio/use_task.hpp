@@ -33,8 +33,9 @@
 // cancellation slots are not thread-safe: for the runtime's own I/O objects by whichever worker
 // runs its reactor next (one at a time); for an I/O object of another io_context (the
 // program's own, run by its own threads, or another runtime's) it is posted to that object's
-// executor. An io_context run by one thread, or a strand, serialises it with the operation's
-// steps; for an io_context run by several threads without a strand, cancel only primitive
+// executor. An io_context run by one thread serialises it with the operation's steps. On one
+// run by several threads the steps of a composed operation run on whichever thread completes
+// each (use_task's handler runs inline, not through a strand), so there cancel only primitive
 // operations (async_read_some, async_wait, ...), whose cancellation Asio locks internally.
 //
 // Another io_context lives its own life: this runtime may shut down while a task waits on one of
