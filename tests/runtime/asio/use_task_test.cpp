@@ -2,6 +2,8 @@
 // deadlines, help-first joins, descriptors).
 #include <weft/asio/use_task.hpp>
 
+#include <dirent.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -14,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
@@ -49,6 +52,17 @@ task<std::string> send_and_receive(weft::executor ex, tcp::endpoint ep, std::str
   std::string reply(msg.size(), '\0');
   co_await net::async_read(s, net::buffer(reply), weft::use_task);
   co_return reply;
+}
+
+// The process's threads (/proc/self/task).
+std::size_t threads() {
+  std::size_t n = 0;
+  if (DIR* d = ::opendir("/proc/self/task")) {
+    while (const dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') ++n;
+    ::closedir(d);
+  }
+  return n;
 }
 
 task<std::size_t> read_into(tcp::socket& s, std::string& out) {
@@ -324,4 +338,40 @@ TEST_CASE("the other io_context destroyed while a task waits on it: the wait end
     CHECK(e.code() == net::error::operation_aborted);
   }
   CHECK(frames.alive() == 0);
+}
+
+TEST_CASE("an async_compose operation given no I/O object runs and is cancelled on the runtime's reactor",
+          "[asio][foreign]") {
+  // Its executor is the system executor: no io_context, and asking for its context would start
+  // Asio's system thread pool. use_task treats it as the runtime's own, as before there was a
+  // choice. The operation waits on a timer of the runtime's reactor and is cancelled through it.
+  const std::size_t threads_before = threads();
+  {
+    weft::runtime rt({.workers = 2});
+    net::steady_timer timer(rt.get_executor(), std::chrono::hours(1));
+    auto wait_composed = [](net::steady_timer& t) {
+      return net::async_compose<const weft::use_task_t&, void(boost::system::error_code)>(
+          [&t, started = false](auto& self, boost::system::error_code ec = {}) mutable {
+            if (!started) {
+              started = true;
+              t.async_wait(std::move(self));
+              return;
+            }
+            self.complete(ec);
+          },
+          weft::use_task);
+    };
+    auto waiting = rt.spawn([](net::steady_timer& t, auto op) -> task<bool> {
+      try {
+        co_await op(t);
+      } catch (const weft::cancelled_error&) {
+        co_return true;
+      }
+      co_return false;
+    }(timer, wait_composed));
+    rt.block_on([]() -> task<void> { co_return; }());
+    waiting.cancel();
+    CHECK(rt.block_on(std::move(waiting)));
+  }
+  CHECK(threads() <= threads_before);  // the runtime's are gone, and no pool was started
 }

@@ -82,6 +82,7 @@
 #include <boost/asio/experimental/as_single.hpp>
 #include <boost/asio/experimental/channel_error.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/system_executor.hpp>
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -136,6 +137,23 @@ struct single_values {};  ///< experimental::as_single(use_task): every value, a
 
 template <class Adapter, class... Values>
 class use_task_result;
+
+/// The executor an initiation says it runs on (Asio's I/O objects' initiations have
+/// get_executor()), or void.
+template <class I>
+struct initiation_executor {
+  using type = void;
+};
+template <class I>
+  requires requires(I& i) { i.get_executor(); }
+struct initiation_executor<I> {
+  using type = std::decay_t<decltype(std::declval<I&>().get_executor())>;
+};
+
+template <class E>
+struct is_system_executor : std::false_type {};
+template <class B, class R, class A>
+struct is_system_executor<boost::asio::basic_system_executor<B, R, A>> : std::true_type {};
 
 /// Initiations given no cancellation slot (see the header comment: co_spawn).
 template <class Initiation>
@@ -312,11 +330,18 @@ class [[nodiscard]] use_task_op : public use_task_result<Adapter, Values...> {
                self->args_);
   }
   // The operation's io_context, from the initiation's executor (the I/O object's, for Asio's
-  // own operations). An initiation without one is taken to run on the runtime's reactor.
+  // own operations). An initiation without one, or with the system executor (async_compose
+  // given no I/O object), is taken to run on the runtime's reactor, as before there was a
+  // choice: its context is no io_context, and asking would start Asio's system thread pool.
   static bool probe(use_task_base* base, const boost::asio::execution_context& own, boost::asio::any_io_executor& out) {
     auto* self = static_cast<use_task_op*>(base);
-    if constexpr (requires { boost::asio::any_io_executor(self->init_.get_executor()); }) {
+    using executor = typename initiation_executor<Initiation>::type;
+    if constexpr (is_system_executor<executor>::value) {
+      return false;
+    } else if constexpr (requires { boost::asio::any_io_executor(self->init_.get_executor()); }) {
       auto ex = self->init_.get_executor();
+      if constexpr (std::is_same_v<executor, boost::asio::any_io_executor>)
+        if (ex.template target<boost::asio::system_executor>()) return false;
       if (&boost::asio::query(ex, boost::asio::execution::context) == &own) return false;
       out = boost::asio::any_io_executor(std::move(ex));
       return true;
