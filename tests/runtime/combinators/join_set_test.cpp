@@ -20,6 +20,7 @@
 #include <weft/yield.hpp>
 
 #include "../../support/lifetime.hpp"
+#include "../../support/race.hpp"
 #include "../../support/sleeper.hpp"
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
@@ -312,4 +313,44 @@ TEST_CASE("10,000 children on two workers: each result comes out of next() once"
     co_return total;
   }());
   CHECK(sum == 10'000L * 9'999 / 2);
+}
+
+TEST_CASE("a child finishing as the task in next() is cancelled: its outcome is returned or stays in the set",
+          "[join_set][cancel]") {
+  weft::test::watchdog wd("join_set next racing a cancellation");
+  int returned = 0, cancelled = 0, bad = 0;
+  for (int round = 0; round < 300; ++round) {
+    weft::runtime rt({.workers = 2});
+    weft::event go;
+    weft::join_set<int> set;
+    std::atomic<int> outcome{0};  // the value next() returned, or -1: cancelled
+    auto child = [&]() -> task<int> {
+      co_await go.wait();
+      co_return 5;
+    };
+    auto waiting = [&]() -> task<void> {
+      try {
+        outcome.store((co_await set.next()).value_or(-2));
+      } catch (const weft::cancelled_error&) {
+        outcome.store(-1);
+      }
+    };
+    rt.block_on([&]() -> task<void> {
+      set.spawn(child());
+      co_return;
+    }());
+    auto h = rt.spawn(waiting());
+    weft::test::wait_suspended(rt, 2);
+    weft::test::race([&] { go.set(); }, [&] { h.cancel(); });
+    const std::optional<int> left = rt.block_on([&]() -> task<std::optional<int>> {
+      co_await h;
+      co_return co_await set.next();  // the child's outcome, if next() did not return it
+    }());
+    returned += outcome.load() == 5;
+    cancelled += outcome.load() == -1;
+    bad += outcome.load() == 5 ? left.has_value() : outcome.load() != -1 || left != 5;
+    bad += set.size() != 0;
+  }
+  CHECK(bad == 0);
+  CHECK(returned + cancelled == 300);
 }

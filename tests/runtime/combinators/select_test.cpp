@@ -26,6 +26,7 @@
 #include <weft/yield.hpp>
 
 #include "../../support/lifetime.hpp"
+#include "../../support/race.hpp"
 #include "../../support/sleeper.hpp"
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
@@ -438,4 +439,55 @@ TEST_CASE("selects that send race selects that receive on a rendezvous channel",
     co_await receiver;
   }());
   CHECK(sum.load() == long{n} * (n + 1) / 2);
+}
+
+TEST_CASE("a select cancelled just as a branch completes either takes what the branch won or leaves it there",
+          "[select][sync][cancel]") {
+  weft::test::watchdog wd("select racing a cancellation");
+  for (int kind = 0; kind < 3; ++kind) {  // the branch that completes: a receive, a permit, the lock
+    int won = 0, cancelled = 0, bad = 0;
+    for (int round = 0; round < 300; ++round) {
+      weft::runtime rt({.workers = 2});
+      weft::channel<int> ch(1), never(1);
+      weft::semaphore sem(0);
+      weft::async_mutex m;
+      REQUIRE(m.try_lock());         // held by the test thread until the race
+      std::atomic<int> outcome{-2};  // the branch that won, or -1: cancelled
+      std::atomic<int> value{0};
+      auto selecting = [&]() -> task<void> {
+        try {
+          auto [index, v] = co_await weft::select(never.recv(), ch.recv(), sem.acquire(), m.lock());
+          if (index == 1) value.store(std::get<1>(v).value_or(-1));
+          if (index == 2) sem.release();  // the permit back (the guard of branch 3 unlocks)
+          outcome.store(static_cast<int>(index));
+        } catch (const weft::cancelled_error&) {
+          outcome.store(-1);
+        }
+      };
+      auto h = rt.spawn(selecting());
+      weft::test::wait_suspended(rt, 1);
+      bool sent = true;
+      weft::test::race(
+          [&] {
+            if (kind == 0) sent = ch.try_send(7);
+            if (kind == 1) sem.release();
+            if (kind == 2) m.unlock();
+          },
+          [&] { h.cancel(); });
+      rt.block_on([&]() -> task<void> { co_await h; }());
+      const int o = outcome.load();
+      won += o == kind + 1;
+      cancelled += o == -1;
+      // What the branch completed with went to the select or is still there; nothing else moved.
+      const std::optional<int> left = ch.try_recv();
+      bad += !sent;
+      if (kind == 0) bad += o == 1 ? value.load() != 7 || left.has_value() : o != -1 || left != 7;
+      if (kind != 0) bad += (o != -1 && o != kind + 1) || left.has_value();
+      bad += sem.available() != (kind == 1 ? 1u : 0u) || sem.waiting() != 0 || m.is_locked() != (kind != 2);
+      if (kind != 2) m.unlock();
+    }
+    INFO("kind " << kind);
+    CHECK(bad == 0);
+    CHECK(won + cancelled == 300);
+  }
 }

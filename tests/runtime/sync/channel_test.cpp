@@ -5,6 +5,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -15,6 +16,11 @@
 #include <weft/time.hpp>
 #include <weft/timeout.hpp>
 #include <weft/yield.hpp>
+
+#include "../../support/lifetime.hpp"
+#include "../../support/race.hpp"
+#include "../../support/suspended.hpp"
+#include "../../support/watchdog.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;
@@ -185,4 +191,135 @@ TEST_CASE("two live channels of one name are an error naming it; the name is fre
   CHECK(error.find("\"results\"") != std::string::npos);
   weft::channel<int> again(1, {.name = "results", .registry = &reg});
   CHECK(again.name() == "results");
+}
+
+TEST_CASE("a value sent to a receiver cancelled at that moment is received or stays in the channel",
+          "[sync][channel][cancel]") {
+  weft::test::watchdog wd("channel hand-off racing a cancellation");
+  for (std::size_t capacity : {0, 1}) {
+    int received = 0, cancelled = 0, bad = 0;
+    for (int round = 0; round < 300; ++round) {
+      weft::runtime rt({.workers = 2});
+      weft::channel<int> ch(capacity);
+      std::atomic<int> outcome{0};  // the value received, or -1: cancelled
+      auto receiver = [&]() -> task<void> {
+        try {
+          auto v = co_await ch.recv();
+          outcome.store(v.value_or(-2));
+        } catch (const weft::cancelled_error&) {
+          outcome.store(-1);
+        }
+      };
+      auto h = rt.spawn(receiver());
+      weft::test::wait_suspended(rt, 1);
+      bool sent = false;
+      weft::test::race([&] { sent = ch.try_send(7); }, [&] { h.cancel(); });
+      rt.block_on([&]() -> task<void> { co_await h; }());
+      const std::optional<int> left = ch.try_recv();
+      received += outcome.load() == 7;
+      cancelled += outcome.load() == -1;
+      // Sent: the receiver has it, or (cancelled first) the channel keeps it; a rendezvous
+      // refuses a send nobody waits for.
+      if (sent)
+        bad += !(outcome.load() == 7 ? !left : outcome.load() == -1 && left == 7);
+      else
+        bad += capacity != 0 || outcome.load() != -1 || left.has_value();
+    }
+    INFO("capacity " << capacity);
+    CHECK(bad == 0);
+    CHECK(received + cancelled == 300);
+  }
+}
+
+TEST_CASE("a rendezvous send cancelled while a plain thread takes its value either delivered it or did not",
+          "[sync][channel][cancel]") {
+  weft::test::watchdog wd("rendezvous take racing a cancellation");
+  int bad = 0;
+  for (int round = 0; round < 300; ++round) {
+    weft::runtime rt({.workers = 2});
+    weft::channel<int> ch(0);
+    std::atomic<int> outcome{0};  // 1: sent, 2: cancelled
+    auto sender = [&]() -> task<void> {
+      try {
+        co_await ch.send(7);
+        outcome.store(1);
+      } catch (const weft::cancelled_error&) {
+        outcome.store(2);
+      }
+    };
+    auto h = rt.spawn(sender());
+    weft::test::wait_suspended(rt, 1);
+    std::optional<int> got;
+    weft::test::race([&] { got = ch.try_recv(); }, [&] { h.cancel(); });
+    rt.block_on([&]() -> task<void> { co_await h; }());
+    bad += (got == 7) != (outcome.load() == 1) || outcome.load() == 0 || (got && got != 7);
+  }
+  CHECK(bad == 0);
+}
+
+TEST_CASE("plain threads sending and receiving and closing race shutdown: every value is destroyed once",
+          "[sync][channel][lifecycle][race]") {
+  weft::test::watchdog wd("channel calls racing shutdown", std::chrono::seconds(600));
+  for (int round = 0; round < 200; ++round) {
+    weft::test::lifetime_counter values, frames;
+    {
+      weft::channel<weft::test::tracked> in(1), out(0);  // outlive the runtime
+      {
+        weft::runtime rt({.workers = 2, .shutdown_grace = round % 2 ? 1000ms : 0ms});
+        auto receive = [&](weft::test::tracked) -> task<void> {
+          try {
+            while (co_await in.recv()) {
+            }
+          } catch (const weft::cancelled_error&) {  // (shutdown's cancellation)
+          }
+        };
+        auto send = [&](weft::test::tracked) -> task<void> {
+          try {
+            for (;;) co_await out.send(weft::test::tracked(values));
+          } catch (const weft::cancelled_error&) {  // (shutdown's cancellation)
+          } catch (const weft::channel_closed&) {
+          }
+        };
+        for (int i = 0; i < 2; ++i) {
+          rt.spawn(receive(weft::test::tracked(frames))).detach();
+          rt.spawn(send(weft::test::tracked(frames))).detach();
+        }
+        weft::test::wait_suspended(rt, 4);
+        std::atomic<bool> go{false};
+        std::thread producer([&] {
+          while (!go.load()) {
+          }
+          for (int i = 0; i < 200; ++i) try {
+              (void)in.try_send(weft::test::tracked(values));
+            } catch (const weft::channel_closed&) {
+              break;
+            }
+        });
+        std::thread consumer([&] {
+          while (!go.load()) {
+          }
+          for (int i = 0; i < 200; ++i) (void)out.try_recv();
+          if (round % 3 == 0) {
+            in.close();
+            out.close();
+          }
+        });
+        go.store(true);
+        rt.shutdown();
+        producer.join();
+        consumer.join();
+      }
+      CHECK(frames.alive() == 0);
+      // After the runtime: the channels still work, and hold no waiter.
+      while (in.try_recv()) {
+      }
+      CHECK_FALSE(out.try_recv().has_value());
+      if (!in.closed()) {
+        CHECK(in.try_send(weft::test::tracked(values)));
+        CHECK(in.try_recv().has_value());
+      }
+    }
+    INFO("round " << round);
+    REQUIRE(values.alive() == 0);
+  }
 }

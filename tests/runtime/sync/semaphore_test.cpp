@@ -11,6 +11,10 @@
 #include <weft/timeout.hpp>
 #include <weft/yield.hpp>
 
+#include "../../support/race.hpp"
+#include "../../support/suspended.hpp"
+#include "../../support/watchdog.hpp"
+
 using namespace std::chrono_literals;
 using weft::task;
 
@@ -47,4 +51,37 @@ TEST_CASE("a cancelled acquire does not lose a permit", "[sync][semaphore][cance
   s.release();
   CHECK(s.available() == 1);
   CHECK(s.waiting() == 0);
+}
+
+TEST_CASE("a permit handed to a waiter cancelled at that moment is not lost", "[sync][semaphore][cancel]") {
+  weft::test::watchdog wd("semaphore hand-off racing a cancellation");
+  int got_first = 0, cancelled_first = 0, bad = 0;
+  for (int round = 0; round < 300; ++round) {
+    weft::runtime rt({.workers = 2});
+    weft::semaphore s(0);
+    std::atomic<int> first{0}, second{0};  // 1: got a permit (and gave it back), 2: cancelled
+    auto waiter = [&](std::atomic<int>& outcome) -> task<void> {
+      try {
+        co_await s.acquire();
+        outcome.store(1);
+        s.release();
+      } catch (const weft::cancelled_error&) {
+        outcome.store(2);
+      }
+    };
+    auto h1 = rt.spawn(waiter(first));
+    weft::test::wait_suspended(rt, 1);
+    auto h2 = rt.spawn(waiter(second));
+    weft::test::wait_suspended(rt, 2);
+    weft::test::race([&] { s.release(); }, [&] { h1.cancel(); });
+    rt.block_on([&]() -> task<void> {
+      co_await h1;
+      co_await h2;
+    }());
+    got_first += first.load() == 1;
+    cancelled_first += first.load() == 2;
+    bad += first.load() == 0 || second.load() != 1 || s.available() != 1 || s.waiting() != 0;
+  }
+  CHECK(bad == 0);
+  CHECK(got_first + cancelled_first == 300);
 }
