@@ -323,3 +323,13 @@ TEST_CASE("plain threads sending and receiving and closing race shutdown: every 
     REQUIRE(values.alive() == 0);
   }
 }
+
+TEST_CASE("a channel capacity no memory could hold (a negative count converted) is refused", "[sync][channel]") {
+  // -1 and -2 as a std::size_t: the count a caller's arithmetic went below zero with.
+  CHECK_THROWS_AS(weft::channel<int>(static_cast<std::size_t>(-1)), std::invalid_argument);
+  CHECK_THROWS_AS(weft::channel<int>(static_cast<std::size_t>(-2)), std::invalid_argument);
+  CHECK_THROWS_AS(weft::channel<int>(std::size_t{1} << 63), std::invalid_argument);
+  CHECK_THROWS_AS(weft::channel<int>(weft::channel<int>::max_capacity + 1), std::invalid_argument);
+  weft::channel<int> rendezvous(0);  // 0 is a rendezvous, not an error
+  CHECK(rendezvous.capacity() == 0);
+}

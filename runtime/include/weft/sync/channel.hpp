@@ -5,7 +5,8 @@
 //   co_await results.send(r);                  // waits while the channel is full
 //   std::optional<result> r = co_await results.recv();   // nullopt once closed and drained
 //
-// A ring of `capacity` values; capacity 0 is a rendezvous (send waits for a receiver). Senders
+// A ring of `capacity` values; capacity 0 is a rendezvous (send waits for a receiver); a
+// capacity above max_capacity (2^48) throws std::invalid_argument. Senders
 // and receivers wait in FIFO order on the runtime's intrusive waiter list and hold no thread
 // while they wait; a value is handed straight to a waiting receiver, who runs next on the
 // sender's worker (its LIFO slot). A send or receive that neither waits nor wakes anyone takes
@@ -28,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -54,8 +56,12 @@ struct channel_options {
 template <class T>
 class channel {
  public:
+  /// At most `capacity` values buffered (0: a rendezvous). Throws std::invalid_argument for a
+  /// capacity above max_capacity.
   explicit channel(std::size_t capacity, channel_options opts = {})
-      : capacity_(capacity), ring_(capacity ? std::make_unique<ring>(capacity) : nullptr), name_(opts.name) {
+      : capacity_(checked_capacity(capacity)),
+        ring_(capacity ? std::make_unique<ring>(capacity) : nullptr),
+        name_(opts.name) {
     send_what_ = name_.empty() ? "channel send" : "send on channel " + name_;
     recv_what_ = name_.empty() ? "channel recv" : "recv on channel " + name_;
     if (!name_.empty()) {
@@ -73,6 +79,9 @@ class channel {
     detail::orphan_all(mu_, senders_);
     detail::orphan_all(mu_, receivers_);
   }
+
+  /// The largest capacity: 2^48 slots, more than any machine's memory holds.
+  static constexpr std::size_t max_capacity = std::size_t{1} << 48;
 
   std::size_t capacity() const noexcept { return capacity_; }
   const std::string& name() const noexcept { return name_; }
@@ -217,6 +226,16 @@ class channel {
   // different speeds) is lock-free between its waits.
   friend struct detail::channel_access;
   using ring = detail::channel_ring<T>;
+
+  // A capacity past any memory is a count that went below zero before it was converted to
+  // std::size_t; refused here, it would be undefined behaviour in the ring (std::bit_ceil of a
+  // value above 2^63) or a failed allocation of an absurd size.
+  static std::size_t checked_capacity(std::size_t capacity) {
+    if (capacity > max_capacity)
+      throw std::invalid_argument("weft::channel: capacity " + std::to_string(capacity) + " is above the most, " +
+                                  std::to_string(max_capacity) + " (a negative count converted to std::size_t?)");
+    return capacity;
+  }
 
   bool push_fast(T& value) noexcept {
     if constexpr (ring::lock_free)
