@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <weft/cancel.hpp>
 #include <weft/metrics/registry.hpp>
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
@@ -332,4 +334,41 @@ TEST_CASE("a channel capacity no memory could hold (a negative count converted) 
   CHECK_THROWS_AS(weft::channel<int>(weft::channel<int>::max_capacity + 1), std::invalid_argument);
   weft::channel<int> rendezvous(0);  // 0 is a rendezvous, not an error
   CHECK(rendezvous.capacity() == 0);
+}
+
+TEST_CASE("a channel destroyed as another thread cancels its waiters: each wakes once, nothing freed is touched",
+          "[sync][channel][cancel][lifecycle]") {
+  weft::test::watchdog wd("channel destruction racing a cancellation");
+  constexpr int waiters = 64, rounds = 500;
+  int bad = 0;
+  long destroyed = 0, cancelled = 0;
+  for (int round = 0; round < rounds; ++round) {
+    weft::runtime rt({.workers = 2});
+    auto ch = std::make_unique<weft::channel<int>>(round % 2);
+    weft::cancel_source stop;
+    std::atomic<int> woke_destroyed{0}, woke_cancelled{0};
+    auto receiver = [&](weft::channel<int>& c) -> task<void> {
+      try {
+        (void)co_await c.recv();
+      } catch (const weft::usage_error&) {
+        woke_destroyed.fetch_add(1);
+      } catch (const weft::cancelled_error&) {
+        woke_cancelled.fetch_add(1);
+      }
+    };
+    std::vector<weft::join_handle<void>> hs;
+    for (int i = 0; i < waiters; ++i) hs.push_back(rt.spawn(receiver(*ch), {.token = stop.token()}));
+    weft::test::wait_suspended(rt, waiters);
+    // The cancellation's hooks lock the channel to take their waiters out, while its destructor
+    // takes them out itself and then frees the channel.
+    weft::test::race([&] { ch.reset(); }, [&] { stop.cancel(); });
+    rt.block_on([&]() -> task<void> {
+      for (auto& h : hs) co_await h;
+    }());
+    destroyed += woke_destroyed.load();
+    cancelled += woke_cancelled.load();
+    bad += woke_destroyed.load() + woke_cancelled.load() != waiters;
+  }
+  CHECK(bad == 0);
+  CHECK(destroyed + cancelled == long{waiters} * rounds);
 }

@@ -30,7 +30,9 @@
 // Destruction. A primitive destroyed while tasks wait (a bug in a running program; routine
 // while shutdown destroys frames in no particular order) unlinks every waiter, marks it
 // orphaned and wakes its task, whose co_await throws usage_error; a waiter that is orphaned
-// never touches its primitive again.
+// never touches its primitive again. A hook (a cancellation, an abandonment) running on another
+// thread may have looked at its waiter just before: the destructor returns only once no hook is
+// at work on the primitive any more (waiter.cpp), so none takes the lock of a freed primitive.
 //
 // Nothing here allocates: the waiter lives in the awaiter, in the waiting coroutine's frame.
 
