@@ -1,5 +1,6 @@
 // The out-of-line half of the sync primitives' wait list (sync/detail/waiter.hpp): the one hook,
-// the destruction of a primitive with waiters, and its error.
+// the destruction of a primitive with waiters, its error, and the hazards that keep a primitive
+// alive under whoever is about to take its lock.
 
 #include <weft/sync/detail/waiter.hpp>
 
@@ -13,77 +14,70 @@ constinit std::atomic<std::uint32_t> short_mutex_sleepers{0};
 
 namespace {
 
-// Hooks at work on a primitive, so that its destructor can wait for them. A hook looks at its
-// waiter's flags and, finding it still in the primitive's lists, takes the primitive's lock: a
-// destructor that orphans the waiter between the look and the lock (or a waker that completes
-// it and then destroys the primitive) must not free the lock under the hook. So a hook first
-// publishes the primitive it works on in its thread's slot (a hazard pointer: the address of the
-// primitive's lock), then looks; orphan_all, after orphaning under the lock and letting go of it,
-// waits until no slot names the primitive. A destructor waits only for hooks on its own
-// primitive, and those wait for nothing but its lock, which it no longer holds.
+// The slots of primitive_hazard (waiter.hpp): a hazard pointer per thread. Whoever looks at a
+// waiter's flags and, finding it still in its primitive's lists, takes the primitive's lock (the
+// hook, finish() of a waiter handed the lock or a permit, a select's unlink) first publishes the
+// primitive it works on in its thread's slot (the address of the primitive's lock), then looks;
+// orphan_all, after orphaning under the lock and letting go of it, waits until no slot names the
+// primitive. So a destructor that orphans the waiter between the look and the lock (or a waker
+// that completes it and then destroys the primitive) never frees the lock under them. A
+// destructor waits only for those at work on its own primitive, and they wait for nothing but
+// its lock, which it no longer holds.
 //
-// Slots are handed out to threads on their first hook and never taken back; threads past
-// `max_slots` share a counter instead, which a destructor waits to see at zero. Hooks do not nest
-// (a hook gives back a hand-off and wakes a task: neither runs a hook); one that did would
-// count in the shared counter too.
+// Slots are handed out to threads on first use and never taken back; threads past `max_slots`
+// share a counter instead, which a destructor waits to see at zero. Hazards do not nest (none
+// is held across anything that takes another); one that did would use the counter too.
 constexpr std::size_t max_slots = 1024;
-constinit std::atomic<const short_mutex*> hook_slots[max_slots] = {};
-constinit std::atomic<std::size_t> hook_slots_used{0};
-constinit std::atomic<std::uint32_t> hook_overflow{0};
+constinit std::atomic<const short_mutex*> hazard_slots[max_slots] = {};
+constinit std::atomic<std::size_t> hazard_slots_used{0};
+constinit std::atomic<std::uint32_t> hazard_overflow{0};
 
 std::atomic<const short_mutex*>* my_slot() noexcept {
   thread_local std::atomic<const short_mutex*>* slot = [] {
-    const std::size_t i = hook_slots_used.fetch_add(1, std::memory_order_seq_cst);
-    return i < max_slots ? &hook_slots[i] : nullptr;
+    const std::size_t i = hazard_slots_used.fetch_add(1, std::memory_order_seq_cst);
+    return i < max_slots ? &hazard_slots[i] : nullptr;
   }();
   return slot;
 }
 
-class hook_section {
- public:
-  explicit hook_section(const short_mutex* mu) noexcept : slot_(my_slot()) {
-    // seq_cst (an exchange on x86: a full fence): published before the hook loads its waiter's
-    // flags, pairing with the fence in wait_for_hooks: either the destructor sees the slot and
-    // waits, or the hook sees the flags the destructor set before its fence.
-    if (slot_ && slot_->load(std::memory_order_relaxed) == nullptr) {  // (only this thread stores it)
-      slot_->store(mu, std::memory_order_seq_cst);
-      return;
-    }
-    slot_ = nullptr;  // no slot, or nested: counted instead
-    hook_overflow.fetch_add(1, std::memory_order_seq_cst);
-  }
-  hook_section(const hook_section&) = delete;
-  hook_section& operator=(const hook_section&) = delete;
-  ~hook_section() {
-    // release: the hook's last touch of the primitive happens-before a destructor that sees the
-    // slot cleared (its acquire load) goes on to free it.
-    if (slot_)
-      slot_->store(nullptr, std::memory_order_release);
-    else
-      hook_overflow.fetch_sub(1, std::memory_order_release);
-  }
-
- private:
-  std::atomic<const short_mutex*>* slot_;
-};
-
-// After orphaning `mu`'s waiters (and unlocking): returns once no hook works on `mu`.
-void wait_for_hooks(const short_mutex& mu) noexcept {
-  // Pairs with hook_section's seq_cst store (see there); the loads below are after it in the single
-  // total order, so a hook that published after them saw our flags and leaves `mu` alone.
+// After orphaning `mu`'s waiters (and unlocking): returns once no hazard names `mu`.
+void wait_for_hazards(const short_mutex& mu) noexcept {
+  // Pairs with primitive_hazard's seq_cst store (see there); the loads below are after it in the
+  // single total order, so a hazard published after them saw our flags and leaves `mu` alone.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  const std::size_t n = std::min(hook_slots_used.load(std::memory_order_seq_cst), max_slots);
+  const std::size_t n = std::min(hazard_slots_used.load(std::memory_order_seq_cst), max_slots);
   for (std::size_t i = 0; i < n; ++i)
-    while (hook_slots[i].load(std::memory_order_acquire) == &mu) sched::spin_pause();
-  while (hook_overflow.load(std::memory_order_acquire) != 0) sched::spin_pause();
+    while (hazard_slots[i].load(std::memory_order_acquire) == &mu) sched::spin_pause();
+  while (hazard_overflow.load(std::memory_order_acquire) != 0) sched::spin_pause();
 }
 
 }  // namespace
 
+primitive_hazard::primitive_hazard(const short_mutex* mu) noexcept : slot_(my_slot()) {
+  // seq_cst (an exchange on x86: a full fence): published before the flags are loaded (seq_cst
+  // too), pairing with the fence in wait_for_hazards: either the destructor sees the slot and
+  // waits, or the loads see the flags the destructor set before its fence.
+  if (slot_ && slot_->load(std::memory_order_relaxed) == nullptr) {  // (only this thread stores it)
+    slot_->store(mu, std::memory_order_seq_cst);
+    return;
+  }
+  slot_ = nullptr;  // no slot, or nested: counted instead
+  hazard_overflow.fetch_add(1, std::memory_order_seq_cst);
+}
+
+primitive_hazard::~primitive_hazard() {
+  // release: the last touch of the primitive happens-before a destructor that sees the slot
+  // cleared (its acquire load) goes on to free it.
+  if (slot_)
+    slot_->store(nullptr, std::memory_order_release);
+  else
+    hazard_overflow.fetch_sub(1, std::memory_order_release);
+}
+
 void waiter::hook(cancel_hook* h, hook_op op) noexcept {
   auto& w = *static_cast<waiter*>(h);
-  hook_section busy(w.mu);  // until the last touch of the primitive (the give-back included)
-  // seq_cst: after our slot's store in the single total order (see hook_section). They pair with
+  primitive_hazard hazard(w.mu);  // until the last touch of the primitive (the give-back included)
+  // seq_cst: after the hazard's store in the single total order (waiter.hpp). They pair with
   // orphan_all's release (an orphaned waiter's primitive is gone) and waiter_queue::remove's (a
   // released waiter's primitive may be gone: nothing left to undo).
   if (w.orphaned.load(std::memory_order_seq_cst) || w.released.load(std::memory_order_seq_cst)) return;
@@ -122,9 +116,9 @@ void orphan_all(short_mutex& mu, waiter_queue& waiting, waiter_queue* handed) no
     if (handed)
       for (waiter* w = handed->front(); w; w = w->next) w->orphaned.store(true, std::memory_order_release);
   }
-  // A hook that looked at its waiter before we orphaned it (or before a waker took it out) may
-  // still be about to take our lock: our caller frees it next.
-  wait_for_hooks(mu);
+  // A hook (or a resuming waiter) that looked at its waiter before we orphaned it, or before a
+  // waker took it out, may still be about to take our lock: our caller frees it next.
+  wait_for_hazards(mu);
   wake.wake_all();
 }
 

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -490,4 +491,36 @@ TEST_CASE("a select cancelled just as a branch completes either takes what the b
     CHECK(bad == 0);
     CHECK(won + cancelled == 300);
   }
+}
+
+TEST_CASE("a channel destroyed as the selects waiting on it win another branch: none touches it once freed",
+          "[select][lifecycle]") {
+  weft::test::watchdog wd("select unlinking racing a channel's destruction");
+  constexpr int selects = 64, rounds = 300;
+  int bad = 0;
+  for (int round = 0; round < rounds; ++round) {
+    weft::runtime rt({.workers = 2});
+    weft::channel<int> a(0);
+    auto b = std::make_unique<weft::channel<int>>(round % 2);
+    std::atomic<int> won_a{0}, destroyed{0};
+    auto selecting = [&](weft::channel<int>& other) -> task<void> {
+      try {
+        auto [index, v] = co_await weft::select(a.recv(), other.recv());
+        if (index == 0) won_a.fetch_add(1);
+      } catch (const weft::usage_error&) {
+        destroyed.fetch_add(1);
+      }
+    };
+    std::vector<weft::join_handle<void>> hs;
+    for (int i = 0; i < selects; ++i) hs.push_back(rt.spawn(selecting(*b)));
+    weft::test::wait_suspended(rt, selects);
+    // Closing `a` wins every select there, and each then takes its waiter out of `b`, while `b`'s
+    // destructor takes out those it finds first and frees `b`.
+    weft::test::race([&] { a.close(); }, [&] { b.reset(); });
+    rt.block_on([&]() -> task<void> {
+      for (auto& h : hs) co_await h;
+    }());
+    bad += won_a.load() + destroyed.load() != selects;
+  }
+  CHECK(bad == 0);
 }

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -84,4 +85,34 @@ TEST_CASE("a permit handed to a waiter cancelled at that moment is not lost", "[
   }
   CHECK(bad == 0);
   CHECK(got_first + cancelled_first == 300);
+}
+
+TEST_CASE("a semaphore destroyed right after handing its permits to waiters that have not resumed yet",
+          "[sync][semaphore][lifecycle]") {
+  weft::test::watchdog wd("semaphore hand-offs racing its destruction");
+  constexpr int waiters = 64, rounds = 300;
+  int bad = 0;
+  for (int round = 0; round < rounds; ++round) {
+    weft::runtime rt({.workers = 2});
+    auto s = std::make_unique<weft::semaphore>(0);
+    std::atomic<int> got{0};
+    auto waiter = [&](weft::semaphore& sem) -> task<void> {
+      co_await sem.acquire();
+      got.fetch_add(1);
+    };
+    std::vector<weft::join_handle<void>> hs;
+    for (int i = 0; i < waiters; ++i) hs.push_back(rt.spawn(waiter(*s)));
+    weft::test::wait_suspended(rt, waiters);
+    // Every waiter is handed a permit; once some have resumed (each takes itself off the
+    // semaphore's hand-off list), the semaphore is destroyed while the others resume.
+    s->release(waiters);
+    while (got.load() < waiters / 4) {
+    }
+    s.reset();
+    rt.block_on([&]() -> task<void> {
+      for (auto& h : hs) co_await h;
+    }());
+    bad += got.load() != waiters;
+  }
+  CHECK(bad == 0);
 }

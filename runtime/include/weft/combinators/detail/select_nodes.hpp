@@ -102,9 +102,11 @@ struct waiter_node {
   /// Lock not held: off the wait queue (a loser) or the hand-off queue (the winner of a
   /// semaphore or mutex branch); abandoning, a hand-off is given back.
   void unlink(bool abandon) noexcept {
-    // acquire: pairs with orphan_all's release (an orphaned waiter's primitive may be gone) and
-    // with waiter_queue::remove's (a released one is in no list of its primitive any more).
-    if (w.orphaned.load(std::memory_order_acquire) || w.released.load(std::memory_order_acquire)) return;
+    primitive_hazard hazard(w.mu);  // until the last touch of the primitive (the give-back included)
+    // seq_cst: see primitive_hazard. Pairs with orphan_all's release (an orphaned waiter's
+    // primitive may be gone) and with waiter_queue::remove's (a released one is in no list of its
+    // primitive any more).
+    if (w.orphaned.load(std::memory_order_seq_cst) || w.released.load(std::memory_order_seq_cst)) return;
     bool give_back = false;
     {
       std::lock_guard lock(*w.mu);

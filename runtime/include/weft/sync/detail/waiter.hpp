@@ -30,9 +30,10 @@
 // Destruction. A primitive destroyed while tasks wait (a bug in a running program; routine
 // while shutdown destroys frames in no particular order) unlinks every waiter, marks it
 // orphaned and wakes its task, whose co_await throws usage_error; a waiter that is orphaned
-// never touches its primitive again. A hook (a cancellation, an abandonment) running on another
-// thread may have looked at its waiter just before: the destructor returns only once no hook is
-// at work on the primitive any more (waiter.cpp), so none takes the lock of a freed primitive.
+// never touches its primitive again. A hook (a cancellation, an abandonment), a waiter handed a
+// lock or a permit and resuming, or a select taking its waiter out may have looked at the waiter
+// just before, on another thread: each holds a primitive_hazard meanwhile, and the destructor
+// returns only once none is at work on the primitive (waiter.cpp).
 //
 // Nothing here allocates: the waiter lives in the awaiter, in the waiting coroutine's frame.
 
@@ -112,6 +113,22 @@ class short_mutex {
 };
 
 class waiter_queue;
+
+/// Held by whoever looks at a waiter's `orphaned` and `released` flags (with seq_cst loads, after
+/// constructing it) and then, finding the waiter still in its primitive's lists, takes the
+/// primitive's lock: the hook, finish() of a waiter handed a lock or a permit, a select's unlink.
+/// While it lives, that primitive's destructor (orphan_all) waits, so the primitive is not freed
+/// between the look and the last touch. A store and a clear on the thread's own slot (waiter.cpp).
+class primitive_hazard {
+ public:
+  explicit primitive_hazard(const short_mutex* mu) noexcept;
+  primitive_hazard(const primitive_hazard&) = delete;
+  primitive_hazard& operator=(const primitive_hazard&) = delete;
+  ~primitive_hazard();
+
+ private:
+  std::atomic<const short_mutex*>* slot_;
+};
 
 /// What the wait lists see of a weft::select (combinators/detail/select_core.hpp): one word.
 /// `waiting` is the only state a waker may claim; a select that is still registering holds the
@@ -222,9 +239,13 @@ struct waiter : suspension {
     leave_quietly();
     if (result == outcome::cancelled) throw cancelled_error();
     if (result == outcome::destroyed) throw_destroyed(what);
-    if (linked && !orphaned.load(std::memory_order_acquire)) {  // handed: off the hand-off queue
-      std::lock_guard lock(*mu);
-      take_off_queue();
+    if (linked) {  // handed: off the hand-off queue, unless the primitive is gone
+      primitive_hazard hazard(mu);
+      // seq_cst: see primitive_hazard. Pairs with orphan_all's release.
+      if (!orphaned.load(std::memory_order_seq_cst)) {
+        std::lock_guard lock(*mu);
+        take_off_queue();
+      }
     }
     return result;
   }
