@@ -372,3 +372,32 @@ TEST_CASE("a channel destroyed as another thread cancels its waiters: each wakes
   CHECK(bad == 0);
   CHECK(destroyed + cancelled == long{waiters} * rounds);
 }
+
+TEST_CASE("a named channel destroyed right after handing values to blocked receivers that have not resumed yet",
+          "[sync][channel][metrics][lifecycle]") {
+  weft::test::watchdog wd("a named channel's hand-offs racing its destruction");
+  constexpr int receivers = 16, rounds = 200;
+  int bad = 0;
+  for (int round = 0; round < rounds; ++round) {
+    weft::metrics::registry reg;
+    weft::runtime rt({.workers = 2, .registry = &reg});
+    auto ch =
+        std::make_unique<weft::channel<int>>(round % 2, weft::channel_options{.name = "handoff", .registry = &reg});
+    std::atomic<int> got{0};
+    auto receiver = [&](weft::channel<int>& c) -> task<void> {
+      if (co_await c.recv()) got.fetch_add(1);
+    };
+    std::vector<weft::join_handle<void>> hs;
+    for (int i = 0; i < receivers; ++i) hs.push_back(rt.spawn(receiver(*ch)));
+    weft::test::wait_suspended(rt, receivers);
+    // Each value goes straight to a blocked receiver, which records how long it was blocked as
+    // it resumes; the channel (and its metrics) is destroyed meanwhile.
+    for (int i = 0; i < receivers; ++i) bad += !ch->try_send(i);
+    ch.reset();
+    rt.block_on([&]() -> task<void> {
+      for (auto& h : hs) co_await h;
+    }());
+    bad += got.load() != receivers;
+  }
+  CHECK(bad == 0);
+}

@@ -16,7 +16,10 @@
 // A channel given a name reports, under the label channel=<name>, the time senders spent
 // blocked on it full (weft_channel_send_blocked_seconds), receivers blocked on it empty
 // (weft_channel_recv_blocked_seconds), and its depth (weft_channel_depth), in the registry of
-// the runtime it is created on (or channel_options::registry).
+// the runtime it is created on (or channel_options::registry). A wait is measured up to the
+// moment it is served (a receiver took the value or made room, a sender handed one over, the
+// channel closed), not to the task's resumption: the waiting task may resume after the channel
+// is gone, and the delay before it runs is the schedule delay's (weft_schedule_delay_seconds).
 //
 // Thread safety: every member may be called from any thread; try_send/try_recv/close from plain
 // threads too. Lifetime: a channel should outlive the tasks waiting on it (one destroyed under
@@ -101,6 +104,7 @@ class channel {
       closed_ = true;
       if (ring_) ring_->set_tail_flag(ring::closed);  // lock-free sends stop here
       // Receivers wait only while the buffer is empty, so none of them misses a value.
+      for (detail::waiter* r = receivers_.front(); r; r = r->next) note_unblocked(*r, true);
       detail::complete_all(receivers_, detail::waiter::outcome::closed, woken);
       detail::complete_all(senders_, detail::waiter::outcome::closed, woken);
     }
@@ -149,7 +153,7 @@ class channel {
             return c_->offer_locked(value_, woken_);
           },
           [&](waiter* w) {
-            if (c_->metrics_) blocked_since_ = sched::clock_now();
+            if (c_->metrics_) blocked_since = sched::clock_now();
             c_->senders_.push_back(w);
             c_->stale_ = 0;
           },
@@ -158,8 +162,9 @@ class channel {
           });
     }
     void await_resume() {
+      // (Nothing of the channel is touched after a wait: it may be gone by now. Its waker
+      // reported how long we were blocked.)
       if (finish("weft::channel") == outcome::closed) throw channel_closed();
-      if (blocked_since_) c_->metrics_->sent_after_blocking(sched::clock_now() - blocked_since_);
     }
 
    private:
@@ -167,7 +172,6 @@ class channel {
     channel* c_;
     T value_;
     detail::task_record* woken_ = nullptr;
-    std::int64_t blocked_since_ = 0;
   };
 
   class recv_awaiter : detail::waiter {
@@ -180,7 +184,7 @@ class channel {
           h, c_->recv_what_.c_str(), [&] { return c_->pop_fast(value_); },
           [&] { return c_->take_locked(value_, woken_); },
           [&](waiter* w) {
-            if (c_->metrics_) blocked_since_ = sched::clock_now();
+            if (c_->metrics_) blocked_since = sched::clock_now();
             c_->receivers_.push_back(w);
             c_->stale_ = 0;
           },
@@ -189,8 +193,7 @@ class channel {
           });
     }
     std::optional<T> await_resume() {
-      finish("weft::channel");
-      if (blocked_since_) c_->metrics_->received_after_blocking(sched::clock_now() - blocked_since_);
+      finish("weft::channel");  // (as for send: the channel may be gone)
       return std::move(value_);
     }
 
@@ -199,7 +202,6 @@ class channel {
     channel* c_;
     std::optional<T> value_;
     detail::task_record* woken_ = nullptr;
-    std::int64_t blocked_since_ = 0;
   };
 
   /// Sends `value`, waiting while the channel is full. Throws channel_closed if the channel is
@@ -256,6 +258,7 @@ class channel {
   bool offer_locked(T& value, detail::task_record*& woken, bool will_wait = true) {
     if (detail::waiter* r = receivers_.claim_front()) {
       static_cast<std::optional<T>*>(r->payload)->emplace(std::move(value));
+      note_unblocked(*r, true);
       woken = r->complete(detail::waiter::outcome::done);
       return true;
     }
@@ -269,6 +272,7 @@ class channel {
     if (ring_ && !ring_->empty_locked() && pop_locked(out, woken)) return true;
     if (detail::waiter* s = senders_.claim_front()) {  // a rendezvous (a buffered channel: rare)
       out.emplace(std::move(*static_cast<T*>(s->payload)));
+      note_unblocked(*s, false);
       woken = s->complete(detail::waiter::outcome::done);
       return true;
     }
@@ -304,11 +308,24 @@ class channel {
       // slow_push before it queued (and relax_locked leaves the flag while one is queued).
       [[maybe_unused]] const bool pushed = ring_->push_locked(*static_cast<T*>(s->payload));
       assert(pushed);
+      note_unblocked(*s, false);
       woken = s->complete(detail::waiter::outcome::done);
     } else {
       relax_locked();
     }
     return true;
+  }
+
+  // Under mu_: a waiter of a named channel (blocked_since set as it queued) is done waiting:
+  // reports how long it was blocked, here, while the channel surely lives. (The waiter itself
+  // may resume after the channel is destroyed, and then must not touch its metrics.)
+  void note_unblocked(const detail::waiter& w, bool receiver) noexcept {
+    if (!w.blocked_since) return;
+    const std::int64_t blocked = sched::clock_now() - w.blocked_since;
+    if (receiver)
+      metrics_->received_after_blocking(blocked);
+    else
+      metrics_->sent_after_blocking(blocked);
   }
 
   // Under mu_, having found nobody to hand to: the relax_after-th time in a row, clears the

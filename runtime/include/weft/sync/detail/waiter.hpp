@@ -271,6 +271,7 @@ struct waiter : suspension {
   void* owner;
   undo_fn undo;
   void* payload = nullptr;         ///< channel: the value to send, or where to receive
+  std::int64_t blocked_since = 0;  ///< a named channel's: when it queued (its waker reports the wait)
   select_claim* select = nullptr;  ///< a weft::select's waiter: claim it before completing it
   std::uint32_t branch = 0;        ///< which of the select's branches this waiter is
   outcome result = outcome::waiting;
