@@ -37,3 +37,11 @@ TEST_CASE("a latch releases its waiters at zero and refuses to go below", "[sync
   CHECK(done.try_wait());
   CHECK_THROWS_AS(done.count_down(), std::invalid_argument);
 }
+
+TEST_CASE("a latch count that is a negative one converted to std::size_t is refused, not waited for forever",
+          "[sync][latch]") {
+  CHECK_THROWS_AS(weft::latch(static_cast<std::size_t>(-1)), std::invalid_argument);
+  CHECK_THROWS_AS(weft::latch(weft::latch::max() + 1), std::invalid_argument);
+  weft::latch most(weft::latch::max());
+  CHECK(most.count() == weft::latch::max());
+}

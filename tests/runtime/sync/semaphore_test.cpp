@@ -116,3 +116,10 @@ TEST_CASE("a semaphore destroyed right after handing its permits to waiters that
   }
   CHECK(bad == 0);
 }
+
+TEST_CASE("a semaphore count that is a negative one converted to std::size_t is refused", "[sync][semaphore]") {
+  CHECK_THROWS_AS(weft::semaphore(static_cast<std::size_t>(-1)), std::invalid_argument);
+  CHECK_THROWS_AS(weft::semaphore(weft::semaphore::max() + 1), std::invalid_argument);
+  weft::semaphore most(weft::semaphore::max());
+  CHECK(most.available() == weft::semaphore::max());
+}

@@ -5,15 +5,19 @@
 //   ... each of three tasks: done.count_down();
 //   co_await done.wait();     // resumes when the count reaches zero
 //
-// count_down() below zero throws std::invalid_argument. wait() is a cancellation point.
+// count_down() below zero throws std::invalid_argument, and so does a count above max()
+// (PTRDIFF_MAX, as std::latch's: a negative count converted to std::size_t, which would never
+// reach zero). wait() is a cancellation point.
 //
 // Thread safety: every member may be called from any thread. Lifetime: should outlive its
 // waiters (one destroyed under them wakes them with usage_error); may outlive its runtime.
 
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 
 #include <weft/sync/detail/waiter.hpp>
 
@@ -21,7 +25,8 @@ namespace weft {
 
 class latch {
  public:
-  explicit latch(std::size_t count) noexcept : count_(count) {}
+  /// Throws std::invalid_argument if `count` is above max().
+  explicit latch(std::size_t count) : count_(checked(count)) {}
   latch(const latch&) = delete;
   latch& operator=(const latch&) = delete;
   ~latch() { detail::orphan_all(mu_, waiters_); }
@@ -50,7 +55,17 @@ class latch {
   /// Suspends until the count reaches zero.
   auto wait() noexcept { return detail::wait_awaiter<wait_op>(*this); }
 
+  /// The largest count a latch may start with.
+  static constexpr std::size_t max() noexcept { return PTRDIFF_MAX; }
+
  private:
+  static std::size_t checked(std::size_t count) {
+    if (count > max())
+      throw std::invalid_argument("weft::latch: a count of " + std::to_string(count) +
+                                  " is above the most, PTRDIFF_MAX (a negative count converted to std::size_t?)");
+    return count;
+  }
+
   struct wait_op {
     using primitive = latch;
     static constexpr const char* what = "latch";

@@ -5,15 +5,20 @@
 //   co_await slots.acquire();  ...  slots.release();
 //
 // Fair: release() hands its permit to the longest waiting task rather than letting a newcomer
-// take it. acquire() is a cancellation point. A permit handed to a task that is destroyed
-// before it resumes (shutdown) comes back to the semaphore.
+// take it. At most max() permits (PTRDIFF_MAX, as std::counting_semaphore's): a count above it
+// is a negative one converted to std::size_t, and the constructor throws std::invalid_argument. acquire() is a
+// cancellation point. A permit handed to a task that is destroyed before it resumes (shutdown) comes back to the
+// semaphore.
 //
 // Thread safety: every member may be called from any thread. Lifetime: should outlive its
 // waiters (one destroyed under them wakes them with usage_error); may outlive its runtime.
 
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 
 #include <weft/sync/detail/waiter.hpp>
 
@@ -21,7 +26,8 @@ namespace weft {
 
 class semaphore {
  public:
-  explicit semaphore(std::size_t permits) noexcept : permits_(permits) {}
+  /// Throws std::invalid_argument if `permits` is above max().
+  explicit semaphore(std::size_t permits) : permits_(checked(permits)) {}
   semaphore(const semaphore&) = delete;
   semaphore& operator=(const semaphore&) = delete;
   ~semaphore() { detail::orphan_all(mu_, waiters_, &handed_); }
@@ -59,7 +65,18 @@ class semaphore {
   /// Suspends until a permit is free and takes it.
   auto acquire() noexcept { return detail::wait_awaiter<wait_op>(*this); }
 
+  /// The most permits a semaphore may start with.
+  static constexpr std::size_t max() noexcept { return PTRDIFF_MAX; }
+
  private:
+  static std::size_t checked(std::size_t permits) {
+    if (permits > max())
+      throw std::invalid_argument(
+          "weft::semaphore: " + std::to_string(permits) +
+          " permits is above the most, PTRDIFF_MAX (a negative count converted to std::size_t?)");
+    return permits;
+  }
+
   struct wait_op {
     using primitive = semaphore;
     static constexpr const char* what = "semaphore";
