@@ -355,9 +355,12 @@ inline waiter* waiter_queue::claim_front() noexcept {
 }
 
 inline task_record* waiter::complete(outcome r) noexcept {
-  queue->remove(this);
+  // Written and read before the release: a hook that sees `released` (another thread ending the
+  // task, say shutdown destroying its frame) may let the waiter go at once.
   result = r;
-  return task_;
+  task_record* t = task_;
+  queue->remove(this);
+  return t;
 }
 
 inline task_record* waiter::hand_off(waiter_queue& handed) noexcept {
