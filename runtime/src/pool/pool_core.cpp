@@ -200,17 +200,23 @@ health_status pool_core::health(const pool_stats& s, const std::vector<std::stri
                                       opts.max_queued_bytes));
   }
   for (const auto& t : open_circuits) h.reasons.push_back("circuit open for " + t);
-  if (std::size_t z = rt.zombie_workers())
-    h.reasons.push_back(fmt::format("{} worker(s) stuck in a task (zombies)", z));
-  std::uint64_t stalls = rt.stalls_detected();
   std::uint64_t letters = s.dead_lettered;
   {
     std::lock_guard lock(mu);
-    if (stalls > last_stalls_)
-      h.reasons.push_back(fmt::format("{} stall(s) since the last check", stalls - last_stalls_));
+    if (stopping) h.reasons.push_back(live_tasks == 0 ? "stopped" : "stopping");
+    // The runtime is asked only while the pool's tasks live, and under mu: its end ends them,
+    // each taking mu (task_exited), so it cannot be freed meanwhile. Once they are gone it may
+    // be (a stopped pool may outlive its runtime).
+    if (live_tasks > 0) {
+      if (std::size_t z = rt.zombie_workers())
+        h.reasons.push_back(fmt::format("{} worker(s) stuck in a task (zombies)", z));
+      std::uint64_t stalls = rt.stalls_detected();
+      if (stalls > last_stalls_)
+        h.reasons.push_back(fmt::format("{} stall(s) since the last check", stalls - last_stalls_));
+      last_stalls_ = stalls;
+    }
     if (letters > last_dead_lettered_)
       h.reasons.push_back(fmt::format("{} job(s) dead-lettered since the last check", letters - last_dead_lettered_));
-    last_stalls_ = stalls;
     last_dead_lettered_ = letters;
   }
   h.healthy = h.reasons.empty();

@@ -1,5 +1,6 @@
 // job_pool at the edges of its life: stop() called twice at once, options that cannot work,
-// processors that throw anything, names, and the counters those paths keep.
+// processors that throw anything, names, the runtime shutting down under a retry's backoff or a
+// drain, calls from other threads racing the shutdown, and the counters those paths keep.
 
 #include <atomic>
 #include <chrono>
@@ -12,14 +13,17 @@
 
 #include <catch2/catch.hpp>
 
+#include <weft/errors.hpp>
 #include <weft/metrics/registry.hpp>
 #include <weft/pool/pool.hpp>
 #include <weft/runtime.hpp>
 #include <weft/sync/event.hpp>
 #include <weft/time.hpp>
+#include <weft/yield.hpp>
 
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
+#include "memory_store.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;
@@ -217,5 +221,26 @@ TEST_CASE("a pool outliving its runtime says stopping and is destroyed safely", 
   auto h = pool->health();
   CHECK_FALSE(h.healthy);
   CHECK(consistent(pool->stats()));
+  pool.reset();
+}
+
+TEST_CASE("a stopped pool is degraded in health(), and asks nothing of its runtime once that is gone",
+          "[pool][lifecycle]") {
+  std::optional<weft::job_pool<int>> pool;
+  auto says_stopped = [](const weft::health_status& h) {
+    bool stopped = false;
+    for (auto& r : h.reasons) stopped |= r.find("stopped") != std::string::npos;
+    return !h.healthy && stopped;
+  };
+  {
+    weft::runtime rt({.workers = 1});
+    pool.emplace(rt, weft::pool_options{.concurrency = 1}, [](int) -> task<void> { co_return; });
+    REQUIRE(pool->try_submit(1) == weft::submit_status::accepted);
+    rt.block_on(pool->stop(10s));
+    CHECK(says_stopped(pool->health()));
+  }
+  // The runtime (its stall detector with it) is gone: health() answers from the pool alone.
+  CHECK(says_stopped(pool->health()));
+  CHECK(pool->stats().processed == 1);
   pool.reset();
 }

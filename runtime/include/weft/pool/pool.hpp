@@ -176,7 +176,8 @@ class job_pool {
 
   /// Healthy, or degraded with reasons: queue (or memory budget) fuller than
   /// pool_options::degraded_queue_fill, open circuits, zombie workers or stalls since the last
-  /// check, jobs dead-lettered since the last check, or the pool stopped.
+  /// check, jobs dead-lettered since the last check, or the pool stopping or stopped. Safe after
+  /// the runtime is gone (it is not asked then).
   health_status health() {
     std::vector<std::string> open;
     bool runtime_gone;

@@ -60,7 +60,8 @@ class pool_core {
   /// The wait before attempt `attempt` (2, 3, ...): exponential, capped, jittered.
   std::chrono::nanoseconds backoff(std::size_t attempt);
   /// Health from a stats snapshot (see job_pool::health); call with the mutex not held.
-  /// `runtime_gone`: the runtime ended the pool's workers (it is not asked about stalls then).
+  /// `runtime_gone`: the runtime ended the pool's workers. The runtime is asked about zombies
+  /// and stalls only while the pool's tasks live (it may be gone once they are).
   health_status health(const pool_stats& s, const std::vector<std::string>& open_circuits, bool runtime_gone);
   /// The message of an exception, for dead letters.
   static std::string describe(const std::exception_ptr& e);
