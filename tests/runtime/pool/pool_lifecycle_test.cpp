@@ -244,3 +244,27 @@ TEST_CASE("a stopped pool is degraded in health(), and asks nothing of its runti
   CHECK(pool->stats().processed == 1);
   pool.reset();
 }
+
+TEST_CASE("stop() with a negative drain timeout is refused, naming it, and leaves the pool running",
+          "[pool][lifecycle][misuse]") {
+  weft::test::watchdog wd("stop with a negative timeout");
+  weft::runtime rt({.workers = 2});
+  std::atomic<int> ran{0};
+  weft::job_pool<int> pool(rt, {.concurrency = 1}, [&](int) -> task<void> {
+    ran.fetch_add(1);
+    co_return;
+  });
+  std::string error = "(no std::invalid_argument)";
+  try {
+    rt.block_on(pool.stop(-1ms));
+  } catch (const std::invalid_argument& e) {
+    error = e.what();
+  }
+  CHECK(error.find("drain_timeout") != std::string::npos);
+  CHECK(pool.try_submit(1) == weft::submit_status::accepted);  // not stopping
+  auto report = rt.block_on(pool.stop(10s));                   // a real stop drains it
+  CHECK(report.cancelled == 0);
+  CHECK(ran.load() == 1);
+  CHECK(pool.stats().processed == 1);
+  CHECK(pool.stats().workers == 0);
+}

@@ -53,6 +53,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -191,8 +192,13 @@ class job_pool {
 
   /// Rejects new jobs, finishes what is queued, and at `drain_timeout` cancels what is still
   /// running and dead-letters what is still queued (a store keeps those pending). Waits for the
-  /// pool's tasks to end. A second call waits for the first and returns its report.
+  /// pool's tasks to end. A second call waits for the first and returns its report. Throws
+  /// std::invalid_argument for a negative drain_timeout, before anything stops.
   task<stop_report> stop(std::chrono::milliseconds drain_timeout) {
+    // Checked first: a refused stop leaves the pool running (the drain's with_timeout would
+    // throw only once the pool had begun stopping).
+    if (drain_timeout < std::chrono::milliseconds::zero())
+      throw std::invalid_argument("weft::job_pool::stop: drain_timeout must not be negative (0: cancel at once)");
     auto keep = s_;
     co_return co_await stop_once(keep, drain_timeout);
   }
