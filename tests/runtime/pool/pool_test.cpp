@@ -275,6 +275,28 @@ TEST_CASE("an open circuit half-opens after reset_timeout; a failed probe opens 
   CHECK(rt.now() - rt.start() == 60s);
 }
 
+TEST_CASE("a circuit whose reset_timeout is max() stays open: it never half-opens", "[pool][breaker][sim]") {
+  sim rt{{.seed = 7}};
+  weft::job_pool<job> pool(
+      rt,
+      {.name = "never",
+       .concurrency = 1,
+       .breaker = {.enabled = true, .failure_threshold = 1, .reset_timeout = std::chrono::milliseconds::max()}},
+      [](job) -> task<void> {
+        throw std::runtime_error("report service down");
+        co_return;
+      },
+      [](const job& j) { return j.type; });
+  REQUIRE(pool.try_submit(job{1, "report"}) == weft::submit_status::accepted);
+  rt.advance(0ms);
+  REQUIRE(pool.stats().failed == 1);  // open since t = 0
+  CHECK(pool.try_submit(job{2, "report"}) == weft::submit_status::circuit_open);
+  rt.advance(24h * 365);
+  CHECK(pool.try_submit(job{3, "report"}) == weft::submit_status::circuit_open);
+  rt.block_on(pool.stop(10s));
+  CHECK(pool.stats().failed == 1);
+}
+
 TEST_CASE("stop drains the queue, then cancels what is left at the timeout", "[pool][cancel][sim]") {
   sim rt{{.seed = 6, .workers = 2}};
   weft::job_pool<job> pool(rt, {.name = "stopper", .concurrency = 1, .queue_capacity = 16}, [](job j) -> task<void> {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <weft/pool/options.hpp>
+#include <weft/time/detail/deadline.hpp>
 
 namespace weft::detail {
 
@@ -20,7 +21,8 @@ class breaker_set {
   enum class state { closed, open, half_open };
   using clock = std::chrono::steady_clock;
 
-  explicit breaker_set(breaker_options o) : o_(o) {}
+  explicit breaker_set(breaker_options o)
+      : o_(o), reset_after_(std::chrono::nanoseconds(saturating_ns(o.reset_timeout))) {}
 
   /// Whether a job of `type` may go ahead now (half-open: counts it as a probe).
   bool allow(const std::string& type, clock::time_point now) {
@@ -70,7 +72,7 @@ class breaker_set {
   };
   entry& at(const std::string& type, clock::time_point now) {
     auto& b = breakers_[type];
-    if (b.s == state::open && now - b.opened >= o_.reset_timeout) {
+    if (b.s == state::open && now - b.opened >= reset_after_) {
       b.s = state::half_open;
       b.probes = 0;
     }
@@ -78,6 +80,9 @@ class breaker_set {
   }
 
   breaker_options o_;
+  // o_.reset_timeout in the clock's unit, saturated: compared as it is, milliseconds::max()
+  // ("never") overflowed into -1 ms and every open circuit half-opened at once.
+  std::chrono::nanoseconds reset_after_;
   std::map<std::string, entry> breakers_;
 };
 
