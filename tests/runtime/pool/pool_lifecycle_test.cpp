@@ -43,6 +43,26 @@ std::string invalid_argument_of(const std::function<void()>& f) {
   return "(no std::invalid_argument)";
 }
 
+// One worker, no shutdown grace, no replacement worker: with the worker held
+// (hold_the_worker), what the runtime's shutdown ends is destroyed where it waits, or before it
+// ever ran, without running its cancellation.
+weft::runtime_options one_worker_no_grace() {
+  return {.workers = 1, .stall = {.threshold = 1h, .replace_after = 1h, .max_replacements = 0}, .shutdown_grace = 0ms};
+}
+
+task<void> hold_until_stopping(weft::runtime& rt, std::atomic<bool>& holding) {
+  holding.store(true);  // (the last use of `holding`)
+  while (!rt.scheduler().stopping()) std::this_thread::yield();
+  co_return;
+}
+
+/// Holds `rt`'s worker with a task that returns once the workers are told to stop.
+void hold_the_worker(weft::runtime& rt) {
+  std::atomic<bool> holding{false};
+  rt.spawn(hold_until_stopping(rt, holding)).detach();
+  while (!holding.load()) std::this_thread::yield();
+}
+
 }  // namespace
 
 TEST_CASE("two stops at once: the first drains, the second waits for it and gets the same report",
@@ -267,4 +287,107 @@ TEST_CASE("stop() with a negative drain timeout is refused, naming it, and leave
   CHECK(ran.load() == 1);
   CHECK(pool.stats().processed == 1);
   CHECK(pool.stats().workers == 0);
+}
+TEST_CASE("try_submit, stats, health and stop called from other threads while the runtime shuts down",
+          "[pool][lifecycle][stress]") {
+  weft::test::watchdog wd("pool calls racing shutdown");
+  for (int round = 0; round < 200; ++round) {
+    INFO("round " << round);
+    std::optional<weft::job_pool<int>> pool;
+    std::atomic<int> inconsistent{0}, unexpected{0};
+    {
+      weft::runtime rt({.workers = 2, .shutdown_grace = round % 2 ? 0ms : 1000ms});
+      pool.emplace(rt,
+                   weft::pool_options{
+                       .concurrency = 2, .queue_capacity = 4, .retry = {.max_attempts = 2, .initial_backoff = 0ms}},
+                   [](int j) -> task<void> {
+                     switch (j % 4) {
+                       case 0:
+                         co_await weft::sleep_for(1h);
+                         break;
+                       case 1:
+                         throw weft::retryable_error("again");
+                       case 2:
+                         co_await weft::yield();
+                         break;
+                       default:
+                         break;
+                     }
+                   });
+      std::atomic<int> started{0};
+      std::atomic<bool> done{false};
+      std::vector<std::thread> callers;
+      callers.emplace_back([&] {
+        for (int i = 0; !done.load(); ++i) {
+          pool->try_submit(i);
+          if (!consistent(pool->stats())) inconsistent.fetch_add(1);
+          if (i == 0) started.fetch_add(1);
+        }
+      });
+      callers.emplace_back([&] {
+        for (int i = 0; !done.load(); ++i) {
+          (void)pool->health();
+          if (i == 0) started.fetch_add(1);
+        }
+      });
+      callers.emplace_back([&] {
+        started.fetch_add(1);
+        try {
+          (void)rt.block_on(pool->stop(round % 3 == 0 ? 0ms : 1h));
+        } catch (const weft::runtime_stopped&) {
+        } catch (...) {
+          unexpected.fetch_add(1);
+        }
+      });
+      while (started.load() < 3) std::this_thread::yield();
+      rt.shutdown();
+      done.store(true);
+      for (auto& t : callers) t.join();
+    }
+    auto s = pool->stats();
+    REQUIRE(inconsistent.load() == 0);
+    REQUIRE(unexpected.load() == 0);
+    REQUIRE(s.in_flight == 0);
+    REQUIRE(s.queue_depth == 0);
+    REQUIRE(s.workers == 0);
+    REQUIRE(consistent(s));
+    REQUIRE(pool->try_submit(1) == weft::submit_status::stopping);
+    REQUIRE_FALSE(pool->health().healthy);
+    pool.reset();
+  }
+}
+
+TEST_CASE("a drain the runtime's shutdown ends, unwound or destroyed where it waits, leaves no job queued",
+          "[pool][lifecycle]") {
+  for (bool destroyed : {false, true}) {
+    INFO((destroyed ? "the drain destroyed where it waits" : "the drain unwound through its cancellation"));
+    weft::test::watchdog wd("a drain ended by shutdown");
+    std::optional<weft::job_pool<int>> pool;
+    {
+      weft::runtime rt(destroyed ? one_worker_no_grace() : weft::runtime_options{.workers = 2});
+      pool.emplace(rt, weft::pool_options{.concurrency = 1, .queue_capacity = 4},
+                   [](int) -> task<void> { co_await weft::sleep_for(1h); });
+      REQUIRE(pool->try_submit(1) == weft::submit_status::accepted);
+      REQUIRE(pool->try_submit(2) == weft::submit_status::accepted);  // queued behind it
+      auto stopping = rt.spawn(pool->stop(1h));
+      weft::test::wait_suspended(rt, 2);  // the job, and the drain waiting for it
+      if (destroyed) hold_the_worker(rt);
+      rt.shutdown();
+      try {
+        (void)rt.block_on(std::move(stopping));
+      } catch (const weft::runtime_stopped&) {
+      }
+      auto s = pool->stats();
+      CHECK(s.in_flight == 0);
+      CHECK(s.queue_depth == 0);  // nobody will run job 2: a dead letter, to resubmit elsewhere
+      CHECK(s.failed == 2);
+      CHECK(s.workers == 0);
+      CHECK(consistent(s));
+    }
+    CHECK(pool->take_dead_letters().size() == 2);
+    weft::runtime other({.workers = 1});
+    (void)other.block_on(pool->stop(1h));  // the first stop is over: no wait
+    CHECK(pool->try_submit(3) == weft::submit_status::stopping);
+    pool.reset();
+  }
 }

@@ -352,11 +352,13 @@ struct pool_state : std::enable_shared_from_this<pool_state<Job>> {
       if (last && !core.stopping) {  // not stopped by us: the runtime ended the tasks
         runtime_gone = true;
         begin_stopping_locked();
-        // Nobody will run what is queued: it becomes dead letters (to resubmit elsewhere); a
-        // store keeps it pending for the next pool.
+      }
+      // Nobody will run what is still queued: it becomes dead letters (to resubmit elsewhere);
+      // a store keeps it pending for the next pool. Also when a stop had begun: the runtime may
+      // have ended its drain before the drain's timeout dropped the queue.
+      if (last && !queue.empty())
         drop_queued_locked(
             std::make_exception_ptr(runtime_stopped("weft::job_pool: the runtime shut down before the job started")));
-      }
       if (last && queue.empty() && core.counters.in_flight == 0) core.idle.set();
     }
     if (last) workers_exited.set();
