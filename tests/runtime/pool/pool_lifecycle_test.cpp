@@ -391,3 +391,27 @@ TEST_CASE("a drain the runtime's shutdown ends, unwound or destroyed where it wa
     pool.reset();
   }
 }
+
+TEST_CASE("workers the runtime's shutdown ends before they ever ran are counted out all the same",
+          "[pool][lifecycle]") {
+  weft::test::watchdog wd("pool workers never started");
+  std::optional<weft::job_pool<int>> pool;
+  {
+    weft::runtime rt(one_worker_no_grace());
+    hold_the_worker(rt);  // the pool's tasks are spawned, never run, and ended by the shutdown
+    pool.emplace(rt, weft::pool_options{.concurrency = 2, .min_concurrency = 1}, [](int) -> task<void> { co_return; });
+    REQUIRE(pool->try_submit(1) == weft::submit_status::accepted);
+    rt.shutdown();
+    auto s = pool->stats();
+    CHECK(s.workers == 0);
+    CHECK(s.queue_depth == 0);
+    CHECK(s.failed == 1);  // never started: a dead letter
+    CHECK(consistent(s));
+    CHECK(pool->try_submit(2) == weft::submit_status::stopping);
+  }
+  CHECK_FALSE(pool->health().healthy);  // the runtime is gone: not asked
+  weft::runtime other({.workers = 1});
+  auto report = other.block_on(pool->stop(0ms));  // no task of the pool left to wait for
+  CHECK(report.cancelled == 0);
+  pool.reset();
+}

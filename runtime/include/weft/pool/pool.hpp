@@ -231,6 +231,7 @@ class job_pool {
  private:
   using state = detail::pool_state<Job>;
   using entry = detail::pool_entry<Job>;
+  using ticket = detail::exit_ticket<Job>;
 
   /// Counts in and starts a worker or the scaler.
   static void launch(const std::shared_ptr<state>& s, bool worker) {
@@ -242,22 +243,18 @@ class job_pool {
     spawn_counted(s, worker);
   }
   /// Spawns a task already counted in live_tasks (and live_workers). Detached: its frame holds
-  /// the state, never the other way round.
+  /// the state, never the other way round. Its ticket counts it out when the frame goes, also
+  /// when the spawn throws (the task goes with it).
   static void spawn_counted(const std::shared_ptr<state>& s, bool worker) {
-    try {
-      s->core.rt
-          .spawn(worker ? worker_loop(s) : scaler_loop(s),
-                 {.name = worker ? s->worker_name : s->scaler_name, .token = s->core.cancel.token()})
-          .detach();
-    } catch (...) {
-      s->task_exited(worker);
-      throw;
-    }
+    s->core.rt
+        .spawn(worker ? worker_loop(s, ticket(s, true)) : scaler_loop(s, ticket(s, false)),
+               {.name = worker ? s->worker_name : s->scaler_name, .token = s->core.cancel.token()})
+        .detach();
   }
 
   static task<void> acquire(semaphore& sem) { co_await sem.acquire(); }
-  static task<void> worker_loop(std::shared_ptr<state> s);
-  static task<void> scaler_loop(std::shared_ptr<state> s);
+  static task<void> worker_loop(std::shared_ptr<state> s, ticket me);
+  static task<void> scaler_loop(std::shared_ptr<state> s, ticket me);
   static task<void> run(std::shared_ptr<state> s, entry e);
   static task<stop_report> stop_once(std::shared_ptr<state> s, std::chrono::milliseconds drain_timeout);
   static task<stop_report> drain(std::shared_ptr<state> s, std::chrono::milliseconds drain_timeout);
@@ -266,12 +263,7 @@ class job_pool {
 };
 
 template <class Job>
-task<void> job_pool<Job>::worker_loop(std::shared_ptr<state> s) {
-  struct exit_guard {
-    state* s;
-    bool counted = true;  // still one of live_workers (a retiring worker counts itself out)
-    ~exit_guard() { s->task_exited(counted); }
-  } guard{s.get()};
+task<void> job_pool<Job>::worker_loop(std::shared_ptr<state> s, ticket me) {
   auto& core = s->core;
   for (;;) {
     bool idle_too_long = false;
@@ -291,7 +283,7 @@ task<void> job_pool<Job>::worker_loop(std::shared_ptr<state> s) {
       if (idle_too_long) {
         if (!core.stopping && core.rule.retire(core.live_workers)) {
           --core.live_workers;  // under the lock, so two idle workers never both retire the last spare
-          guard.counted = false;
+          me.worker = false;
           co_return;
         }
         continue;
@@ -309,11 +301,7 @@ task<void> job_pool<Job>::worker_loop(std::shared_ptr<state> s) {
 // is busy (maybe_grow_locked), then it watches the oldest queued job and starts workers by the
 // rule until the backlog is gone or the pool is at `concurrency`.
 template <class Job>
-task<void> job_pool<Job>::scaler_loop(std::shared_ptr<state> s) {
-  struct exit_guard {
-    state* s;
-    ~exit_guard() { s->task_exited(false); }
-  } guard{s.get()};
+task<void> job_pool<Job>::scaler_loop(std::shared_ptr<state> s, [[maybe_unused]] ticket me) {
   auto& core = s->core;
   for (;;) {
     try {

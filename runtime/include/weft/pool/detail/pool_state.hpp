@@ -342,7 +342,8 @@ struct pool_state : std::enable_shared_from_this<pool_state<Job>> {
   // ---- The end ----
 
   /// The last act of every task of the pool (a worker: `worker`, unless it retired and was
-  /// counted out already), also of one whose frame shutdown destroyed.
+  /// counted out already), also of one whose frame shutdown destroyed, started or not
+  /// (exit_ticket).
   void task_exited(bool worker) noexcept {
     bool last;
     {
@@ -372,6 +373,23 @@ struct pool_state : std::enable_shared_from_this<pool_state<Job>> {
     }
     core.cancel.cancel();
   }
+};
+
+/// A pool task's place in live_tasks (and live_workers), given back when its frame goes: a
+/// parameter of the task's coroutine, not a local, so that a frame destroyed before its first
+/// resume (the runtime's shutdown, a spawn refused) counts out too. The frame's copy holds it.
+template <class Job>
+struct exit_ticket {
+  exit_ticket(std::shared_ptr<pool_state<Job>> state, bool is_worker) noexcept
+      : s(std::move(state)), worker(is_worker) {}
+  exit_ticket(exit_ticket&& o) noexcept : s(std::move(o.s)), worker(o.worker) {}
+  exit_ticket& operator=(exit_ticket&&) = delete;
+  ~exit_ticket() {
+    if (s) s->task_exited(worker);
+  }
+
+  std::shared_ptr<pool_state<Job>> s;  // null once moved from
+  bool worker;                         // one of live_workers (false once a retiring worker counted itself out)
 };
 
 }  // namespace weft::detail
