@@ -288,6 +288,31 @@ TEST_CASE("stop() with a negative drain timeout is refused, naming it, and leave
   CHECK(pool.stats().processed == 1);
   CHECK(pool.stats().workers == 0);
 }
+
+TEST_CASE("stop() awaited inside one of the pool's own jobs is a usage_error, not a wait for itself",
+          "[pool][lifecycle][misuse]") {
+  weft::test::watchdog wd("stop from the pool's own job", 30s);
+  weft::runtime rt({.workers = 2});
+  std::atomic<int> refused{0};
+  std::optional<weft::job_pool<int>> pool;
+  pool.emplace(rt, weft::pool_options{.concurrency = 1}, [&](int j) -> task<void> {
+    if (j != 1) co_return;
+    try {
+      auto stopping = pool->stop(0ms);
+      (void)co_await std::move(stopping);
+    } catch (const weft::usage_error&) {
+      refused.fetch_add(1);
+    }
+  });
+  REQUIRE(pool->try_submit(1) == weft::submit_status::accepted);
+  while (pool->stats().processed + pool->stats().failed == 0) std::this_thread::yield();
+  CHECK(refused.load() == 1);
+  CHECK(pool->stats().processed == 1);
+  CHECK(pool->try_submit(2) == weft::submit_status::accepted);  // the pool was left running
+  auto report = rt.block_on(pool->stop(10s));
+  CHECK(report.cancelled == 0);
+  CHECK(pool->stats().processed == 2);
+}
 TEST_CASE("try_submit, stats, health and stop called from other threads while the runtime shuts down",
           "[pool][lifecycle][stress]") {
   weft::test::watchdog wd("pool calls racing shutdown");

@@ -58,6 +58,8 @@
 #include <utility>
 #include <vector>
 
+#include <weft/detail/current.hpp>
+#include <weft/errors.hpp>
 #include <weft/pool/dead_letter.hpp>
 #include <weft/pool/detail/pool_core.hpp>
 #include <weft/pool/detail/pool_state.hpp>
@@ -193,7 +195,9 @@ class job_pool {
   /// Rejects new jobs, finishes what is queued, and at `drain_timeout` cancels what is still
   /// running and dead-letters what is still queued (a store keeps those pending). Waits for the
   /// pool's tasks to end. A second call waits for the first and returns its report. Throws
-  /// std::invalid_argument for a negative drain_timeout, before anything stops.
+  /// std::invalid_argument for a negative drain_timeout, before anything stops, and usage_error
+  /// when awaited in one of the pool's own jobs (the stop would wait for that job, which waits
+  /// for the stop): a job that stops its pool spawns the stop (weft::spawn(pool.stop(d)).detach()).
   task<stop_report> stop(std::chrono::milliseconds drain_timeout) {
     // Checked first: a refused stop leaves the pool running (the drain's with_timeout would
     // throw only once the pool had begun stopping).
@@ -265,6 +269,11 @@ class job_pool {
 template <class Job>
 task<void> job_pool<Job>::worker_loop(std::shared_ptr<state> s, ticket me) {
   auto& core = s->core;
+  {
+    std::lock_guard lock(core.mu);
+    me.record = detail::current_task("weft::job_pool worker");
+    s->worker_tasks.insert(me.record);
+  }
   for (;;) {
     bool idle_too_long = false;
     try {
@@ -431,9 +440,15 @@ task<void> job_pool<Job>::run(std::shared_ptr<state> s, entry e) {
 
 template <class Job>
 task<stop_report> job_pool<Job>::stop_once(std::shared_ptr<state> s, std::chrono::milliseconds drain_timeout) {
+  // A job runs inline in its worker's task: awaited there, the stop would wait for itself.
+  const void* caller = detail::current_task("weft::job_pool::stop");
   bool first;
   {
     std::lock_guard lock(s->core.mu);
+    if (s->worker_tasks.contains(caller))
+      throw usage_error(
+          "weft::job_pool::stop awaited in one of the pool's own jobs: it would wait for that job, which waits "
+          "for it. Spawn the stop instead: weft::spawn(pool.stop(d)).detach()");
     first = !s->stop_started;
     s->stop_started = true;
   }

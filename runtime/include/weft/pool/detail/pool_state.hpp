@@ -122,6 +122,7 @@ struct pool_state : std::enable_shared_from_this<pool_state<Job>> {
   oneshot workers_exited;                        // set when the last task ended (awaited by the first stop)
   event stop_finished;                           // set when the first stop is done (awaited by the others)
   std::unordered_set<store_write<Job>*> writes;  // jobs being stored (kept alive by their completion)
+  std::unordered_set<const void*> worker_tasks;  // the running workers' task records (stop() refuses them)
 
   std::string type(const Job& j) const { return hooks.type_of ? hooks.type_of(j) : std::string(); }
   std::size_t size(const Job& j) const { return hooks.size_of ? hooks.size_of(j) : 0; }
@@ -344,10 +345,12 @@ struct pool_state : std::enable_shared_from_this<pool_state<Job>> {
   /// The last act of every task of the pool (a worker: `worker`, unless it retired and was
   /// counted out already), also of one whose frame shutdown destroyed, started or not
   /// (exit_ticket).
-  void task_exited(bool worker) noexcept {
+  /// `record`: a worker's entry in worker_tasks, if it ran.
+  void task_exited(bool worker, const void* record) noexcept {
     bool last;
     {
       std::lock_guard lock(core.mu);
+      if (record) worker_tasks.erase(record);
       if (worker) --core.live_workers;
       last = --core.live_tasks == 0;
       if (last && !core.stopping) {  // not stopped by us: the runtime ended the tasks
@@ -382,14 +385,15 @@ template <class Job>
 struct exit_ticket {
   exit_ticket(std::shared_ptr<pool_state<Job>> state, bool is_worker) noexcept
       : s(std::move(state)), worker(is_worker) {}
-  exit_ticket(exit_ticket&& o) noexcept : s(std::move(o.s)), worker(o.worker) {}
+  exit_ticket(exit_ticket&& o) noexcept : s(std::move(o.s)), worker(o.worker), record(o.record) {}
   exit_ticket& operator=(exit_ticket&&) = delete;
   ~exit_ticket() {
-    if (s) s->task_exited(worker);
+    if (s) s->task_exited(worker, record);
   }
 
   std::shared_ptr<pool_state<Job>> s;  // null once moved from
   bool worker;                         // one of live_workers (false once a retiring worker counted itself out)
+  const void* record = nullptr;        // a worker's task record once it runs (pool_state::worker_tasks)
 };
 
 }  // namespace weft::detail
