@@ -17,6 +17,7 @@
 #include <weft/pool/pool.hpp>
 #include <weft/runtime.hpp>
 #include <weft/sync/event.hpp>
+#include <weft/testing/sim.hpp>
 #include <weft/time.hpp>
 #include <weft/yield.hpp>
 
@@ -130,6 +131,26 @@ TEST_CASE("idle workers retire down to min_concurrency, and the pool still works
   CHECK(pool.stats().workers == 1);
   rt.block_on(pool.stop(10s));
   CHECK(done.load() == 4);
+}
+
+TEST_CASE("a worker that may not retire waits for a job, also with scale_down_after 0", "[pool][scaling][sim]") {
+  weft::test::watchdog wd("idle at min_concurrency", 30s);
+  weft::testing::sim rt{{.seed = 3, .workers = 1}};  // one thread: a worker that never waits holds it
+  int done = 0;
+  weft::job_pool<int> pool(rt, {.name = "floor", .concurrency = 2, .min_concurrency = 1, .scale_down_after = 0ms},
+                           [&](int) -> task<void> {
+                             ++done;
+                             co_return;
+                           });
+  REQUIRE(pool.try_submit(1) == weft::submit_status::accepted);
+  rt.advance(0ms);  // runs the job; then the one worker, at the minimum, waits for the next
+  CHECK(done == 1);
+  CHECK(pool.stats().workers == 1);
+  REQUIRE(pool.try_submit(2) == weft::submit_status::accepted);
+  rt.advance(0ms);
+  CHECK(done == 2);
+  rt.block_on(pool.stop(10s));
+  CHECK(pool.stats().workers == 0);
 }
 
 TEST_CASE("a fixed pool (min_concurrency 0) runs concurrency workers from start to stop", "[pool][scaling]") {

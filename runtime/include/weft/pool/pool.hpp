@@ -277,10 +277,19 @@ task<void> job_pool<Job>::worker_loop(std::shared_ptr<state> s, ticket me) {
   for (;;) {
     bool idle_too_long = false;
     try {
-      if (!core.rule.adaptive())
+      if (!core.rule.adaptive()) {
         co_await core.items.acquire();
-      else if (!core.items.try_acquire())
-        co_await with_timeout(core.rule.down_after, acquire(core.items));  // a job, or scale_down_after idle
+      } else if (!core.items.try_acquire()) {
+        bool may_retire;
+        {
+          std::lock_guard lock(core.mu);
+          may_retire = core.rule.retire(core.live_workers);
+        }
+        if (may_retire)
+          co_await with_timeout(core.rule.down_after, acquire(core.items));  // a job, or scale_down_after idle
+        else  // at the minimum: nothing to time (with a scale_down_after of 0 the loop never waited)
+          co_await core.items.acquire();
+      }
     } catch (const timeout_error&) {
       idle_too_long = true;
     } catch (const cancelled_error&) {
