@@ -11,7 +11,9 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -59,7 +61,10 @@ struct sqlite_journal::engine {
          std::function<void(std::size_t)> commit_hook)
       : db(open(path)), on_commit(std::move(commit_hook)) {
     try {
-      sqlite3_busy_timeout(db, static_cast<int>(busy_timeout.count()));
+      // SQLite takes an int of milliseconds: saturated, so that milliseconds::max() waits as long
+      // as SQLite can (24 days) instead of wrapping to -1, which means no waiting at all.
+      sqlite3_busy_timeout(db, static_cast<int>(std::min<std::chrono::milliseconds::rep>(
+                                   busy_timeout.count(), std::numeric_limits<int>::max())));
       exec("PRAGMA journal_mode=WAL");
       exec(sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
       exec(

@@ -248,6 +248,17 @@ TEST_CASE("sqlite_store: a database it cannot open is an error naming the path",
   }
 }
 
+TEST_CASE("sqlite_store: a negative busy_timeout is refused, naming it", "[pool][store][sqlite][misuse]") {
+  scratch_dir dir;
+  std::string error = "(no std::invalid_argument)";
+  try {
+    open_store(dir.file("jobs.db"), {.busy_timeout = -1ms});
+  } catch (const std::invalid_argument& e) {
+    error = e.what();
+  }
+  CHECK(error.find("busy_timeout") != std::string::npos);
+}
+
 #ifdef WEFT_STORE_CRASH_CHILD
 TEST_CASE("sqlite_store: after a SIGKILL mid-run, every accepted job succeeds at least once and none is lost",
           "[pool][store][sqlite][crash]") {

@@ -77,11 +77,12 @@ class sqlite_store final : public job_store<Job> {
   using typename job_store<Job>::stored_fn;
 
   /// Opens or creates the database at `path`. Throws std::runtime_error (naming the path and
-  /// SQLite's message) if it cannot, std::invalid_argument if a function is missing.
+  /// SQLite's message) if it cannot, std::invalid_argument if a function is missing or
+  /// busy_timeout is negative.
   sqlite_store(const std::string& path, serialize_fn serialize, parse_fn parse, sqlite_store_options opts = {})
       : serialize_(checked(std::move(serialize), "serialize")),
         parse_(checked(std::move(parse), "parse")),
-        journal_(path, opts.sync_every_commit, opts.busy_timeout, std::move(opts.on_commit)) {}
+        journal_(path, opts.sync_every_commit, checked_busy_timeout(opts.busy_timeout), std::move(opts.on_commit)) {}
 
   void add(const Job& job, stored_fn done) override { journal_.add(serialize_(job), std::move(done)); }
   void remove(std::uint64_t id) override { journal_.remove(id); }
@@ -126,6 +127,12 @@ class sqlite_store final : public job_store<Job> {
   static F checked(F f, const char* what) {
     if (!f) throw std::invalid_argument(std::string("weft::sqlite_store: no ") + what + " function");
     return f;
+  }
+  // Checked before the database is opened (SQLite would take a negative one as "never wait").
+  static std::chrono::milliseconds checked_busy_timeout(std::chrono::milliseconds busy_timeout) {
+    if (busy_timeout < busy_timeout.zero())
+      throw std::invalid_argument("weft::sqlite_store: sqlite_store_options::busy_timeout must not be negative");
+    return busy_timeout;
   }
 
   serialize_fn serialize_;
