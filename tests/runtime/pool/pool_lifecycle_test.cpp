@@ -313,6 +313,41 @@ TEST_CASE("stop() awaited inside one of the pool's own jobs is a usage_error, no
   CHECK(report.cancelled == 0);
   CHECK(pool->stats().processed == 2);
 }
+
+TEST_CASE("a job waiting out a retry's backoff when the runtime shuts down is a dead letter, pending in its store",
+          "[pool][lifecycle][store]") {
+  for (auto grace : {1000ms, 0ms}) {
+    INFO("grace " << grace.count() << " ms");
+    weft::test::watchdog wd("backoff at shutdown");
+    auto store = std::make_shared<weft::test::memory_store<int>>();
+    std::optional<weft::job_pool<int>> pool;
+    {
+      weft::runtime rt({.workers = 2, .shutdown_grace = grace});
+      pool.emplace(
+          rt, weft::pool_options{.concurrency = 1, .retry = {.max_attempts = 3, .initial_backoff = 1h}},
+          [](int) -> task<void> {
+            throw weft::retryable_error("upstream busy");
+            co_return;
+          },
+          weft::pool_hooks<int>{.store = store});
+      REQUIRE(pool->try_submit(1) == weft::submit_status::accepted);
+      while (pool->stats().retried == 0) std::this_thread::yield();
+      weft::test::wait_suspended(rt, 1);  // the one worker, asleep in its backoff
+      rt.shutdown();
+      auto s = pool->stats();
+      CHECK(s.in_flight == 0);
+      CHECK(s.failed == 1);
+      CHECK(consistent(s));
+    }
+    auto letters = pool->take_dead_letters();
+    REQUIRE(letters.size() == 1);
+    CHECK(letters[0].attempts == 1);
+    REQUIRE(store->pending().size() == 1);  // cut short, not failed for good: the next pool runs it
+    CHECK(store->dead_letters().empty());
+    pool.reset();
+  }
+}
+
 TEST_CASE("try_submit, stats, health and stop called from other threads while the runtime shuts down",
           "[pool][lifecycle][stress]") {
   weft::test::watchdog wd("pool calls racing shutdown");
