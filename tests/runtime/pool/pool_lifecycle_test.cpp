@@ -143,6 +143,14 @@ TEST_CASE("options that cannot work are refused, naming the field", "[pool][misu
   rt.block_on(ok.stop(1s));
 }
 
+TEST_CASE("a pool without a processor is refused at construction, and its name stays free", "[pool][misuse]") {
+  weft::runtime rt({.workers = 1});
+  std::string error = invalid_argument_of([&] { weft::job_pool<int> pool(rt, {.name = "nothing"}, nullptr); });
+  CHECK(error.find("processor") != std::string::npos);
+  weft::job_pool<int> ok(rt, {.name = "nothing"}, [](int) -> task<void> { co_return; });
+  rt.block_on(ok.stop(1s));
+}
+
 TEST_CASE("a processor that throws anything fails its job and never ends a pool worker", "[pool][lifecycle]") {
   weft::test::watchdog wd("throwing processors");
   weft::runtime rt({.workers = 2});

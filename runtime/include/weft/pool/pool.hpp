@@ -82,11 +82,12 @@ class job_pool {
   /// The job's type for its circuit breaker ("email", "report"); by default one for all jobs.
   using type_fn = std::function<std::string(const Job&)>;
 
-  /// Throws std::invalid_argument for bad options (naming the field), or if another live pool
-  /// reports under the same explicit name to the runtime's registry; runtime_stopped after the
-  /// runtime's shutdown began; what the store throws while reading its pending jobs.
+  /// Throws std::invalid_argument for bad options (naming the field), an empty processor, or if
+  /// another live pool reports under the same explicit name to the runtime's registry;
+  /// runtime_stopped after the runtime's shutdown began; what the store throws while reading
+  /// its pending jobs.
   job_pool(runtime& rt, pool_options opts, processor_fn processor, pool_hooks<Job> hooks = {})
-      : s_(std::make_shared<state>(rt, std::move(opts), std::move(processor), std::move(hooks))) {
+      : s_(std::make_shared<state>(rt, std::move(opts), checked(std::move(processor)), std::move(hooks))) {
     auto& core = s_->core;
     core.register_metrics([raw = s_.get()] { return raw->snapshot(); });
     try {
@@ -236,6 +237,12 @@ class job_pool {
   using state = detail::pool_state<Job>;
   using entry = detail::pool_entry<Job>;
   using ticket = detail::exit_ticket<Job>;
+
+  /// Before anything is made: without it, every job would fail with std::bad_function_call.
+  static processor_fn checked(processor_fn p) {
+    if (!p) throw std::invalid_argument("weft::job_pool: no processor (an empty function)");
+    return p;
+  }
 
   /// Counts in and starts a worker or the scaler.
   static void launch(const std::shared_ptr<state>& s, bool worker) {
