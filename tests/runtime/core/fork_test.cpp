@@ -243,7 +243,8 @@ TEST_CASE("weft::fork of an empty or finished task throws usage_error and leaks 
     CHECK(parts[0].valid());
     CHECK(!parts[1].valid());
     CHECK(parts[2].valid());
-    CHECK(co_await std::move(parts[0]) == 1);
+    const long first = co_await std::move(parts[0]);  // not inside CHECK: g++ 12 (runtime/README.md)
+    CHECK(first == 1);
   }());
   CHECK(c.alive() == 0);
 }
