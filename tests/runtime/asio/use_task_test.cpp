@@ -270,15 +270,23 @@ TEST_CASE("shutdown abandons a task waiting on another io_context's timer; the t
   // handler (aborted by the task's cancellation, or expired) must not touch the freed awaiter.
   net::io_context io(1);
   net::steady_timer timer(io, std::chrono::hours(1));
+  weft::test::lifetime_counter frames;
   {
     weft::runtime rt({.workers = 1, .shutdown_grace = std::chrono::milliseconds(0)});
-    auto waiting = rt.spawn([](net::steady_timer& t) -> task<void> { co_await t.async_wait(weft::use_task); }(timer));
+    auto wait_on = [](net::steady_timer& t, weft::test::tracked) -> task<void> {
+      co_await t.async_wait(weft::use_task);
+    };
+    auto waiting = rt.spawn(wait_on(timer, weft::test::tracked(frames)));
     waiting.detach();
     rt.block_on([]() -> task<void> { co_return; }());  // the waiting task has started its wait
+    CHECK(frames.alive() == 1);
     rt.shutdown();
   }
+  CHECK(frames.alive() == 0);  // the frame went with the runtime
   timer.cancel();
-  CHECK(io.run() >= 0);
+  // Two handlers run, each finding the task gone: the emission of shutdown's cancellation
+  // (posted here, where the wait runs) and the aborted wait's own.
+  CHECK(io.run() == 2);
 }
 
 TEST_CASE("shutdown races the other io_context's thread running a waiting task's cancellation and completion",
