@@ -200,10 +200,15 @@ class [[nodiscard]] fork<std::array<task<T>, N>> : detail::fork_base {
     });
   }
 
-  bool await_ready() const noexcept { return false; }
+  /// Nothing to run (a search tree's dead end): no suspension, only the checks of a start.
+  bool await_ready() {
+    if (k_ != 0) return false;
+    enter();
+    return true;
+  }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
     detail::worker_context* ctx = enter();
-    if (!ctx || k_ == 0) return h;  // cancelled already, or nothing to run
+    if (!ctx) return h;  // cancelled already
     for (std::uint32_t j = 0; j < k_; ++j) slots_.add(h_[j], &f_, j);
     f_.slots = slots_.data();
     return detail::fork_start(f_, k_, ctx, ctx->current, h, h_[0]);

@@ -225,6 +225,11 @@ TEST_CASE("a cancelled task does not start a weft::fork", "[fork]") {
   auto h = rt.spawn(parent(), {.token = src.token()});
   CHECK_THROWS_AS(rt.block_on(std::move(h)), weft::cancelled_error);
   CHECK(ran.load() == 0);
+  // A fork with nothing to run (a search's dead end) does not suspend, but it is still the
+  // cancellation point.
+  auto dead_end = []() -> task<void> { co_await weft::fork(std::array<task<long>, 3>{}); };
+  auto e = rt.spawn(dead_end(), {.token = src.token()});
+  CHECK_THROWS_AS(rt.block_on(std::move(e)), weft::cancelled_error);
 }
 
 TEST_CASE("weft::fork of an empty or finished task throws usage_error and leaks no frame", "[fork][misuse]") {
@@ -253,6 +258,9 @@ TEST_CASE("weft::fork off the workers throws usage_error", "[fork][misuse]") {
   // Awaited by a coroutine that is not a weft task on a worker: resumed here by hand.
   auto t = weft::fork(fib(3), fib(2));
   CHECK_THROWS_AS(t.await_suspend(std::noop_coroutine()), weft::usage_error);
+  // A fork with nothing to run is ready at once: its check is there.
+  auto none = weft::fork(std::array<task<long>, 2>{});
+  CHECK_THROWS_AS(none.await_ready(), weft::usage_error);
 }
 
 TEST_CASE("weft::fork on a 4-slot deque: children that do not fit overflow to the global queue and run once",
