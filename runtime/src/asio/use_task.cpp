@@ -17,6 +17,63 @@
 
 namespace weft::detail {
 
+namespace {
+
+// The cancellation signals of operations on the runtime's reactor, a stock per thread. Asio
+// allocates the memory of a slot's handler (each operation connects one) from the recycling
+// cache of the innermost io_context call on the thread, two blocks per thread, and frees it
+// when the signal is destroyed, or when a bigger handler takes the slot. With a signal per
+// operation and many operations in flight on a worker, that was a heap allocation and a free
+// for most operations. A signal given back keeps its handler's memory, which the next
+// operation's emplace reuses; a new signal gets room for any usual handler at once (a read's,
+// a composed write's cancellation state), so that reads and writes taking turns with the same
+// signal do not trade blocks of two sizes.
+struct no_cancel {
+  void operator()(boost::asio::cancellation_type) noexcept {}
+};
+struct room_for_handlers {
+  void operator()(boost::asio::cancellation_type) noexcept {}
+  unsigned char room[112];  // with the handler's header: 128 bytes
+};
+
+class signal_stock {
+ public:
+  signal_stock() noexcept = default;
+  signal_stock(const signal_stock&) = delete;
+  signal_stock& operator=(const signal_stock&) = delete;
+  ~signal_stock() {
+    while (n_ != 0) delete items_[--n_];
+  }
+
+  boost::asio::cancellation_signal* take() {
+    if (n_ != 0) return items_[--n_];
+    auto s = std::make_unique<boost::asio::cancellation_signal>();
+    s->slot().emplace<room_for_handlers>();
+    return s.release();
+  }
+  /// After the operation ended and nothing can emit any more.
+  void give(boost::asio::cancellation_signal* s) noexcept {
+    // The handler in the slot names the ended operation. One that does nothing takes its place,
+    // in its memory (no allocation: it is the smallest a handler can be), so that an emission
+    // before the next operation connects reaches nothing.
+    if (s->slot().has_handler()) s->slot().emplace<no_cancel>();
+    if (n_ < capacity) {
+      items_[n_++] = s;
+    } else {
+      delete s;
+    }
+  }
+
+ private:
+  static constexpr std::size_t capacity = 256;
+  boost::asio::cancellation_signal* items_[capacity];
+  std::size_t n_ = 0;
+};
+
+thread_local signal_stock signals;
+
+}  // namespace
+
 bool use_task_base::begin(std::coroutine_handle<> h, probe_fn probe) {
   if (!enter(h, "co_await of an Asio operation with weft::use_task")) return false;
   driver_ = &ensure_io_driver(*task_->rt);
@@ -25,8 +82,7 @@ bool use_task_base::begin(std::coroutine_handle<> h, probe_fn probe) {
   if (boost::asio::any_io_executor ex; probe(this, driver_->context(), ex)) [[unlikely]] {
     link_ = new foreign_link(this, std::move(ex));
   } else {
-    new (signal_buf_) boost::asio::cancellation_signal();
-    signal_live_ = true;
+    own_signal_ = signals.take();
   }
   if (!arm()) return false;
   helping_ = publish(await_kind::other, 0, "asio operation");
@@ -83,6 +139,14 @@ void use_task_base::run_initiation(void (*initiate)(use_task_base*)) {
       op->complete(&sched, boost::system::error_code(), 0);
     }
     info.private_outstanding_work = 0;
+    // Completed already (a write, usually): nothing emits on the signal any more (hook() and
+    // emit_now() check `completed`), so it goes back now, inside this call stack, rather than
+    // when the task resumes, after the tasks it may let go first (end_initiation). Writes of
+    // many connections taking turns would otherwise hold a block of Asio's cache each (a
+    // composed write's cancellation state frees its inner operation's handler when the signal
+    // goes back), and the cache holds two.
+    if (own_signal_ && (state_.load(std::memory_order_acquire) & completed))
+      signals.give(std::exchange(own_signal_, nullptr));
   }
   if (error) {
     abort_initiation();
@@ -92,13 +156,14 @@ void use_task_base::run_initiation(void (*initiate)(use_task_base*)) {
 
 void use_task_base::finish_resume() {
   leave_quietly();
-  if (signal_live_) {
-    // The slot's handler was allocated from this thread's Asio cache (run_initiation): give
-    // its memory back there. Nothing can emit any more: the hook is disarmed, and a pending
-    // emission would have held the wake-up until it was done.
+  if (own_signal_) {
+    // Nothing can emit any more: the hook is disarmed, and a pending emission would have held
+    // the wake-up until it was done. Inside this thread's Asio call stack, as the initiation
+    // was: what the slot's handler frees (a composed operation's cancellation state frees the
+    // memory of its inner operation's handler) goes back to this thread's Asio cache, where the
+    // next initiation finds it.
     asio_call_stack::context inside(&driver_->scheduler(), thread_info());
-    signal().~cancellation_signal();
-    signal_live_ = false;
+    signals.give(std::exchange(own_signal_, nullptr));
   }
   // The handler has run (or the operation never started); it may still hold the link a moment.
   if (link_) std::exchange(link_, nullptr)->release();

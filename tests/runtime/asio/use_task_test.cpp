@@ -26,6 +26,7 @@
 #include <weft/weft.hpp>
 
 #include "../../support/lifetime.hpp"
+#include "../../support/suspended.hpp"
 #include "net_support.hpp"
 
 namespace net = boost::asio;
@@ -159,6 +160,56 @@ TEST_CASE("a task cancelled before the operation starts throws without starting 
       {.token = src.token()});
   CHECK_THROWS_AS(rt.block_on(std::move(h)), weft::cancelled_error);
   CHECK_FALSE(started);
+}
+
+TEST_CASE("a cancellation reaches no handler of an earlier operation that used the same signal", "[asio]") {
+  // Operations on the runtime's reactor take their cancellation signal from a per-thread stock
+  // and give it back when they end, keeping the memory of the slot's handler. On one worker the
+  // second operation gets the first one's signal. The first connects a handler of its own and
+  // completes during its initiation; the second connects none and waits. A cancellation of the
+  // second must not reach the first's handler, whose operation is over.
+  weft::runtime rt({.workers = 1});
+  struct note_cancel {
+    std::atomic<bool>* reached;
+    void operator()(net::cancellation_type) noexcept { reached->store(true); }
+  };
+  std::atomic<bool> stale_reached{false};
+  std::function<void()> finish;  // completes the second operation
+  std::atomic<bool> parked{false};
+  bool second_returned = false;
+  auto h = rt.spawn([](std::atomic<bool>& stale, std::function<void()>& finish, std::atomic<bool>& parked,
+                       bool& returned) -> task<void> {
+    co_await net::async_initiate<const weft::use_task_t&, void(boost::system::error_code)>(
+        [&stale](auto handler) {
+          auto slot = net::get_associated_cancellation_slot(handler);
+          REQUIRE(slot.is_connected());
+          slot.template emplace<note_cancel>(&stale);
+          std::move(handler)(boost::system::error_code());  // done at once
+        },
+        weft::use_task);
+    co_await net::async_initiate<const weft::use_task_t&, void(boost::system::error_code)>(
+        [&](auto handler) {
+          auto held = std::make_shared<decltype(handler)>(std::move(handler));
+          finish = [held] { std::move (*held)(boost::system::error_code()); };
+          parked.store(true);
+        },
+        weft::use_task);
+    returned = true;  // it completed anyway: its result is given, the next cancellation point throws
+    co_await weft::yield();
+  }(stale_reached, finish, parked, second_returned));
+  weft::test::wait_suspended(rt, 1);
+  REQUIRE(parked.load());
+  h.cancel();  // the emission is queued on the reactor
+  // A timer due now completes on the reactor after the emission queued before it (one worker:
+  // the reactor's queue runs in order), so once this returns the signal has been emitted.
+  rt.block_on([](weft::executor ex) -> task<void> {
+    net::steady_timer now(ex, std::chrono::steady_clock::now());
+    co_await now.async_wait(weft::use_task);
+  }(rt.get_executor()));
+  CHECK_FALSE(stale_reached.load());
+  finish();
+  CHECK_THROWS_AS(rt.block_on(std::move(h)), weft::cancelled_error);
+  CHECK(second_returned);
 }
 
 TEST_CASE("errors arrive as boost::system::system_error", "[asio]") {

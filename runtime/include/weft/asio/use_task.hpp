@@ -86,6 +86,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <weft/asio/detail/op_allocator.hpp>
 #include <weft/asio/detail/use_task_base.hpp>
 
 namespace boost::asio::detail {
@@ -222,6 +223,9 @@ struct use_task_handler {
   }
   using executor_type = inline_executor;
   executor_type get_executor() const noexcept { return {}; }
+  /// The operation's state comes from the worker's frame cache (detail/op_allocator.hpp).
+  using allocator_type = op_allocator<void>;
+  allocator_type get_allocator() const noexcept { return {}; }
 
   template <class... A>
   void operator()(A&&... a) {

@@ -122,7 +122,9 @@ class use_task_base : suspension {
   use_task_base(const use_task_base&) = delete;
   use_task_base& operator=(const use_task_base&) = delete;
   ~use_task_base() {
-    if (signal_live_) signal().~cancellation_signal();
+    // Still held only if the operation did not end here (shutdown destroyed the task, or the
+    // initiation threw): its slot may still name the signal, so it does not go back to the stock.
+    delete own_signal_;
     if (link_) {
       link_->cut();
       link_->release();
@@ -135,7 +137,7 @@ class use_task_base : suspension {
   /// The slot the operation's handler exposes (from begin() on): not connected when the task
   /// cannot be cancelled.
   boost::asio::cancellation_slot slot() noexcept {
-    return signal_live_ || link_ ? signal().slot() : boost::asio::cancellation_slot();
+    return own_signal_ || link_ ? signal().slot() : boost::asio::cancellation_slot();
   }
   /// Set (from begin() on) for an operation of an io_context this runtime does not drive.
   foreign_link* link() const noexcept { return link_; }
@@ -174,7 +176,7 @@ class use_task_base : suspension {
   boost::asio::cancellation_signal& signal() noexcept {
     if (link_) [[unlikely]]
       return link_->signal;
-    return *std::launder(reinterpret_cast<boost::asio::cancellation_signal*>(signal_buf_));
+    return *own_signal_;
   }
   friend struct foreign_emission;
 
@@ -182,9 +184,10 @@ class use_task_base : suspension {
   io_driver* driver_ = nullptr;
   foreign_link* link_ = nullptr;   // an operation of another io_context: its link (one reference)
   join_state* helping_ = nullptr;  // taken by begin(), given back or passed on by end_initiation()
-  bool signal_live_ = false;
-  // Constructed in begin(): a cancellation_signal cannot move, and the awaiter has to before.
-  alignas(boost::asio::cancellation_signal) unsigned char signal_buf_[sizeof(boost::asio::cancellation_signal)];
+  // An operation on the runtime's reactor: its signal, from begin() to finish_resume(), taken
+  // from this thread's stock and given back to the stock of the thread the task resumes on
+  // (use_task.cpp: a signal kept keeps the memory of its slot's handler).
+  boost::asio::cancellation_signal* own_signal_ = nullptr;
 };
 
 }  // namespace weft::detail
