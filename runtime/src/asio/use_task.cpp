@@ -79,7 +79,7 @@ bool use_task_base::begin(std::coroutine_handle<> h, probe_fn probe) {
   driver_ = &ensure_io_driver(*task_->rt);
   // Every task can be cancelled (shutdown cancels them all), so every operation gets a slot: in
   // the awaiter, or for an operation of another io_context in its link.
-  if (boost::asio::any_io_executor ex; probe(this, driver_->context(), ex)) [[unlikely]] {
+  if (boost::asio::any_io_executor ex; probe(this, *task_->rt, driver_->context(), ex)) [[unlikely]] {
     link_ = new foreign_link(this, std::move(ex));
   } else {
     own_signal_ = signals.take();

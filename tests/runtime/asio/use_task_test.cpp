@@ -27,6 +27,7 @@
 
 #include "../../support/lifetime.hpp"
 #include "../../support/suspended.hpp"
+#include "../../support/watchdog.hpp"
 #include "net_support.hpp"
 
 namespace net = boost::asio;
@@ -64,6 +65,20 @@ std::size_t threads() {
     ::closedir(d);
   }
   return n;
+}
+
+// Waits on `t`; its frame counted by `tracked`'s counter.
+task<void> wait_on(net::steady_timer& t, weft::test::tracked) { co_await t.async_wait(weft::use_task); }
+
+// The task `waiting` ends with system_error(operation_aborted): its operation's context went
+// with the operation pending.
+void check_aborted(weft::runtime& rt, weft::join_handle<void>&& waiting) {
+  try {
+    rt.block_on(std::move(waiting));
+    FAIL("the wait returned");
+  } catch (const boost::system::system_error& e) {
+    CHECK(e.code() == net::error::operation_aborted);
+  }
 }
 
 task<std::size_t> read_into(tcp::socket& s, std::string& out) {
@@ -324,9 +339,6 @@ TEST_CASE("shutdown abandons a task waiting on another io_context's timer; the t
   weft::test::lifetime_counter frames;
   {
     weft::runtime rt({.workers = 1, .shutdown_grace = std::chrono::milliseconds(0)});
-    auto wait_on = [](net::steady_timer& t, weft::test::tracked) -> task<void> {
-      co_await t.async_wait(weft::use_task);
-    };
     auto waiting = rt.spawn(wait_on(timer, weft::test::tracked(frames)));
     waiting.detach();
     rt.block_on([]() -> task<void> { co_return; }());  // the waiting task has started its wait
@@ -353,9 +365,6 @@ TEST_CASE("shutdown races the other io_context's thread running a waiting task's
     weft::test::lifetime_counter frames;
     {
       weft::runtime rt({.workers = 2, .shutdown_grace = std::chrono::milliseconds(0)});
-      auto wait_on = [](net::steady_timer& t, weft::test::tracked) -> task<void> {
-        co_await t.async_wait(weft::use_task);
-      };
       for (auto& t : timers) rt.spawn(wait_on(*t, weft::test::tracked(frames))).detach();
       rt.block_on([]() -> task<void> { co_return; }());
       rt.shutdown();
@@ -381,7 +390,6 @@ TEST_CASE("the other io_context destroyed while a task waits on it: the wait end
   // (and a later cancellation, shutdown's, finds nothing to cancel on the dead context).
   weft::test::lifetime_counter frames;
   weft::runtime rt({.workers = 1});
-  auto wait_on = [](net::steady_timer& t, weft::test::tracked) -> task<void> { co_await t.async_wait(weft::use_task); };
   std::optional<weft::join_handle<void>> waiting;
   {
     net::io_context io(1);
@@ -390,12 +398,29 @@ TEST_CASE("the other io_context destroyed while a task waits on it: the wait end
     rt.block_on([]() -> task<void> { co_return; }());  // it waits
     CHECK(frames.alive() == 1);
   }  // the timer, then the context: the pending wait is destroyed unrun
-  try {
-    rt.block_on(std::move(*waiting));
-    FAIL("the wait returned");
-  } catch (const boost::system::system_error& e) {
-    CHECK(e.code() == net::error::operation_aborted);
-  }
+  check_aborted(rt, std::move(*waiting));
+  CHECK(frames.alive() == 0);
+}
+
+TEST_CASE("a wait on another runtime's timer is that runtime's: its end ends the wait with operation_aborted",
+          "[asio][foreign][lifecycle]") {
+  // Both runtimes' executors are weft::executor: use_task tells its own operations from the
+  // other runtime's by the executor's runtime, not by its type. The wait runs on the other
+  // runtime's reactor; that runtime shuts down and goes with the wait pending (destroyed unrun),
+  // and the task goes on with operation_aborted. Taken for this runtime's own, nothing would
+  // wake it (the watchdog).
+  weft::test::watchdog dog("a wait on another runtime's timer");
+  weft::test::lifetime_counter frames;
+  weft::runtime rt({.workers = 1});
+  std::optional<weft::join_handle<void>> waiting;
+  {
+    weft::runtime other({.workers = 1});
+    net::steady_timer timer(other.get_executor(), std::chrono::hours(1));
+    waiting = rt.spawn(wait_on(timer, weft::test::tracked(frames)));
+    weft::test::wait_suspended(rt, 1);
+    other.shutdown();  // its reactor stops with the wait pending
+  }  // the timer (its cancellation queued on the stopped reactor), then the other runtime
+  check_aborted(rt, std::move(*waiting));
   CHECK(frames.alive() == 0);
 }
 

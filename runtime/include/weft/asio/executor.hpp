@@ -65,6 +65,8 @@ namespace detail {
 /// The executor of `core`'s runtime, creating its reactor on first use (rt.get_executor(), and
 /// the asio area's own I/O objects). Throws runtime_stopped after shutdown.
 executor executor_for(runtime_core& core);
+/// The runtime an executor belongs to (use_task tells the runtime's own operations by it).
+const runtime_core* core_of(const executor& e) noexcept;
 
 /// A function posted to the runtime: a heap-allocated job that runs the function once and frees
 /// itself (run_), or frees it unrun at shutdown (discard_).
@@ -178,6 +180,7 @@ class executor {
 
  private:
   friend executor detail::executor_for(detail::runtime_core& core);
+  friend const detail::runtime_core* detail::core_of(const executor& e) noexcept;
   static constexpr std::uint32_t blocking_never = 1, continuation = 2, tracked = 4;
 
   executor(detail::runtime_core* core, std::uint32_t bits) noexcept : core_(core), bits_(bits) {}
@@ -186,5 +189,7 @@ class executor {
   detail::runtime_core* core_;
   std::uint32_t bits_;
 };
+
+inline const detail::runtime_core* detail::core_of(const executor& e) noexcept { return e.core_; }
 
 }  // namespace weft

@@ -44,7 +44,6 @@
 #include <atomic>
 #include <coroutine>
 #include <cstdint>
-#include <new>
 #include <type_traits>
 #include <utility>
 
@@ -141,9 +140,10 @@ class use_task_base : suspension {
   }
   /// Set (from begin() on) for an operation of an io_context this runtime does not drive.
   foreign_link* link() const noexcept { return link_; }
-  /// Where the initiation's operation runs: false if on `own` (this runtime's reactor), else true
-  /// with its executor in `out`. Given to begin() by the typed awaiter.
-  using probe_fn = bool (*)(use_task_base*, const boost::asio::execution_context& own,
+  /// Where the initiation's operation runs: false if on `own` (this runtime's reactor, the
+  /// runtime `own_rt`), else true with its executor in `out`. Given to begin() by the typed
+  /// awaiter.
+  using probe_fn = bool (*)(use_task_base*, const runtime_core& own_rt, const boost::asio::execution_context& own,
                             boost::asio::any_io_executor& out);
 
  protected:
