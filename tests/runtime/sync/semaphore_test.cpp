@@ -123,3 +123,64 @@ TEST_CASE("a semaphore count that is a negative one converted to std::size_t is 
   weft::semaphore most(weft::semaphore::max());
   CHECK(most.available() == weft::semaphore::max());
 }
+
+TEST_CASE("a release that would take the count past max() throws and leaves the semaphore as it was",
+          "[sync][semaphore]") {
+  constexpr std::size_t most = weft::semaphore::max();
+  weft::semaphore s(most - 1);
+  CHECK_THROWS_AS(s.release(2), std::invalid_argument);
+  CHECK(s.available() == most - 1);
+  s.release();
+  CHECK(s.available() == most);
+  CHECK_THROWS_AS(s.release(), std::invalid_argument);
+  CHECK(s.available() == most);
+  // A negative count converted to std::size_t, from the top or from empty.
+  weft::semaphore empty(0);
+  CHECK_THROWS_AS(empty.release(static_cast<std::size_t>(-1)), std::invalid_argument);
+  CHECK(empty.available() == 0);
+  empty.release(most);
+  CHECK(empty.available() == most);
+}
+
+TEST_CASE("a release past max() refused with a task waiting hands it nothing", "[sync][semaphore]") {
+  weft::runtime rt({.workers = 1});
+  weft::semaphore s(0);
+  auto h = rt.spawn([](weft::semaphore& sem) -> task<void> { co_await sem.acquire(); }(s));
+  weft::test::wait_suspended(rt, 1);
+  CHECK_THROWS_AS(s.release(weft::semaphore::max() + 1), std::invalid_argument);
+  CHECK(s.waiting() == 1);
+  CHECK(s.available() == 0);
+  s.release();
+  rt.block_on([](weft::join_handle<void>& j) -> task<void> { co_await j; }(h));
+  CHECK(s.available() == 0);
+  CHECK(s.waiting() == 0);
+}
+
+TEST_CASE("a permit handed to a waiter that has not resumed yet counts towards max()", "[sync][semaphore]") {
+  // One worker, held by a task until the test lets it go: a permit handed to the waiter stays
+  // in flight (given a task that cannot run yet), and would come back if its frame were destroyed.
+  weft::test::watchdog wd("a handed permit and max()");
+  weft::runtime rt({.workers = 1, .stall = {.max_replacements = 0}});
+  weft::semaphore s(0);
+  std::atomic<bool> holding{false}, go{false};
+  auto waiter = rt.spawn([](weft::semaphore& sem) -> task<void> { co_await sem.acquire(); }(s));
+  weft::test::wait_suspended(rt, 1);
+  auto holder = rt.spawn([](std::atomic<bool>& held, std::atomic<bool>& let_go) -> task<void> {
+    held.store(true);
+    while (!let_go.load()) {
+    }
+    co_return;
+  }(holding, go));
+  while (!holding.load()) {
+  }
+  s.release();  // handed to the waiter, which waits for the worker
+  CHECK_THROWS_AS(s.release(weft::semaphore::max()), std::invalid_argument);
+  CHECK(s.available() == 0);
+  s.release(weft::semaphore::max() - 1);
+  go.store(true);
+  rt.block_on([](weft::join_handle<void>& a, weft::join_handle<void>& b) -> task<void> {
+    co_await a;
+    co_await b;
+  }(waiter, holder));
+  CHECK(s.available() == weft::semaphore::max() - 1);
+}
