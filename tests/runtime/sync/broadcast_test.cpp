@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -16,6 +17,7 @@
 #include <weft/time.hpp>
 #include <weft/yield.hpp>
 
+#include "../../support/calls_back.hpp"
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
 
@@ -184,4 +186,35 @@ TEST_CASE("at capacity 1, each of four receivers accounts for every value: recei
     bad += accounted != n;
   }
   CHECK(bad == 0);
+}
+
+TEST_CASE("a value overwritten by send() is destroyed after the lock: its destructor may read the broadcast and send",
+          "[sync][broadcast]") {
+  weft::test::watchdog wd("a broadcast value whose destructor uses the broadcast", 30s);
+  using weft::test::calls_back;
+  weft::broadcast<calls_back> bc(1);
+  auto rx = bc.subscribe();
+  std::size_t receivers_seen = 0;
+  bc.send(calls_back(1, [&] {
+    receivers_seen = bc.receiver_count();
+    bc.send(calls_back(3));
+  }));
+  bc.send(calls_back(2));  // overwrites value 1 (capacity 1), whose destructor sends value 3
+  CHECK(receivers_seen == 1);
+  // The receiver missed values 1 and 2; the ring holds value 3.
+  weft::runtime rt({.workers = 1});
+  auto missed = rt.block_on([](weft::broadcast<calls_back>::receiver& r) -> task<std::uint64_t> {
+    try {
+      (void)co_await r.recv();
+    } catch (const weft::lagged_error& e) {
+      co_return e.missed();
+    }
+    co_return 0;
+  }(rx));
+  CHECK(missed == 2);
+  auto last = rt.block_on([](weft::broadcast<calls_back>::receiver& r) -> task<int> {
+    auto v = co_await r.recv();
+    co_return v ? v->n() : -1;
+  }(rx));
+  CHECK(last == 3);
 }

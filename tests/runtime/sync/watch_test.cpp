@@ -1,6 +1,7 @@
 #include <weft/sync/watch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -12,6 +13,7 @@
 #include <weft/spawn.hpp>
 #include <weft/yield.hpp>
 
+#include "../../support/calls_back.hpp"
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
 
@@ -145,4 +147,21 @@ TEST_CASE("receivers racing a sender see values that only go up and end with the
   int bad = 0;
   for (auto& r : rs) bad += !rt.block_on(std::move(r));
   CHECK(bad == 0);
+}
+
+TEST_CASE("a value replaced by send() is destroyed after the lock: its destructor may read the watch and send",
+          "[sync][watch]") {
+  weft::test::watchdog wd("a watch value whose destructor uses the watch", std::chrono::seconds(30));
+  using weft::test::calls_back;
+  weft::watch<calls_back> w{calls_back(0)};
+  auto rx = w.subscribe();
+  int read_back = -1;
+  w.send(calls_back(1, [&] {
+    read_back = w.get().n();  // the value that replaced this one
+    w.send(calls_back(3));
+  }));
+  w.send(calls_back(2));  // replaces value 1, whose destructor sends value 3
+  CHECK(read_back == 2);
+  CHECK(w.get().n() == 3);
+  CHECK(rx.has_changed());
 }

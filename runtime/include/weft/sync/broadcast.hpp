@@ -134,15 +134,20 @@ class broadcast {
   }
 
   /// Sends `value` to every receiver; never waits. Returns how many receivers there are (0: the
-  /// value is kept in the ring all the same). Throws channel_closed once closed.
+  /// value is kept in the ring all the same). Throws channel_closed once closed. The value it
+  /// overwrites is destroyed after the broadcast's lock is let go, so its destructor may use
+  /// this broadcast.
   std::size_t send(T value) {
     detail::wake_list woken;
     std::size_t receivers;
+    std::optional<T> overwritten;  // dies as send() returns, unlocked (only a moved-from T dies under the lock)
     {
       std::lock_guard lock(s_->mu);
       state& s = *s_;
       if (s.closed) throw channel_closed("weft: send on a closed broadcast");
-      s.ring[s.tail % s.ring.size()].emplace(std::move(value));
+      std::optional<T>& slot = s.ring[s.tail % s.ring.size()];
+      if (slot) overwritten.emplace(std::move(*slot));
+      slot.emplace(std::move(value));
       ++s.tail;
       // Each waiting receiver gets its copy now, under the lock: it then needs neither its
       // cursor nor the ring when it resumes (its receiver may be gone by then).

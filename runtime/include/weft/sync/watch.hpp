@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include <weft/errors.hpp>
@@ -96,13 +97,16 @@ class watch {
   }
 
   /// Replaces the value and wakes every receiver waiting in changed(); never waits. Throws
-  /// channel_closed once closed.
+  /// channel_closed once closed. The value it replaces is destroyed after the watch's lock is
+  /// let go, so its destructor may use this watch.
   void send(T value) {
     detail::wake_list woken;
+    std::optional<T> replaced;  // dies as send() returns, unlocked (only a moved-from T dies under the lock)
     {
       std::lock_guard lock(s_->mu);
       state& s = *s_;
       if (s.closed) throw channel_closed("weft: send on a closed watch");
+      replaced.emplace(std::move(s.value));
       s.value = std::move(value);
       ++s.version;
       // Marked seen now, under the lock: a woken receiver needs its cursor no more.
