@@ -4,11 +4,13 @@
 // threads calling spawn, block_on, spawn_fiber, get_executor + post, spawn_blocking + join and
 // block_on of a task inside a weft::fork, in a loop, while the test thread shuts the runtime
 // down at a different moment each round (half of the rounds with no grace, so frames are
-// destroyed where they wait rather than unwound).
+// destroyed where they wait rather than unwound). And a plain thread that took a task out of a
+// wait list, waking it once the runtime is destroyed.
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -22,10 +24,12 @@
 #include <weft/fiber.hpp>
 #include <weft/fork.hpp>
 #include <weft/runtime.hpp>
+#include <weft/sync/broadcast.hpp>
 #include <weft/trace.hpp>
 #include <weft/yield.hpp>
 
 #include "../support/lifetime.hpp"
+#include "../support/suspended.hpp"
 #include "../support/watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -190,4 +194,55 @@ TEST_CASE("traces started and stopped from another thread race shutdown; the las
   }
   CHECK(leaked_rounds == 0);
   CHECK(bad_outcomes == 0);
+}
+
+namespace {
+
+// A broadcast copies its value for each waiting receiver under its lock, after it took that
+// receiver's task out of the wait list. The copy numbered `hold_at` waits until `go`: the
+// sender (a plain thread) then holds tasks it has taken out but not yet woken.
+struct held_copy {
+  std::atomic<int>* copies;
+  int hold_at;
+  std::atomic<bool>* go;
+
+  held_copy(std::atomic<int>& c, int at, std::atomic<bool>& g) : copies(&c), hold_at(at), go(&g) {}
+  held_copy(const held_copy& o) : copies(o.copies), hold_at(o.hold_at), go(o.go) {
+    if (copies->fetch_add(1) + 1 == hold_at)
+      while (!go->load()) std::this_thread::yield();
+  }
+  held_copy(held_copy&&) noexcept = default;
+};
+
+}  // namespace
+
+TEST_CASE("a plain thread that took a waiting task out of a wait list wakes it after its runtime is destroyed",
+          "[lifecycle][race]") {
+  // The sender takes out the receiver waiting in `ending` (copy 1), then one waiting in
+  // `other` (copy 2, held). Meanwhile `ending` is destroyed: shutdown finds its task taken out
+  // already (nothing to unlink), destroys its frame and frees the runtime. Then the sender wakes
+  // both: the wake of the task `ending` ended must touch nothing of what was freed (ASan).
+  weft::test::watchdog wd("a wake after the runtime's destruction");
+  lifetime_counter c;
+  std::atomic<int> copies{0};
+  std::atomic<bool> go{false};
+  weft::broadcast<held_copy> bc(1);
+  auto rx_ending = bc.subscribe();
+  auto rx_other = bc.subscribe();
+  weft::runtime other({.workers = 1});
+  auto recv = [](weft::broadcast<held_copy>::receiver& rx, tracked) -> task<bool> {
+    co_return (co_await rx.recv()).has_value();
+  };
+  auto ending = std::make_unique<weft::runtime>(weft::runtime_options{.workers = 1, .shutdown_grace = 0ms});
+  ending->spawn(recv(rx_ending, tracked(c))).detach();
+  weft::test::wait_suspended(*ending, 1);
+  auto got = other.spawn(recv(rx_other, tracked(c)));
+  weft::test::wait_suspended(other, 1);
+  std::thread sender([&] { bc.send(held_copy(copies, 2, go)); });
+  while (copies.load() < 2) std::this_thread::yield();
+  ending.reset();
+  go.store(true);
+  sender.join();
+  CHECK(other.block_on([](weft::join_handle<bool>& h) -> task<bool> { co_return co_await h; }(got)));
+  CHECK(c.alive() == 0);
 }

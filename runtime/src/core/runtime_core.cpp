@@ -6,6 +6,7 @@
 #include <weft/sched/futex.hpp>
 
 #include <algorithm>
+#include <thread>
 
 namespace weft::detail {
 
@@ -141,6 +142,23 @@ void runtime_core::retire() noexcept {
   });
   refs_.fetch_add(held, std::memory_order_relaxed);
   release();
+}
+
+void runtime_core::wake_from_outside(task_record* r, sched::hint h) noexcept {
+  outside_wakes_.fetch_add(1, std::memory_order_relaxed);
+  // Between our count and our look at the stop flag, as end_outside_wakes() has its fence
+  // between the flag's store (sched.stop()) and its look at the count: either it sees us and
+  // waits, or we see the workers stopping.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!sched.stopping()) wake(r, h);
+  // release: our last touch of the task happens-before end_outside_wakes() returns.
+  outside_wakes_.fetch_sub(1, std::memory_order_release);
+  release();  // the reference of hold_for_wake(): after the runtime's end, the last one
+}
+
+void runtime_core::end_outside_wakes() noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with wake_from_outside()'s fence
+  while (outside_wakes_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 }
 
 void runtime_core::release() noexcept {

@@ -51,6 +51,24 @@ inline void wake(task_record* r, sched::hint h = sched::hint::wake) noexcept {
   r->rt->sched.schedule(r, h);
 }
 
+/// The waker's half of taking a suspended task out of a wait list (sync/detail/waiter.hpp):
+/// call under the list's lock, while the task still waits there, and wake it with wake_taken()
+/// on the same thread once the lock is let go. In between, a waker off the task's runtime's
+/// workers (a plain thread, another runtime's worker) may see that runtime shut down and
+/// destroyed: shutdown finds the task taken out and ends it, and the runtime's core, the task's
+/// record with it, lives on until the wake (which then does nothing). Returns `r`.
+inline task_record* take_for_wake(task_record* r) noexcept {
+  if (!r->rt->sched.on_worker()) [[unlikely]]
+    r->rt->hold_for_wake();
+  return r;
+}
+/// Wakes a task taken out with take_for_wake() (see there).
+inline void wake_taken(task_record* r, sched::hint h = sched::hint::wake) noexcept {
+  if (r->rt->sched.on_worker()) [[likely]]
+    return wake(r, h);
+  r->rt->wake_from_outside(r, h);
+}
+
 /// Spends one unit of the running task's cooperative budget; false when it is exhausted and the
 /// caller should yield (sched/options.hpp, `budget`).
 inline bool consume_budget() noexcept {

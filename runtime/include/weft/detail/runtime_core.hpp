@@ -2,8 +2,9 @@
 // weft::detail::runtime_core: the runtime's machinery behind weft::runtime.
 //
 // It outlives the runtime object when a join handle outlives it (the handle still has to free
-// its record): the runtime holds one reference, each record orphaned by shutdown with a live
-// handle holds one more, and the last release deletes the core.
+// its record) or a plain thread is about to wake a task it took out of a wait list: the runtime
+// holds one reference, each record orphaned by shutdown with a live handle holds one more, so
+// does each such wake in flight (hold_for_wake), and the last release deletes the core.
 
 #include <atomic>
 #include <chrono>
@@ -124,11 +125,24 @@ class runtime_core {
   /// freed drops the reference its handle held.
   void retire() noexcept;
 
+  /// Wakes from outside the workers of tasks taken out of a wait list (current.hpp,
+  /// take_for_wake). hold_for_wake(): under the list's lock, while the task waits there (so the
+  /// runtime has not let go of the core); one reference more, so the core outlives the wake
+  /// even if the runtime is destroyed first. wake_from_outside(): wakes the task unless the
+  /// workers are stopping (shutdown ends it), then drops that reference (possibly the last).
+  void hold_for_wake() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void wake_from_outside(task_record* r, sched::hint h) noexcept;
+  /// Shutdown, once the workers stopped: returns when no wake_from_outside() is still about to
+  /// schedule a task. Every later one sees the workers stopped and leaves the task alone, so no
+  /// wake reaches a task that shutdown is ending.
+  void end_outside_wakes() noexcept;
+
  private:
   void release() noexcept;
 
   std::atomic<std::size_t> refs_{1};
   std::atomic<bool> retired_{false};
+  std::atomic<std::uint32_t> outside_wakes_{0};  ///< wake_from_outside() calls deciding or scheduling
   std::mutex hooks_mu_;
   std::vector<area_hooks> hooks_;
 };

@@ -62,6 +62,10 @@ struct task_record : sched::job {
   task_record* inline_joiner = nullptr;  ///< set by a joiner that runs this task inline
   task_record* spawner = nullptr;        ///< the task that spawned this one (a hint: may be stale)
   struct join_state* helping = nullptr;  ///< set while it runs inline to help a sibling's joiner
+  /// The link of the wake list that holds the task between its waker's unlock and its wake
+  /// (sync/detail/waiter.hpp). Not the job link: shutdown may end the task and free the record
+  /// meanwhile, and a free record's job link links the table's free list.
+  task_record* wake_next = nullptr;
 
   // ---- join ----
   std::atomic<std::uintptr_t> join{0};  ///< join_word.hpp (0: join_running)

@@ -120,7 +120,7 @@ class channel {
       if (closed_) throw channel_closed();
       if (!offer_locked(value, woken, false)) return false;
     }
-    if (woken) detail::wake(woken);
+    if (woken) detail::wake_taken(woken);
     return true;
   }
 
@@ -133,7 +133,7 @@ class channel {
       std::lock_guard lock(mu_);
       take_locked(out, woken, false);
     }
-    if (woken) detail::wake(woken);
+    if (woken) detail::wake_taken(woken);
     return out;
   }
 
@@ -158,7 +158,7 @@ class channel {
             c_->stale_ = 0;
           },
           [&] {
-            if (woken_) detail::wake(woken_);
+            if (woken_) detail::wake_taken(woken_);
           });
     }
     void await_resume() {
@@ -189,7 +189,7 @@ class channel {
             c_->stale_ = 0;
           },
           [&] {
-            if (woken_) detail::wake(woken_);
+            if (woken_) detail::wake_taken(woken_);
           });
     }
     std::optional<T> await_resume() {

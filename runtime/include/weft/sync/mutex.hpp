@@ -66,7 +66,7 @@ class async_mutex {
       else
         locked_ = false;
     }
-    if (next) detail::wake(next);
+    if (next) detail::wake_taken(next);
   }
   bool is_locked() const noexcept {
     std::lock_guard lock(mu_);

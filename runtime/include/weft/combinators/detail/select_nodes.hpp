@@ -139,7 +139,7 @@ struct recv_node : waiter_node {
     link(channel_access::receivers(*c), s, i, t, &slot);
   }
   void after() noexcept {
-    if (woken) wake(woken);
+    if (woken) wake_taken(woken);
   }
   value_type result() {
     if (destroyed()) throw_select_destroyed("weft::channel");
@@ -167,7 +167,7 @@ struct send_node : waiter_node {
     link(channel_access::senders(*c), s, i, t, &value);
   }
   void after() noexcept {
-    if (woken) wake(woken);
+    if (woken) wake_taken(woken);
   }
   value_type result() {
     if (destroyed()) throw_select_destroyed("weft::channel");

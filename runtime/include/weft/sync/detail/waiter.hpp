@@ -9,8 +9,10 @@
 // suspended), it takes itself out and wakes nobody. A waker pops waiters under the lock, marks
 // them and, after unlocking, wakes their tasks: so each waiter is resumed exactly once, by
 // whoever took it out of the queue. Wakers collect the tasks to wake (records, which live as
-// long as the runtime) under the lock and never touch a waiter after unlocking: by then its
-// frame may be gone.
+// long as the runtime's core) under the lock and never touch a waiter after unlocking: by then
+// its frame may be gone. complete() and hand_off() take the task out with take_for_wake(), and
+// the waker wakes it with wake_taken() (current.hpp), so a waker on a plain thread keeps the
+// record alive even if the runtime is destroyed before it wakes the task.
 //
 // Hand-offs. A primitive that gives a waiter something it must give back if the waiter never
 // resumes (the lock of an async_mutex, a semaphore's permit) moves it to a `handed` queue
@@ -149,19 +151,20 @@ struct select_claim {
   }
 };
 
-/// Tasks to wake once the primitive's lock is let go, linked through their records' job link
-/// (free while a task is suspended: it is in no queue).
+/// Tasks to wake once the primitive's lock is let go, linked through their records' wake_next
+/// (task_record.hpp: a link that only wake lists write, so it survives shutdown freeing a
+/// record in the list; take_for_wake keeps its memory).
 class wake_list {
  public:
   void add(task_record* r) noexcept {
-    r->next_ = head_;
+    r->wake_next = head_;
     head_ = r;
   }
   /// Wakes every task added (call after unlocking).
   void wake_all() noexcept {
     while (task_record* r = head_) {
-      head_ = static_cast<task_record*>(r->next_);  // read first: the task may run at once
-      wake(r);
+      head_ = r->wake_next;  // read first: the task may run at once
+      wake_taken(r);
     }
   }
 
@@ -250,9 +253,11 @@ struct waiter : suspension {
     return result;
   }
 
-  /// Under the lock: completes this (queued) waiter with `r`, to be woken by the caller.
+  /// Under the lock: completes this (queued) waiter with `r`; the caller wakes the task it
+  /// returns with wake_taken() (or a wake_list) after unlocking.
   task_record* complete(outcome r) noexcept;
-  /// Under the lock: completes this (queued) waiter by a hand-off: it moves to `handed`.
+  /// Under the lock: completes this (queued) waiter by a hand-off: it moves to `handed`. The
+  /// caller wakes the task as for complete().
   task_record* hand_off(waiter_queue& handed) noexcept;
 
   task_record* task() const noexcept { return task_; }
@@ -358,7 +363,7 @@ inline task_record* waiter::complete(outcome r) noexcept {
   // Written and read before the release: a hook that sees `released` (another thread ending the
   // task, say shutdown destroying its frame) may let the waiter go at once.
   result = r;
-  task_record* t = task_;
+  task_record* t = take_for_wake(task_);
   queue->remove(this);
   return t;
 }
@@ -367,7 +372,7 @@ inline task_record* waiter::hand_off(waiter_queue& handed) noexcept {
   queue->unlink(this);  // (not released: it stays in a list of the primitive)
   result = outcome::done;
   handed.push_back(this);
-  return task_;
+  return take_for_wake(task_);
 }
 
 inline void waiter::take_off_queue() noexcept {
