@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include <weft/runtime.hpp>
+#include <weft/select.hpp>
 #include <weft/spawn.hpp>
 #include <weft/time.hpp>
 #include <weft/yield.hpp>
@@ -217,4 +218,58 @@ TEST_CASE("a value overwritten by send() is destroyed after the lock: its destru
     co_return v ? v->n() : -1;
   }(rx));
   CHECK(last == 3);
+}
+
+namespace {
+
+// A value whose copies numbered `first_bad` to `last_bad` (counted from 1) throw.
+struct copy_fails {
+  std::atomic<int>* copies;
+  int first_bad, last_bad;
+  copy_fails(std::atomic<int>& c, int first, int last) : copies(&c), first_bad(first), last_bad(last) {}
+  copy_fails(const copy_fails& o) : copies(o.copies), first_bad(o.first_bad), last_bad(o.last_bad) {
+    const int n = copies->fetch_add(1) + 1;
+    if (n >= first_bad && n <= last_bad) throw std::runtime_error("copy " + std::to_string(n));
+  }
+  copy_fails(copy_fails&&) noexcept = default;
+};
+
+// 1: a value; 2: the copy's error; 0: anything else.
+task<int> receive_once(weft::broadcast<copy_fails>::receiver& rx, bool in_select) {
+  try {
+    if (in_select) {
+      auto r = co_await weft::select(rx.recv(), weft::sleep_for(1h));
+      co_return r.index == 0 && std::get<0>(r.value).has_value() ? 1 : 0;
+    }
+    co_return (co_await rx.recv()).has_value() ? 1 : 0;
+  } catch (const std::runtime_error&) {
+    co_return 2;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a copy that throws for one waiting receiver is that receiver's error; the others get the value",
+          "[sync][broadcast]") {
+  weft::test::watchdog wd("a broadcast copy that throws", 30s);
+  weft::runtime rt({.workers = 2});
+  std::atomic<int> copies{0};
+  weft::broadcast<copy_fails> bc(4);
+  auto ok = bc.subscribe(), failing = bc.subscribe(), selecting = bc.subscribe();
+  // Each waits in turn, so send() copies for them in that order: the 2nd and 3rd copies throw.
+  auto got_ok = rt.spawn(receive_once(ok, false));
+  weft::test::wait_suspended(rt, 1);
+  auto got_failing = rt.spawn(receive_once(failing, false));
+  weft::test::wait_suspended(rt, 2);
+  auto got_selecting = rt.spawn(receive_once(selecting, true));
+  weft::test::wait_suspended(rt, 3);
+  std::size_t receivers = 0;
+  CHECK_NOTHROW(receivers = bc.send(copy_fails(copies, 2, 3)));
+  CHECK(receivers == 3);
+  CHECK(rt.block_on(std::move(got_ok)) == 1);
+  CHECK(rt.block_on(std::move(got_failing)) == 2);
+  CHECK(rt.block_on(std::move(got_selecting)) == 2);
+  // The value stays theirs to receive: the next recv() copies it again.
+  CHECK(rt.block_on(receive_once(failing, false)) == 1);
+  CHECK(rt.block_on(receive_once(selecting, true)) == 1);
 }

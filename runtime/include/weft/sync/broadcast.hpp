@@ -11,8 +11,9 @@
 // is full. A receiver that fell behind by more than `capacity` values has lost the ones that
 // were overwritten: its next recv() throws lagged_error (missed() says how many), and the one
 // after that continues from the oldest value kept. Receivers waiting in recv() are handed a copy
-// of the new value at send(), and run next on the sender's worker (LIFO slot) or are queued
-// (from a plain thread). recv() is a cancellation point; weft::select can wait on it.
+// of the new value at send() (a copy that throws is that receiver's error, thrown by its
+// recv()), and run next on the sender's worker (LIFO slot) or are queued (from a plain thread).
+// recv() is a cancellation point; weft::select can wait on it.
 //
 // close() (or destroying the broadcast) ends it: send() then throws channel_closed, and each
 // receiver, once it has received what the ring still holds for it, gets nullopt.
@@ -27,6 +28,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -85,11 +87,13 @@ struct broadcast_spec {
   broadcast_cursor<T>* c;
 };
 
-/// What one recv() gets: a value, a lag, or (neither: closed and drained) nothing.
+/// What one recv() gets: a value, a lag, the error copying the value threw, or (none of them:
+/// closed and drained) nothing.
 template <class T>
 struct broadcast_slot {
   std::optional<T> value;
   std::uint64_t missed = 0;
+  std::exception_ptr error;
 };
 
 /// Under the state's lock: what `c` receives now, into `out`. False: nothing yet (wait).
@@ -106,6 +110,28 @@ bool broadcast_deliver(broadcast_state<T>& s, broadcast_cursor<T>& c, broadcast_
     return true;
   }
   return s.closed;
+}
+
+/// Under the state's lock, from send(): what the waiting receiver of `w` gets now. A copy that
+/// throws is that receiver's error, not the sender's (a receiver that does not wait copies in
+/// its own recv(), too): its recv() rethrows it, and its next one, its position unchanged,
+/// copies the value again.
+template <class T>
+void broadcast_hand(broadcast_state<T>& s, waiter& w) noexcept {
+  auto& slot = *static_cast<broadcast_slot<T>*>(w.payload);
+  try {
+    broadcast_deliver(s, *static_cast<broadcast_cursor<T>*>(w.owner), slot);
+  } catch (...) {
+    slot.error = std::current_exception();
+  }
+}
+
+/// What recv() yields from its slot (its awaiter's, or a weft::select branch's).
+template <class T>
+std::optional<T> broadcast_take(broadcast_slot<T>& slot) {
+  if (slot.error) std::rethrow_exception(slot.error);
+  if (slot.missed) throw lagged_error(slot.missed);
+  return std::move(slot.value);
 }
 
 }  // namespace detail
@@ -134,7 +160,8 @@ class broadcast {
   }
 
   /// Sends `value` to every receiver; never waits. Returns how many receivers there are (0: the
-  /// value is kept in the ring all the same). Throws channel_closed once closed. The value it
+  /// value is kept in the ring all the same). Throws channel_closed once closed; a copy for a
+  /// waiting receiver that throws is thrown by that receiver's recv(), not here. The value it
   /// overwrites is destroyed after the broadcast's lock is let go, so its destructor may use
   /// this broadcast.
   std::size_t send(T value) {
@@ -152,8 +179,7 @@ class broadcast {
       // Each waiting receiver gets its copy now, under the lock: it then needs neither its
       // cursor nor the ring when it resumes (its receiver may be gone by then).
       while (detail::waiter* w = s.waiters.claim_front()) {
-        detail::broadcast_deliver(s, *static_cast<cursor*>(w->owner),
-                                  *static_cast<detail::broadcast_slot<T>*>(w->payload));
+        detail::broadcast_hand(s, *w);
         woken.add(w->complete(detail::waiter::outcome::done));
       }
       receivers = s.receivers;
@@ -198,8 +224,7 @@ class broadcast {
     }
     std::optional<T> await_resume() {
       finish("weft::broadcast receiver");
-      if (slot_.missed) throw lagged_error(slot_.missed);
-      return std::move(slot_.value);
+      return detail::broadcast_take(slot_);
     }
     /// For weft::select, which waits on the receiver itself.
     detail::broadcast_spec<T> select_spec() const noexcept { return {c_}; }
@@ -226,7 +251,8 @@ class broadcast {
 
     /// The next value: at once if the ring holds one this receiver has not had, else when one is
     /// sent. nullopt once the broadcast is closed and this receiver drained it. Throws
-    /// lagged_error (see above), cancelled_error if the task is cancelled first.
+    /// lagged_error (see above), cancelled_error if the task is cancelled first, and what
+    /// copying the value threw (the next recv() tries that value again).
     recv_awaiter recv() {
       if (!c_) throw usage_error("weft::broadcast: recv() on an empty receiver (moved from or default-constructed)");
       return recv_awaiter(*c_);

@@ -222,8 +222,7 @@ struct broadcast_node : state_ref<broadcast_state<T>>, waiter_node {
   }
   value_type result() {
     if (destroyed()) throw_select_destroyed("weft::broadcast receiver");
-    if (slot.missed) throw lagged_error(slot.missed);
-    return std::move(slot.value);
+    return broadcast_take(slot);
   }
 
   broadcast_cursor<T>* c;
