@@ -64,7 +64,14 @@ pool_core::pool_core(runtime& r, pool_options o, bool has_size_of)
 void pool_core::begin_stopping_locked() noexcept {
   static constexpr std::size_t flood = std::size_t{1} << 40;
   stopping = true;
-  for (semaphore* s : {&room, &items, &bytes_turn, &bytes_freed, &grow}) s->release(flood);
+  for (semaphore* s : {&room, &items, &bytes_turn, &bytes_freed, &grow}) {
+    try {
+      s->release(flood);
+    } catch (const std::invalid_argument&) {
+      // It counts within `flood` of semaphore::max() already (room, with a queue_capacity that
+      // large): so many permits that nobody waits on it, now or later.
+    }
+  }
 }
 
 submit_status pool_core::reserve_locked(std::size_t bytes) noexcept {

@@ -18,6 +18,7 @@
 #include <weft/pool/pool.hpp>
 #include <weft/runtime.hpp>
 #include <weft/sync/event.hpp>
+#include <weft/sync/semaphore.hpp>
 #include <weft/time.hpp>
 #include <weft/yield.hpp>
 
@@ -141,6 +142,23 @@ TEST_CASE("options that cannot work are refused, naming the field", "[pool][misu
   weft::job_pool<int> ok(rt, {}, processor);
   CHECK(rt.metrics().to_prometheus().find("pool=\"pool\"") != std::string::npos);
   rt.block_on(ok.stop(1s));
+}
+
+TEST_CASE("a pool whose queue_capacity is as large as a semaphore counts stops like any other", "[pool][lifecycle]") {
+  // Stopping floods the pool's semaphores with permits so that nobody waits again: a queue slot
+  // count already near semaphore::max() must not turn that flood into an error.
+  weft::runtime rt({.workers = 1});
+  std::atomic<int> ran{0};
+  weft::job_pool<int> pool(rt, {.name = "huge", .concurrency = 1, .queue_capacity = weft::semaphore::max()},
+                           [&](int) -> task<void> {
+                             ran.fetch_add(1);
+                             co_return;
+                           });
+  CHECK(pool.try_submit(1) == weft::submit_status::accepted);
+  auto report = rt.block_on(pool.stop(10s));
+  CHECK(report.cancelled == 0);
+  CHECK(ran.load() == 1);
+  CHECK(pool.try_submit(2) == weft::submit_status::stopping);
 }
 
 TEST_CASE("a pool without a processor is refused at construction, and its name stays free", "[pool][misuse]") {
