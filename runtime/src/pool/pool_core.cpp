@@ -174,6 +174,11 @@ void pool_core::register_metrics(std::function<pool_stats()> stats) {
   }
 }
 
+void pool_core::unregister_metrics() noexcept {
+  handles_.clear();  // each removal waits for a collection in progress (callback_handle)
+  for (auto& h : durations_) h = {};
+}
+
 void pool_core::observe(outcome o, clock::duration d) noexcept {
   if (auto& h = durations_[static_cast<int>(o)]) h->observe(std::chrono::duration<double>(d).count());
 }

@@ -56,6 +56,9 @@ class pool_core {
 
   /// Registers the pool's metrics; `stats` is sampled at collection.
   void register_metrics(std::function<pool_stats()> stats);
+  /// Removes every series of the pool from the registry. Once it returns, no collection is
+  /// inside `stats` or calls it again, so what it reads may be destroyed.
+  void unregister_metrics() noexcept;
   void observe(outcome o, clock::duration d) noexcept;
   /// The wait before attempt `attempt` (2, 3, ...): exponential, capped, jittered.
   std::chrono::nanoseconds backoff(std::size_t attempt);

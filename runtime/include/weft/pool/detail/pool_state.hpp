@@ -108,6 +108,11 @@ struct pool_state : std::enable_shared_from_this<pool_state<Job>> {
         hooks(std::move(h)),
         worker_name(core.opts.name + " worker"),
         scaler_name(core.opts.name + " scaler") {}
+  pool_state(const pool_state&) = delete;
+  // Before any member goes: the metric callbacks sample snapshot(), which reads the queue, and
+  // they belong to the core, the member destroyed last. Unregistered first, no scrape racing
+  // the pool's last task reads a destroyed queue.
+  ~pool_state() { core.unregister_metrics(); }
 
   pool_core core;
   std::function<task<void>(Job)> processor;
