@@ -20,6 +20,7 @@
 #include <weft/metrics/registry.hpp>
 #include <weft/pool/pool.hpp>
 #include <weft/runtime.hpp>
+#include <weft/spawn.hpp>
 #include <weft/sync/event.hpp>
 #include <weft/sync/semaphore.hpp>
 #include <weft/time.hpp>
@@ -319,24 +320,69 @@ TEST_CASE("stop() with a negative drain timeout is refused, naming it, and leave
   CHECK(pool.stats().workers == 0);
 }
 
-TEST_CASE("stop() awaited inside one of the pool's own jobs is a usage_error, not a wait for itself",
-          "[pool][lifecycle][misuse]") {
-  weft::test::watchdog wd("stop from the pool's own job", 30s);
-  weft::runtime rt({.workers = 2});
-  std::atomic<int> refused{0};
+namespace {
+
+// What a job of the test below awaits: a stop of its own pool in a child task, joined in one of
+// three ways.
+task<weft::stop_report> join_stop_at_once(weft::job_pool<int>& pool) {
+  auto child = weft::spawn(pool.stop(1h));  // at the bottom of the worker's deque: run inline
+  co_return co_await std::move(child);
+}
+
+task<weft::stop_report> stop_after(weft::event& gate, weft::job_pool<int>& pool) {
+  co_await gate.wait();
+  auto stopping = pool.stop(1h);
+  co_return co_await std::move(stopping);
+}
+
+task<weft::stop_report> join_stop_waiting(weft::event& gate, weft::job_pool<int>& pool) {
+  auto child = weft::spawn(stop_after(gate, pool));
+  co_await weft::yield();  // the child goes first, up to its gate: the join below waits for it
+  co_return co_await std::move(child);
+}
+
+task<weft::stop_report> join_a_joiner_of_stop(weft::job_pool<int>& pool) {
+  auto middle = weft::spawn(join_stop_at_once(pool));
+  co_return co_await std::move(middle);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "stop() awaited in one of the pool's own jobs, or in a task it joins, is a usage_error, not a wait for itself",
+    "[pool][lifecycle][misuse]") {
+  weft::test::watchdog wd("stop in the pool's own job", 30s);
+  weft::runtime rt({.workers = 1});  // nothing is stolen: each section takes the path it names
+  weft::event gate;
+  int path = 0;
+  SECTION("in the job itself") { path = 0; }
+  SECTION("the job spawns the stop and joins it at once (the job runs it inline)") { path = 1; }
+  SECTION("the job joins the stop's task while that task waits (the job waits in its join word)") { path = 2; }
+  SECTION("the job joins a task that spawns the stop and joins it") { path = 3; }
+  std::atomic<int> refused{0}, other{0};
   std::optional<weft::job_pool<int>> pool;
   pool.emplace(rt, weft::pool_options{.concurrency = 1}, [&](int j) -> task<void> {
     if (j != 1) co_return;
     try {
-      auto stopping = pool->stop(0ms);
+      auto stopping = path == 0   ? pool->stop(0ms)
+                      : path == 1 ? join_stop_at_once(*pool)
+                      : path == 2 ? join_stop_waiting(gate, *pool)
+                                  : join_a_joiner_of_stop(*pool);
       (void)co_await std::move(stopping);
     } catch (const weft::usage_error&) {
       refused.fetch_add(1);
+    } catch (...) {
+      other.fetch_add(1);
     }
   });
   REQUIRE(pool->try_submit(1) == weft::submit_status::accepted);
+  if (path == 2) {
+    weft::test::wait_suspended(rt, 2);  // the child at its gate, the job (the pool's one worker) joining it
+    gate.set();
+  }
   while (pool->stats().processed + pool->stats().failed == 0) std::this_thread::yield();
   CHECK(refused.load() == 1);
+  CHECK(other.load() == 0);
   CHECK(pool->stats().processed == 1);
   CHECK(pool->try_submit(2) == weft::submit_status::accepted);  // the pool was left running
   auto report = rt.block_on(pool->stop(10s));

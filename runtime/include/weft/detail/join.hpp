@@ -70,7 +70,7 @@ inline std::coroutine_handle<> join_next(join_state& s, worker_context* ctx) noe
     if (sched::job* bottom = ctx->w->pop_local()) {
       task_record* next = nullptr;
       if (bottom == child) {
-        child->inline_joiner = me;
+        child->inline_joiner.store(me, std::memory_order_relaxed);
         next = child;
       } else if (bottom->run_ == &run_record && static_cast<task_record*>(bottom)->spawner == me) {
         next = static_cast<task_record*>(bottom);

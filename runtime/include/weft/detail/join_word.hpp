@@ -67,6 +67,22 @@ inline void wait_on_thread(task_record* r, thread_waiter& tw) noexcept {
     tw.done.store(expected == join_done ? 1 : 2, std::memory_order_relaxed);
 }
 
+/// The task that waits for `r` to finish, if one does: the joiner running `r` inline, or the task
+/// registered in `r`'s join word; null otherwise (no joiner yet, a thread in block_on, a fork's
+/// parent). For `r` the running task, and for the tasks found from it this way: each cannot
+/// finish before the one it waits for, but may stop waiting (cancelled), which a caller that
+/// follows the chain sees by asking about the one before it again.
+inline task_record* awaited_by(const task_record* r) noexcept {
+  // relaxed: set before `r` first ran inline, by the thread that ran it, or, for a task found
+  // in a join word, before its registration there (the acquire below, one step earlier).
+  if (task_record* joiner = r->inline_joiner.load(std::memory_order_relaxed)) return joiner;
+  // acquire: pairs with the joiner's registering CAS (join_suspend_slow), so that its record's
+  // fields, inline_joiner above included, are read as they were when it began to wait.
+  const std::uintptr_t w = r->join.load(std::memory_order_acquire);
+  if (w <= join_forked || (w & 1)) return nullptr;  // a state, or a thread_waiter (low bit)
+  return reinterpret_cast<task_record*>(w);
+}
+
 /// Shutdown destroyed the task's frame: lets its handle (or a blocked thread) know, and frees
 /// the record if nobody holds it (join.cpp).
 void orphan_record(task_record* r) noexcept;

@@ -81,7 +81,8 @@ struct promise_base {
       if (!r) return p.continuation_;  // awaited inline: symmetric transfer to the awaiter
       if (const auto tagged = reinterpret_cast<std::uintptr_t>(r); tagged & fork_tag)  // a child of weft::fork
         return fork_complete(tagged, p.exception_);
-      if (task_record* joiner = r->inline_joiner) return complete_inline(r, joiner, p.exception_);
+      if (task_record* joiner = r->inline_joiner.load(std::memory_order_relaxed))
+        return complete_inline(r, joiner, p.exception_);
       if (r->helping) return complete_helped(r, p.exception_);
       return complete_spawned(r, p.exception_);
     }

@@ -194,7 +194,7 @@ inline void init_record(task_record* r, std::coroutine_handle<> h, std::string_v
   std::atomic_thread_fence(std::memory_order_release);
   r->resume_point = h;
   r->root = h;
-  r->inline_joiner = nullptr;
+  r->inline_joiner.store(nullptr, std::memory_order_relaxed);
   r->helping = nullptr;
   r->spawner = spawner;
   reset_join(r);

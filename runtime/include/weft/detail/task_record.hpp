@@ -59,7 +59,9 @@ struct task_record : sched::job {
   std::coroutine_handle<> resume_point;  ///< where the task continues when next run
   std::coroutine_handle<> root;          ///< the spawned coroutine's frame
   runtime_core* rt = nullptr;
-  task_record* inline_joiner = nullptr;  ///< set by a joiner that runs this task inline
+  /// Set by a joiner that runs this task inline. Atomic: another thread may read it while
+  /// following who waits for whom (awaited_by, join_word.hpp).
+  std::atomic<task_record*> inline_joiner{nullptr};
   task_record* spawner = nullptr;        ///< the task that spawned this one (a hint: may be stale)
   struct join_state* helping = nullptr;  ///< set while it runs inline to help a sibling's joiner
   /// The link of the wake list that holds the task between its waker's unlock and its wake

@@ -26,6 +26,8 @@
 #include <vector>
 
 #include <weft/combinators/detail/oneshot.hpp>
+#include <weft/detail/join_word.hpp>
+#include <weft/detail/task_record.hpp>
 #include <weft/errors.hpp>
 #include <weft/pool/dead_letter.hpp>
 #include <weft/pool/detail/pool_core.hpp>
@@ -131,6 +133,22 @@ struct pool_state : std::enable_shared_from_this<pool_state<Job>> {
 
   std::string type(const Job& j) const { return hooks.type_of ? hooks.type_of(j) : std::string(); }
   std::size_t size(const Job& j) const { return hooks.size_of ? hooks.size_of(j) : 0; }
+
+  /// Under core.mu: whether `t` (the running task) is one of the pool's workers, or is joined
+  /// by one through a chain of joins (awaited_by): a job of the pool waits for it.
+  bool joined_by_worker_locked(const task_record* t) const noexcept {
+    const task_record* prev = nullptr;
+    // (Bounded: a cycle of joins, a deadlock already, is not walked forever.)
+    for (int depth = 0; t && depth < 1000; ++depth) {
+      const task_record* next = awaited_by(t);
+      // Still prev's joiner? Then it waited all along: its record is not a reused one, and
+      // `next` is what it waits in.
+      if (prev && awaited_by(prev) != t) return false;
+      if (worker_tasks.contains(t)) return true;
+      prev = std::exchange(t, next);
+    }
+    return false;
+  }
 
   pool_stats snapshot() {
     std::lock_guard lock(core.mu);
