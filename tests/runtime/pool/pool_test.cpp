@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -14,6 +15,9 @@
 #include <weft/testing/sim.hpp>
 #include <weft/time.hpp>
 #include <weft/yield.hpp>
+
+#include "../../support/suspended.hpp"
+#include "../../support/watchdog.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;
@@ -350,4 +354,43 @@ TEST_CASE("counters add up under concurrent submit, cancel and stop", "[pool][st
   CHECK(s.submitted + s.dropped == static_cast<std::uint64_t>(offered.load()));
   CHECK(s.processed + s.failed == s.submitted);
   (void)report;
+}
+
+TEST_CASE("letters resubmit_dead_letters puts back stay within dead_letter_capacity, the oldest dropped first",
+          "[pool][dead_letters]") {
+  weft::test::watchdog wd("dead letters resubmitted to a stopping pool");
+  weft::runtime rt({.workers = 2});
+  weft::event gate;
+  std::atomic<bool> resubmitting{false};
+  std::optional<weft::job_pool<job>> pool;
+  pool.emplace(
+      rt, weft::pool_options{.name = "refusing", .concurrency = 1, .dead_letter_capacity = 2},
+      [&](job j) -> task<void> {
+        if (j.hang) co_await gate.wait();
+        throw std::runtime_error("upstream says no");
+      },
+      [&](const job& j) {
+        if (resubmitting.load() && j.id == 1) {  // while resubmitting: job 3 fails, a new dead letter
+          gate.set();
+          while (pool->stats().dead_lettered < 3) std::this_thread::yield();
+        }
+        return j.type;
+      });
+  REQUIRE(pool->try_submit(job{1}) == weft::submit_status::accepted);
+  REQUIRE(pool->try_submit(job{2}) == weft::submit_status::accepted);
+  while (pool->stats().dead_lettered < 2) std::this_thread::yield();  // the dead letters are full
+  REQUIRE(pool->try_submit(job{3, "email", 0, true}) == weft::submit_status::accepted);
+  while (pool->stats().in_flight == 0) std::this_thread::yield();
+  auto stopping = rt.spawn(pool->stop(10s));
+  weft::test::wait_suspended(rt, 2);  // job 3 at its gate, the stop waiting for it: try_submit refuses
+  resubmitting.store(true);
+  CHECK(pool->resubmit_dead_letters() == 0);
+  rt.block_on(std::move(stopping));
+  auto s = pool->stats();
+  CHECK(s.dead_lettered == 3);  // a letter put back is not counted again
+  CHECK(s.dropped == 2);        // (its refusal is)
+  auto letters = pool->take_dead_letters();
+  REQUIRE(letters.size() == 2);
+  CHECK(letters[0].job.id == 2);  // job 1's letter, the oldest, went
+  CHECK(letters[1].job.id == 3);
 }

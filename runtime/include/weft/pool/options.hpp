@@ -40,7 +40,7 @@ struct pool_options {
   std::chrono::milliseconds job_timeout{0};  ///< deadline of one attempt; 0: none
   retry_options retry{};
   breaker_options breaker{};
-  std::size_t dead_letter_capacity = 1024;  ///< failed jobs kept; the oldest go first
+  std::size_t dead_letter_capacity = 1024;  ///< failed jobs kept; the oldest go first (resubmit_dead_letters too)
   double degraded_queue_fill = 0.8;         ///< health: queue (or byte budget) fuller than this is degraded
   /// Memory budget of the queue: the bytes pool_hooks::size_of counts for the jobs waiting in
   /// it (not those in flight). A job that would take them past the budget is shed

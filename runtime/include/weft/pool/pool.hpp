@@ -224,19 +224,20 @@ class job_pool {
     return out;
   }
 
-  /// Submits every dead letter again (try_submit); those refused stay dead letters. Returns how
-  /// many were accepted.
+  /// Submits every dead letter again (try_submit). Those refused stay dead letters, ahead of any
+  /// that failed meanwhile (they are older), and within pool_options::dead_letter_capacity: as
+  /// when a job fails with the dead letters full, the oldest go. Returns how many were accepted.
   std::size_t resubmit_dead_letters() {
     std::size_t accepted = 0;
+    std::vector<dead_letter<Job>> refused;
     for (auto& letter : take_dead_letters()) {
       Job copy = letter.job;
-      if (try_submit(std::move(copy)) == submit_status::accepted) {
+      if (try_submit(std::move(copy)) == submit_status::accepted)
         ++accepted;
-      } else {
-        std::lock_guard lock(s_->core.mu);
-        s_->dead.push_back(std::move(letter));
-      }
+      else
+        refused.push_back(std::move(letter));
     }
+    s_->put_back_dead_letters(std::move(refused));
     return accepted;
   }
 

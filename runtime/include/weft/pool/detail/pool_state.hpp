@@ -18,6 +18,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -338,6 +339,15 @@ struct pool_state : std::enable_shared_from_this<pool_state<Job>> {
     if (dead.size() >= core.opts.dead_letter_capacity) dead.pop_front();
     dead.push_back(dead_letter<Job>{std::move(e.job), pool_core::describe(error), error, e.attempts,
                                     std::chrono::system_clock::now()});
+  }
+
+  /// Dead letters taken out (oldest first) and not resubmitted: back in front of those that came
+  /// since, the oldest dropped past dead_letter_capacity as in dead_letter_locked. They are not
+  /// counted again.
+  void put_back_dead_letters(std::vector<dead_letter<Job>>&& letters) {
+    std::lock_guard lock(core.mu);
+    dead.insert(dead.begin(), std::make_move_iterator(letters.begin()), std::make_move_iterator(letters.end()));
+    while (dead.size() > core.opts.dead_letter_capacity) dead.pop_front();
   }
 
   /// Under core.mu: every job still queued becomes a dead letter for `why`; returns how many.
