@@ -394,3 +394,29 @@ TEST_CASE("letters resubmit_dead_letters puts back stay within dead_letter_capac
   CHECK(letters[0].job.id == 2);  // job 1's letter, the oldest, went
   CHECK(letters[1].job.id == 3);
 }
+
+TEST_CASE("resubmit_dead_letters cut short by an exception keeps the letters it did not submit",
+          "[pool][dead_letters]") {
+  weft::runtime rt({.workers = 2});
+  std::atomic<bool> resubmitting{false};
+  weft::job_pool<job> pool(
+      rt, {.name = "interrupted", .concurrency = 1},
+      [&](job) -> task<void> {
+        if (!resubmitting.load()) throw std::runtime_error("upstream down");
+        co_return;
+      },
+      [&](const job& j) {
+        if (resubmitting.load() && j.id == 2) throw std::runtime_error("no type for job 2");
+        return j.type;
+      });
+  for (int i = 1; i <= 3; ++i) REQUIRE(pool.try_submit(job{i}) == weft::submit_status::accepted);
+  while (pool.stats().dead_lettered < 3) std::this_thread::yield();
+  resubmitting.store(true);
+  CHECK_THROWS_WITH(pool.resubmit_dead_letters(), "no type for job 2");
+  rt.block_on(pool.stop(10s));
+  CHECK(pool.stats().processed == 1);  // job 1 went round again, before the exception
+  auto letters = pool.take_dead_letters();
+  REQUIRE(letters.size() == 2);  // the one that threw, and the one not tried
+  CHECK(letters[0].job.id == 2);
+  CHECK(letters[1].job.id == 3);
+}

@@ -50,8 +50,10 @@
 // Thread safety: every member may be called from any thread (submit and stop from tasks).
 
 #include <chrono>
+#include <cstddef>
 #include <exception>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -227,15 +229,26 @@ class job_pool {
   /// Submits every dead letter again (try_submit). Those refused stay dead letters, ahead of any
   /// that failed meanwhile (they are older), and within pool_options::dead_letter_capacity: as
   /// when a job fails with the dead letters full, the oldest go. Returns how many were accepted.
+  /// If try_submit throws (type_of, size_of, the store, copying the job), the letter it threw
+  /// for and those not tried yet stay dead letters the same way, and the exception propagates.
   std::size_t resubmit_dead_letters() {
     std::size_t accepted = 0;
-    std::vector<dead_letter<Job>> refused;
-    for (auto& letter : take_dead_letters()) {
-      Job copy = letter.job;
-      if (try_submit(std::move(copy)) == submit_status::accepted)
-        ++accepted;
-      else
-        refused.push_back(std::move(letter));
+    std::vector<dead_letter<Job>> letters = take_dead_letters(), refused;
+    std::size_t next = 0;
+    try {
+      refused.reserve(letters.size());
+      for (; next < letters.size(); ++next) {
+        Job copy = letters[next].job;
+        if (try_submit(std::move(copy)) == submit_status::accepted)
+          ++accepted;
+        else
+          refused.push_back(std::move(letters[next]));
+      }
+    } catch (...) {
+      refused.insert(refused.end(), std::make_move_iterator(letters.begin() + static_cast<std::ptrdiff_t>(next)),
+                     std::make_move_iterator(letters.end()));
+      s_->put_back_dead_letters(std::move(refused));
+      throw;
     }
     s_->put_back_dead_letters(std::move(refused));
     return accepted;
