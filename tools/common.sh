@@ -14,6 +14,7 @@ WEFT_PACKAGES=(
   clang-format-19  # tools/format: the style check CI runs
   libsqlite3-dev  # weft::sqlite_store (meson feature `sqlite`, on by default)
   chromium  # the dashboard page's test in a headless browser, tools/dashboard-screenshot
+  llvm-19  # llvm-symbolizer: the sanitizers' reports name functions and lines (tools/test)
 )
 
 weft_install_packages() {

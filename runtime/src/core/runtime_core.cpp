@@ -150,7 +150,10 @@ void runtime_core::wake_from_outside(task_record* r, sched::hint h) noexcept {
   // between the flag's store (sched.stop()) and its look at the count: either it sees us and
   // waits, or we see the workers stopping.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!sched.stopping()) wake(r, h);
+  if (!sched.stopping()) {
+    r->set_state(record_state::runnable, coarse_now());
+    sched.schedule(r, h);  // to the injector: this is not one of our workers
+  }
   // release: our last touch of the task happens-before end_outside_wakes() returns.
   outside_wakes_.fetch_sub(1, std::memory_order_release);
   release();  // the reference of hold_for_wake(): after the runtime's end, the last one

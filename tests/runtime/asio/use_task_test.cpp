@@ -383,6 +383,29 @@ TEST_CASE("shutdown races the other io_context's thread running a waiting task's
   CHECK(io.stopped());
 }
 
+TEST_CASE("a task woken by another io_context's thread may end with its runtime while that thread is still waking it",
+          "[asio][foreign][lifecycle]") {
+  // The other context's thread runs the wait's handler, which queues the task and wakes a
+  // worker; the task resumes at once, block_on returns, and the runtime is destroyed here while
+  // that thread may still be inside the scheduler (unparking a worker, which interrupts the
+  // reactor). It must hold the runtime's core for that moment: without it ThreadSanitizer saw
+  // the runtime's reactor and core freed under it (a data race with the delete, in about one of
+  // a few hundred rounds), and a slower thread would touch freed memory.
+  net::io_context io(1);
+  auto work = net::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  weft::test::lifetime_counter frames;
+  for (int round = 0; round < 2000; ++round) {
+    net::steady_timer timer(io, std::chrono::steady_clock::time_point{});  // due at once
+    weft::runtime rt({.workers = 2});
+    rt.block_on(wait_on(timer, weft::test::tracked(frames)));
+  }
+  CHECK(frames.alive() == 0);
+  work.reset();
+  runner.join();
+  CHECK(io.stopped());
+}
+
 TEST_CASE("the other io_context destroyed while a task waits on it: the wait ends with operation_aborted",
           "[asio][foreign][lifecycle]") {
   // The wait's handler is destroyed unrun with its context, so the operation will never

@@ -41,14 +41,24 @@ inline task_record* current_task(const char* what) {
   return ctx->current;
 }
 
-/// Makes a suspended task runnable again (from any thread). On one of its runtime's workers it
-/// goes to the LIFO slot and runs next (hint::wake), or to the back of the line (hint::fifo).
+/// Makes a suspended task runnable again (from any thread), by the one waker that won the right
+/// to (the wait's own protocol decides who). On one of its runtime's workers it goes to the LIFO
+/// slot and runs next (hint::wake), or to the back of the line (hint::fifo). From anywhere else
+/// (a plain thread, an Asio thread, another runtime's worker) it goes through
+/// runtime_core::wake_from_outside: once queued, the task may run and end, and its runtime shut
+/// down and be destroyed, while this thread is still in the scheduler waking a worker, so the
+/// core is held for that moment (it is alive now: the task waits, and shutdown waits for a
+/// waker inside a wait's protocol before it destroys the task).
 inline void wake(task_record* r, sched::hint h = sched::hint::wake) noexcept {
-  r->set_state(record_state::runnable, r->rt->coarse_now());
+  runtime_core* rt = r->rt;
   sched::worker* w = sched::this_worker();
-  if (h == sched::hint::wake && w && &w->owner() == &r->rt->sched) [[likely]]
-    return w->push_wake(r);  // scheduler::schedule's common case, without the call
-  r->rt->sched.schedule(r, h);
+  if (w && &w->owner() == &rt->sched) [[likely]] {
+    r->set_state(record_state::runnable, rt->coarse_now());
+    if (h == sched::hint::wake) return w->push_wake(r);  // scheduler::schedule's common case
+    return rt->sched.schedule(r, h);
+  }
+  rt->hold_for_wake();
+  rt->wake_from_outside(r, h);
 }
 
 /// The waker's half of taking a suspended task out of a wait list (sync/detail/waiter.hpp):

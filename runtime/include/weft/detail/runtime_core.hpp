@@ -125,11 +125,12 @@ class runtime_core {
   /// freed drops the reference its handle held.
   void retire() noexcept;
 
-  /// Wakes from outside the workers of tasks taken out of a wait list (current.hpp,
-  /// take_for_wake). hold_for_wake(): under the list's lock, while the task waits there (so the
-  /// runtime has not let go of the core); one reference more, so the core outlives the wake
-  /// even if the runtime is destroyed first. wake_from_outside(): wakes the task unless the
-  /// workers are stopping (shutdown ends it), then drops that reference (possibly the last).
+  /// Wakes from outside the workers (current.hpp: wake, and take_for_wake for a task taken out
+  /// of a wait list). hold_for_wake(): while the task still waits (under the list's lock, or
+  /// before the waker queues it), so the runtime has not let go of the core; one reference
+  /// more, so the core outlives the wake even if the runtime is destroyed first.
+  /// wake_from_outside(): wakes the task unless the workers are stopping (shutdown ends it),
+  /// then drops that reference (possibly the last).
   void hold_for_wake() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void wake_from_outside(task_record* r, sched::hint h) noexcept;
   /// Shutdown, once the workers stopped: returns when no wake_from_outside() is still about to
