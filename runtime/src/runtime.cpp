@@ -189,9 +189,9 @@ void runtime::shutdown() {
   core_->run_stop_hooks();
   core_->sched.stop();
   if (core_->driver) core_->driver->join();
-  // A plain thread that took a task out of a wait list may be waking it: let it finish (a few
+  // A thread off the workers may be waking a task or posting a function: let it finish (a few
   // instructions); later ones see the workers stopped and leave their tasks to step 4.
-  core_->end_outside_wakes();
+  core_->end_outside_pushes();
 
   // 4. End what is left. Queued jobs first (posted functions are destroyed; tasks are ended
   // from the table), then every live task's frame: its awaits unlink themselves from the

@@ -144,24 +144,41 @@ void runtime_core::retire() noexcept {
   release();
 }
 
-void runtime_core::wake_from_outside(task_record* r, sched::hint h) noexcept {
-  outside_wakes_.fetch_add(1, std::memory_order_relaxed);
-  // Between our count and our look at the stop flag, as end_outside_wakes() has its fence
+bool runtime_core::enter_outside() noexcept {
+  outside_pushes_.fetch_add(1, std::memory_order_relaxed);
+  // Between our count and our look at the stop flag, as end_outside_pushes() has its fence
   // between the flag's store (sched.stop()) and its look at the count: either it sees us and
   // waits, or we see the workers stopping.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!sched.stopping()) {
+  return !sched.stopping();
+}
+
+void runtime_core::leave_outside() noexcept {
+  // release: our last touch of the scheduler happens-before end_outside_pushes() returns.
+  outside_pushes_.fetch_sub(1, std::memory_order_release);
+}
+
+void runtime_core::wake_from_outside(task_record* r, sched::hint h) noexcept {
+  if (enter_outside()) {
     r->set_state(record_state::runnable, coarse_now());
     sched.schedule(r, h);  // to the injector: this is not one of our workers
   }
-  // release: our last touch of the task happens-before end_outside_wakes() returns.
-  outside_wakes_.fetch_sub(1, std::memory_order_release);
+  leave_outside();
   release();  // the reference of hold_for_wake(): after the runtime's end, the last one
 }
 
-void runtime_core::end_outside_wakes() noexcept {
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with wake_from_outside()'s fence
-  while (outside_wakes_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+void runtime_core::post_from_outside(sched::job* j) noexcept {
+  refs_.fetch_add(1, std::memory_order_relaxed);  // the caller's runtime is alive: refs_ >= 1
+  const bool queued = enter_outside();
+  if (queued) sched.schedule(j, sched::hint::fifo);
+  leave_outside();
+  if (!queued) j->discard_(j);  // the workers are stopping: destroyed unrun, as shutdown would
+  release();
+}
+
+void runtime_core::end_outside_pushes() noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with enter_outside()'s fence
+  while (outside_pushes_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 }
 
 void runtime_core::release() noexcept {

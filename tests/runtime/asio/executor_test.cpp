@@ -178,6 +178,24 @@ TEST_CASE("an I/O object kept past rt.shutdown() closes safely; the executor the
   CHECK(&net::query(ex, net::execution::context) == context);  // a copied executor still names its context
 }
 
+TEST_CASE("a function posted from a plain thread may let the runtime end while that thread is still posting",
+          "[asio][lifecycle]") {
+  // The poster queues the function and goes on in the scheduler (waking a worker); the function
+  // runs at once and this thread, seeing it ran, destroys the runtime. The post must hold the
+  // runtime's core, and the workers' end must wait for it, until it is out of the scheduler.
+  for (int round = 0; round < 2000; ++round) {
+    std::optional<weft::runtime> rt;
+    rt.emplace(weft::runtime_options{.workers = 2});
+    weft::executor ex = rt->get_executor();
+    std::promise<void> ran;
+    std::thread poster([&] { net::post(ex, [&] { ran.set_value(); }); });
+    ran.get_future().wait();
+    rt.reset();
+    poster.join();
+  }
+  SUCCEED("no data race or use after free (the sanitizer builds)");
+}
+
 TEST_CASE("a timer's completion handler runs on a worker", "[asio]") {
   weft::runtime rt({.workers = 2});
   net::steady_timer t(rt.get_executor(), 1ms);

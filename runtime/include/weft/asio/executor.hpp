@@ -121,7 +121,12 @@ class executor {
       tmp();
       return;
     }
-    core_->sched.schedule(new detail::posted_function<fn_type>(fn_type(std::forward<F>(f))), sched::hint::fifo);
+    auto* job = new detail::posted_function<fn_type>(fn_type(std::forward<F>(f)));
+    if (core_->sched.on_worker()) [[likely]]
+      return core_->sched.schedule(job, sched::hint::fifo);
+    // From another thread: the function may run, and the runtime end, before this thread is
+    // out of the scheduler (runtime_core::post_from_outside).
+    core_->post_from_outside(job);
   }
 
   /// True on one of this runtime's workers.

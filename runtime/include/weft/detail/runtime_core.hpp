@@ -133,17 +133,24 @@ class runtime_core {
   /// then drops that reference (possibly the last).
   void hold_for_wake() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void wake_from_outside(task_record* r, sched::hint h) noexcept;
-  /// Shutdown, once the workers stopped: returns when no wake_from_outside() is still about to
-  /// schedule a task. Every later one sees the workers stopped and leaves the task alone, so no
-  /// wake reaches a task that shutdown is ending.
-  void end_outside_wakes() noexcept;
+  /// A posted function (weft::executor) from outside the workers, on a runtime that is alive:
+  /// queued as wake_from_outside() queues a task, or destroyed unrun if the workers are stopping.
+  /// Once queued it may run, and the runtime end, while this thread is still in the scheduler.
+  void post_from_outside(sched::job* j) noexcept;
+  /// Shutdown, once the workers stopped: returns when no wake or post from outside is still
+  /// about to queue something. Every later one sees the workers stopped and queues nothing, so
+  /// no wake reaches a task that shutdown is ending.
+  void end_outside_pushes() noexcept;
 
  private:
   void release() noexcept;
+  /// Around a push from outside the workers: false if the workers are stopping (push nothing).
+  bool enter_outside() noexcept;
+  void leave_outside() noexcept;
 
   std::atomic<std::size_t> refs_{1};
   std::atomic<bool> retired_{false};
-  std::atomic<std::uint32_t> outside_wakes_{0};  ///< wake_from_outside() calls deciding or scheduling
+  std::atomic<std::uint32_t> outside_pushes_{0};  ///< wakes and posts from outside deciding or queuing
   std::mutex hooks_mu_;
   std::vector<area_hooks> hooks_;
 };
