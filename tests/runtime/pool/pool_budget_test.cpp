@@ -25,6 +25,7 @@
 
 using namespace std::chrono_literals;
 using weft::task;
+using weft::test::consistent;
 
 namespace {
 
@@ -35,10 +36,6 @@ struct blob {
 
 weft::pool_hooks<blob> sized() {
   return {.size_of = [](const blob& b) { return b.bytes; }};
-}
-
-bool consistent(const weft::pool_stats& s) {
-  return s.submitted == s.processed + s.failed + s.in_flight + s.queue_depth && s.failed == s.dead_lettered;
 }
 
 void wait_in_flight(weft::job_pool<blob>& pool, std::size_t n) {

@@ -1,12 +1,10 @@
-// job_pool at the edges of its life: stop() called twice at once, options that cannot work,
-// processors that throw anything, names, the runtime shutting down under a retry's backoff or a
-// drain, calls from other threads racing the shutdown, metrics scraped while pools go, and the
-// counters those paths keep.
+// job_pool at the edges of its life: stop() called twice at once, processors that throw
+// anything, the runtime shutting down under a retry's backoff or a drain, calls from other
+// threads racing the shutdown, and the counters those paths keep. Options and names refused:
+// pool_options_test.cpp; metrics scraped while pools go: pool_metrics_test.cpp.
 
 #include <atomic>
 #include <chrono>
-#include <functional>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -17,7 +15,6 @@
 #include <catch2/catch.hpp>
 
 #include <weft/errors.hpp>
-#include <weft/metrics/registry.hpp>
 #include <weft/pool/pool.hpp>
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
@@ -33,21 +30,9 @@
 
 using namespace std::chrono_literals;
 using weft::task;
+using weft::test::consistent;
 
 namespace {
-
-bool consistent(const weft::pool_stats& s) {
-  return s.submitted == s.processed + s.failed + s.in_flight + s.queue_depth && s.failed == s.dead_lettered;
-}
-
-std::string invalid_argument_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no std::invalid_argument)";
-}
 
 // One worker, no shutdown grace, no replacement worker: with the worker held
 // (hold_the_worker), what the runtime's shutdown ends is destroyed where it waits, or before it
@@ -119,36 +104,6 @@ TEST_CASE("a submitter waiting for room gets stopping when a stop begins, also p
   CHECK(consistent(s));
 }
 
-TEST_CASE("options that cannot work are refused, naming the field", "[pool][misuse]") {
-  weft::runtime rt({.workers = 1});
-  auto processor = [](int) -> task<void> { co_return; };
-  auto with = [&](weft::pool_options o) {
-    return invalid_argument_of([&] { weft::job_pool<int> pool(rt, std::move(o), processor); });
-  };
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  CHECK(with({.queue_capacity = 0}).find("queue_capacity") != std::string::npos);
-  CHECK(with({.job_timeout = -1ms}).find("job_timeout") != std::string::npos);
-  CHECK(with({.retry = {.max_attempts = 0}}).find("retry.max_attempts") != std::string::npos);
-  CHECK(with({.retry = {.initial_backoff = -5ms}}).find("retry.initial_backoff") != std::string::npos);
-  CHECK(with({.retry = {.max_backoff = -5ms}}).find("retry.max_backoff") != std::string::npos);
-  CHECK(with({.retry = {.multiplier = nan}}).find("retry.multiplier") != std::string::npos);
-  CHECK(with({.retry = {.multiplier = 0.5}}).find("retry.multiplier") != std::string::npos);
-  CHECK(with({.retry = {.jitter = nan}}).find("retry.jitter") != std::string::npos);
-  CHECK(with({.retry = {.jitter = 1.5}}).find("retry.jitter") != std::string::npos);
-  CHECK(with({.breaker = {.enabled = true, .failure_threshold = 0}}).find("breaker.failure_threshold") !=
-        std::string::npos);
-  CHECK(with({.breaker = {.enabled = true, .reset_timeout = -1ms}}).find("breaker.reset_timeout") != std::string::npos);
-  CHECK(with({.degraded_queue_fill = nan}).find("degraded_queue_fill") != std::string::npos);
-  CHECK(with({.max_queued_bytes = 1024}).find("max_queued_bytes needs pool_hooks::size_of") != std::string::npos);
-  CHECK(with({.concurrency = 2, .min_concurrency = 3}).find("min_concurrency") != std::string::npos);
-  CHECK(with({.scale_up_after = -1ms}).find("scale_up_after") != std::string::npos);
-  CHECK(with({.scale_down_after = -1ms}).find("scale_down_after") != std::string::npos);
-  // Nothing was left registered by the refused pools: a good one takes the default name.
-  weft::job_pool<int> ok(rt, {}, processor);
-  CHECK(rt.metrics().to_prometheus().find("pool=\"pool\"") != std::string::npos);
-  rt.block_on(ok.stop(1s));
-}
-
 TEST_CASE("a pool whose queue_capacity is as large as a semaphore counts stops like any other", "[pool][lifecycle]") {
   // Stopping floods the pool's semaphores with permits so that nobody waits again: a queue slot
   // count already near semaphore::max() must not turn that flood into an error.
@@ -164,14 +119,6 @@ TEST_CASE("a pool whose queue_capacity is as large as a semaphore counts stops l
   CHECK(report.cancelled == 0);
   CHECK(ran.load() == 1);
   CHECK(pool.try_submit(2) == weft::submit_status::stopping);
-}
-
-TEST_CASE("a pool without a processor is refused at construction, and its name stays free", "[pool][misuse]") {
-  weft::runtime rt({.workers = 1});
-  std::string error = invalid_argument_of([&] { weft::job_pool<int> pool(rt, {.name = "nothing"}, nullptr); });
-  CHECK(error.find("processor") != std::string::npos);
-  weft::job_pool<int> ok(rt, {.name = "nothing"}, [](int) -> task<void> { co_return; });
-  rt.block_on(ok.stop(1s));
 }
 
 TEST_CASE("a processor that throws anything fails its job and never ends a pool worker", "[pool][lifecycle]") {
@@ -209,57 +156,6 @@ TEST_CASE("a processor that throws anything fails its job and never ends a pool 
   CHECK(letters[0].error == "an exception not derived from std::exception");
 }
 
-TEST_CASE("a type_of that throws leaves the queue's room as it was", "[pool][misuse]") {
-  weft::runtime rt({.workers = 1});
-  weft::event gate;
-  weft::job_pool<int> pool(
-      rt, {.concurrency = 1, .queue_capacity = 2}, [&](int) -> task<void> { co_await gate.wait(); },
-      [](const int& j) -> std::string {
-        if (j < 0) throw std::runtime_error("no type for a negative job");
-        return "t";
-      });
-  REQUIRE(pool.try_submit(1) == weft::submit_status::accepted);
-  while (pool.stats().in_flight == 0) std::this_thread::yield();
-  for (int i = 0; i < 5; ++i) CHECK_THROWS_AS(pool.try_submit(-1), std::runtime_error);
-  CHECK(pool.try_submit(2) == weft::submit_status::accepted);  // both slots still free
-  CHECK(pool.try_submit(3) == weft::submit_status::accepted);
-  CHECK(pool.try_submit(4) == weft::submit_status::queue_full);
-  gate.set();
-  rt.block_on(pool.stop(10s));
-  CHECK(pool.stats().processed == 3);
-}
-
-TEST_CASE("dead_letter_capacity 0 counts dead letters and keeps none", "[pool]") {
-  weft::runtime rt({.workers = 1});
-  weft::job_pool<int> pool(rt, {.concurrency = 1, .dead_letter_capacity = 0}, [](int) -> task<void> {
-    throw std::runtime_error("no");
-    co_return;
-  });
-  for (int i = 0; i < 3; ++i) REQUIRE(pool.try_submit(i) == weft::submit_status::accepted);
-  rt.block_on(pool.stop(10s));
-  CHECK(pool.stats().dead_lettered == 3);
-  CHECK(pool.take_dead_letters().empty());
-}
-
-TEST_CASE("pools get distinct default names, and an explicit duplicate is an error naming it", "[pool][names]") {
-  weft::runtime rt({.workers = 1});
-  auto processor = [](int) -> task<void> { co_return; };
-  {
-    weft::job_pool<int> a(rt, {}, processor), b(rt, {}, processor), c(rt, {}, processor);
-    std::string text = rt.metrics().to_prometheus();
-    CHECK(text.find("pool=\"pool\"") != std::string::npos);
-    CHECK(text.find("pool=\"pool-2\"") != std::string::npos);
-    CHECK(text.find("pool=\"pool-3\"") != std::string::npos);
-    weft::job_pool<int> orders(rt, {.name = "orders"}, processor);
-    std::string error = invalid_argument_of([&] { weft::job_pool<int> again(rt, {.name = "orders"}, processor); });
-    CHECK(error.find("\"orders\"") != std::string::npos);
-    for (auto* p : {&a, &b, &c, &orders}) rt.block_on(p->stop(1s));
-  }
-  // Stopped and destroyed: the names are free again.
-  weft::job_pool<int> again(rt, {.name = "orders"}, processor);
-  rt.block_on(again.stop(1s));
-}
-
 TEST_CASE("a pool outliving its runtime says stopping and is destroyed safely", "[pool][lifecycle]") {
   std::optional<weft::job_pool<int>> pool;
   {
@@ -294,30 +190,6 @@ TEST_CASE("a stopped pool is degraded in health(), and asks nothing of its runti
   CHECK(says_stopped(pool->health()));
   CHECK(pool->stats().processed == 1);
   pool.reset();
-}
-
-TEST_CASE("stop() with a negative drain timeout is refused, naming it, and leaves the pool running",
-          "[pool][lifecycle][misuse]") {
-  weft::test::watchdog wd("stop with a negative timeout");
-  weft::runtime rt({.workers = 2});
-  std::atomic<int> ran{0};
-  weft::job_pool<int> pool(rt, {.concurrency = 1}, [&](int) -> task<void> {
-    ran.fetch_add(1);
-    co_return;
-  });
-  std::string error = "(no std::invalid_argument)";
-  try {
-    rt.block_on(pool.stop(-1ms));
-  } catch (const std::invalid_argument& e) {
-    error = e.what();
-  }
-  CHECK(error.find("drain_timeout") != std::string::npos);
-  CHECK(pool.try_submit(1) == weft::submit_status::accepted);  // not stopping
-  auto report = rt.block_on(pool.stop(10s));                   // a real stop drains it
-  CHECK(report.cancelled == 0);
-  CHECK(ran.load() == 1);
-  CHECK(pool.stats().processed == 1);
-  CHECK(pool.stats().workers == 0);
 }
 
 namespace {
@@ -550,97 +422,4 @@ TEST_CASE("workers the runtime's shutdown ends before they ever ran are counted 
   auto report = other.block_on(pool->stop(0ms));  // no task of the pool left to wait for
   CHECK(report.cancelled == 0);
   pool.reset();
-}
-
-namespace {
-
-/// Runs `last_act` as it goes. Captured by a processor (by shared_ptr: as the last copy goes), it
-/// runs while the pool's state is destroyed, after the state's queue.
-struct at_end {
-  std::function<void()> last_act;
-  ~at_end() { last_act(); }
-};
-
-}  // namespace
-
-TEST_CASE("a pool's series leave the registry before anything of the pool's state is destroyed",
-          "[pool][lifecycle][metrics]") {
-  for (bool stopped : {true, false}) {
-    INFO((stopped ? "stopped, then destroyed" : "destroyed without stop()"));
-    weft::test::watchdog wd("a pool's series at its end");
-    weft::runtime rt({.workers = 2});
-    std::atomic<int> gone{0}, still_exported{0};
-    {
-      auto probe = std::make_shared<at_end>([&] {  // a scrape now would read the destroyed queue
-        if (rt.metrics().to_prometheus().find("pool=\"probed\"") != std::string::npos) still_exported.fetch_add(1);
-        gone.fetch_add(1);
-      });
-      weft::job_pool<int> pool(rt, {.name = "probed", .concurrency = 1}, [probe](int) -> task<void> { co_return; });
-      probe.reset();  // the processor's copies hold it now
-      REQUIRE(pool.try_submit(1) == weft::submit_status::accepted);
-      while (pool.stats().processed == 0) std::this_thread::yield();
-      REQUIRE(rt.metrics().to_prometheus().find("pool=\"probed\"") != std::string::npos);
-      if (stopped) rt.block_on(pool.stop(10s));
-    }
-    weft::test::wait_pool_name_free(rt.metrics(), "probed");  // the state is gone (the name goes last)
-    CHECK(gone.load() == 1);
-    CHECK(still_exported.load() == 0);
-  }
-}
-
-TEST_CASE("metrics scraped again and again while pools run their last job and go never see a pool being destroyed",
-          "[pool][lifecycle][metrics][stress]") {
-  weft::test::watchdog wd("scrapes racing pools' ends");
-  weft::runtime rt({.workers = 2});
-  auto& reg = rt.metrics();
-  constexpr int rounds = 300;
-  std::atomic<int> round{0};
-  std::atomic<int> exported_in{-1};  // the last round whose pool a scrape saw
-  std::atomic<int> ended{-1};        // the last round whose pool's state began to go
-  std::atomic<int> late{0};          // scrapes that saw a pool after that
-  std::atomic<bool> done{false};
-  std::thread scraper([&] {
-    while (!done.load()) {
-      const int r = round.load(), gone = ended.load();  // both before the scrape
-      const bool exported = reg.to_prometheus().find("pool=\"scraped\"") != std::string::npos;
-      if (!exported || round.load() != r) continue;  // (not this round's pool, or maybe the next one's)
-      exported_in.store(r);
-      if (gone == r) late.fetch_add(1);
-    }
-  });
-  int processed = 0;
-  for (int r = 0; r < rounds; ++r) {
-    INFO("round " << r);
-    round.store(r);
-    weft::event gate;
-    std::optional<weft::job_pool<int>> pool;
-    pool.emplace(rt, weft::pool_options{.name = "scraped", .concurrency = 1},
-                 [&gate, end = std::make_shared<at_end>([&ended, r] { ended.store(r); })](int) -> task<void> {
-                   co_await gate.wait();
-                 });
-    REQUIRE(pool->try_submit(r) == weft::submit_status::accepted);
-    while (exported_in.load() < r) std::this_thread::yield();  // the scraper is at work on this pool
-    switch (r % 3) {
-      case 0:  // its last job done, stopped, destroyed
-        gate.set();
-        rt.block_on(pool->stop(10s));
-        processed += pool->stats().processed == 1;
-        break;
-      case 1:  // its last job done, destroyed without stop()
-        gate.set();
-        while (pool->stats().processed == 0) std::this_thread::yield();
-        ++processed;
-        break;
-      default:  // destroyed without stop() while its last job runs: cancelled
-        break;
-    }
-    pool.reset();
-    weft::test::wait_pool_name_free(reg, "scraped");  // its tasks ended and its state went
-    REQUIRE(ended.load() == r);
-  }
-  done.store(true);
-  scraper.join();
-  CHECK(late.load() == 0);
-  CHECK(processed == 2 * rounds / 3);
-  CHECK(reg.to_prometheus().find("pool=\"scraped\"") == std::string::npos);
 }

@@ -27,12 +27,9 @@
 
 using namespace std::chrono_literals;
 using weft::task;
+using weft::test::consistent;
 
 namespace {
-
-bool consistent(const weft::pool_stats& s) {
-  return s.submitted == s.processed + s.failed + s.in_flight + s.queue_depth && s.failed == s.dead_lettered;
-}
 
 template <class Pred>
 void wait_until(weft::job_pool<int>& pool, Pred done) {

@@ -23,16 +23,14 @@
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
 #include "memory_store.hpp"
+#include "pool_support.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;
+using weft::test::consistent;
 using store_t = weft::test::memory_store<int>;
 
 namespace {
-
-bool consistent(const weft::pool_stats& s) {
-  return s.submitted == s.processed + s.failed + s.in_flight + s.queue_depth && s.failed == s.dead_lettered;
-}
 
 task<weft::submit_status> submit_one(weft::job_pool<int>& pool, int job) {
   auto submitting = pool.submit(job);

@@ -6,8 +6,15 @@
 #include <thread>
 
 #include <weft/metrics/registry.hpp>
+#include <weft/pool/pool.hpp>
 
 namespace weft::test {
+
+/// A pool's counters add up: every job submitted is processed, failed, in flight or queued, and
+/// every failure is a dead letter.
+inline bool consistent(const weft::pool_stats& s) {
+  return s.submitted == s.processed + s.failed + s.in_flight + s.queue_depth && s.failed == s.dead_lettered;
+}
 
 /// Until a pool destroyed without stop() has freed everything, down to its name: its state
 /// goes with its last task, series first and the name last, so a test that makes a pool of

@@ -18,9 +18,11 @@
 
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
+#include "pool_support.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;
+using weft::test::consistent;
 
 namespace {
 
@@ -31,10 +33,6 @@ struct job {
   bool hang = false;
   bool fatal = false;
 };
-
-bool consistent(const weft::pool_stats& s) {
-  return s.submitted == s.processed + s.failed + s.in_flight + s.queue_depth && s.failed == s.dead_lettered;
-}
 
 // Deadlines, backoff, breaker resets and stop timeouts below run in a weft::testing::sim: real
 // durations (seconds, minutes), checked to the millisecond, in no wall time at all.
