@@ -38,7 +38,10 @@
 // Thread safety: an executor is a value (16 bytes); copies may be used from any thread.
 // Lifetime: like an io_context's executor, it and the I/O objects built from it must not be
 // used after the runtime shut down: functions given to it then are destroyed without running,
-// and I/O objects must be destroyed before the runtime is.
+// and I/O objects must be destroyed before the runtime is. A post from another thread may be
+// the runtime's last work: once the function ran, the thread that waited for it may destroy the
+// runtime, even while the posting thread is still returning from post (it holds the runtime's
+// core until it is out).
 
 #include <cstdint>
 #include <memory>
