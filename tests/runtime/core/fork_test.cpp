@@ -12,11 +12,13 @@
 #include <weft/cancel.hpp>
 #include <weft/metrics/registry.hpp>
 #include <weft/runtime.hpp>
+#include <weft/spawn.hpp>
 #include <weft/sync/event.hpp>
 #include <weft/yield.hpp>
 
 #include "../../support/lifetime.hpp"
 #include "../../support/suspended.hpp"
+#include "../../support/watchdog.hpp"
 
 using weft::task;
 
@@ -312,4 +314,28 @@ TEST_CASE("stolen children of weft::fork, many and deep, each run once", "[fork]
   for (int round = 0; round < 5; ++round) CHECK(rt.block_on(tree::node(5, leaves, weft::test::tracked(c))) == 7776);
   CHECK(leaves.load() == 5 * 7776);
   CHECK(c.alive() == 0);
+}
+
+TEST_CASE("a fork started while its worker has other work queued still offers every child to idle workers", "[fork]") {
+  // The first child keeps its worker busy without suspending until the second has started: only
+  // a thief can start it. The deque holds another job when the fork starts, which a thief takes
+  // first (from the top); the second child must be there for it next. A fork that kept its
+  // children to itself while the deque had work (lazy slots, runtime/README.md) hangs here.
+  weft::test::watchdog dog("a fork's second child offered to a thief");
+  weft::runtime rt({.workers = 2});
+  rt.block_on([]() -> task<void> {
+    auto filler = weft::spawn([]() -> task<void> { co_return; }());
+    std::atomic<bool> second_started{false};
+    auto first = [](std::atomic<bool>& started) -> task<long> {
+      while (!started.load(std::memory_order_acquire)) std::this_thread::yield();
+      co_return 1;
+    };
+    auto second = [](std::atomic<bool>& started) -> task<long> {
+      started.store(true, std::memory_order_release);
+      co_return 2;
+    };
+    co_await weft::fork(first(second_started), second(second_started));
+    co_await filler;
+  }());
+  SUCCEED("the second child ran on the other worker while the first waited for it");
 }
