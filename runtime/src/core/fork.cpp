@@ -50,7 +50,9 @@ std::coroutine_handle<> fork_complete_own(fork_slot* s, const std::exception_ptr
   // the others' and the parent's registration. Touch nothing of `f` afterwards unless last.
   if (f.pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return std::noop_coroutine();
   if (!ctx || ctx->rt != rt) {
-    rt->sched.schedule(parent, sched::hint::wake);
+    // Off the parent's runtime's workers: wake() holds that runtime's core while it queues the
+    // parent, which may end, and its runtime be destroyed, at once.
+    wake(parent);
     return std::noop_coroutine();
   }
   ctx->current = parent;

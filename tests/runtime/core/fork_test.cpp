@@ -47,6 +47,11 @@ task<long> count(std::atomic<int>& ran, long v) {
   co_return v;
 }
 
+task<long> after(weft::event& go) {
+  co_await go.wait();
+  co_return 0;
+}
+
 }  // namespace
 
 TEST_CASE("weft::fork gives every child's value, on one and two workers", "[fork]") {
@@ -338,4 +343,29 @@ TEST_CASE("a fork started while its worker has other work queued still offers ev
     co_await filler;
   }());
   SUCCEED("the second child ran on the other worker while the first waited for it");
+}
+
+TEST_CASE("a child of weft::fork woken by another runtime's worker may end the fork and its runtime at once",
+          "[fork][lifecycle]") {
+  // The first child waits for `mine`, so the worker runs the second child's slot as a task of its
+  // own: that one lets both waits go and waits for a task of the other runtime, whose worker
+  // completes it and wakes it. The second child then ends the fork, last usually, and resumes
+  // its parent; the parent ends, block_on returns and the runtime is destroyed here. A thread off
+  // the runtime's workers that resumes the parent must hold the runtime's core until it is out
+  // of the scheduler.
+  weft::runtime other({.workers = 1});
+  for (int round = 0; round < 300; ++round) {
+    weft::event mine, theirs;
+    weft::join_handle<long> far = other.spawn(after(theirs));
+    weft::runtime rt({.workers = 1});
+    auto second = [](weft::event& mine, weft::event& theirs, weft::join_handle<long>& far) -> task<long> {
+      mine.set();
+      theirs.set();
+      co_return co_await far;
+    };
+    rt.block_on([](auto second, weft::event& mine, weft::event& theirs, weft::join_handle<long>& far) -> task<void> {
+      co_await weft::fork(after(mine), second(mine, theirs, far));
+    }(second, mine, theirs, far));
+  }
+  SUCCEED("no data race or use after free (the sanitizer builds)");
 }
