@@ -74,7 +74,15 @@ std::coroutine_handle<> complete_spawned(task_record* r, const std::exception_pt
     sched::futex_wake(&tw->done);
     return std::noop_coroutine();
   }
-  return transfer_to(reinterpret_cast<task_record*>(prev), ctx);
+  auto* joiner = reinterpret_cast<task_record*>(prev);
+  // A task of another runtime awaited this one: it goes back to its own runtime's workers (run
+  // here, it would pass for one of this worker's tasks), and wake() holds that runtime's core
+  // while it queues it, as the joiner may end and its runtime be destroyed at once.
+  if (!ctx || ctx->rt != joiner->rt) [[unlikely]] {
+    wake(joiner);
+    return std::noop_coroutine();
+  }
+  return transfer_to(joiner, ctx);
 }
 
 void join_state::join_hook(cancel_hook* h, hook_op op) noexcept {

@@ -8,6 +8,7 @@
 
 #include <weft/runtime.hpp>
 #include <weft/sync/channel.hpp>
+#include <weft/sync/event.hpp>
 #include <weft/yield.hpp>
 
 #include "../../support/lifetime.hpp"
@@ -32,6 +33,11 @@ task<int> fail_with(const char* what) {
 task<void> bump(std::atomic<int>& counter) {
   counter.fetch_add(1, std::memory_order_relaxed);
   co_return;
+}
+
+task<int> after(weft::event& go) {
+  co_await go.wait();
+  co_return 1;
 }
 
 }  // namespace
@@ -187,4 +193,27 @@ TEST_CASE("a helped sibling that waits for its joiner does not deadlock it", "[s
     co_return co_await consumer;
   }());
   CHECK(received == 100);
+}
+
+TEST_CASE("a task that awaits another runtime's task resumes on its own runtime that may end at once",
+          "[spawn][lifecycle]") {
+  // The joiner lets the other runtime's child go and waits for it; that runtime's worker
+  // completes the child and wakes the joiner. It must queue it on the joiner's own runtime (run
+  // there, the joiner would be taken for one of that worker's tasks: what it spawns would land on
+  // the wrong runtime), and hold that runtime's core while it does: the joiner may end, block_on
+  // return and its runtime be destroyed here before the worker is out of the scheduler.
+  weft::runtime other({.workers = 1});
+  int resumed_elsewhere = 0;
+  for (int round = 0; round < 300; ++round) {
+    weft::event go;
+    weft::join_handle<int> child = other.spawn(after(go));
+    weft::runtime rt({.workers = 2});
+    resumed_elsewhere +=
+        rt.block_on([](weft::runtime& self, weft::event& go, weft::join_handle<int>& child) -> task<int> {
+          go.set();  // the child usually ends after we wait for it: its worker wakes us
+          co_await child;
+          co_return self.scheduler().on_worker() ? 0 : 1;
+        }(rt, go, child));
+  }
+  CHECK(resumed_elsewhere == 0);
 }
