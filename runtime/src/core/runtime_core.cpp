@@ -49,13 +49,24 @@ void runtime_core::free_record(task_record* r) noexcept {
     r->token->release();
     r->token = nullptr;
   }
-  // release: a dump that still reads this record sees the id change (task_record.hpp).
-  r->id.store(0, std::memory_order_release);
   worker_context* ctx = tls_ctx;
-  if (ctx && ctx->rt == this) return ctx->free_record(r);
-  r->next_ = nullptr;
-  table.give(r, 1);
-  if (retired_.load(std::memory_order_acquire)) release();
+  if (ctx && ctx->rt == this) {
+    // release: a dump that still reads this record sees the id change (task_record.hpp).
+    r->id.store(0, std::memory_order_release);
+    return ctx->free_record(r);
+  }
+  // Off the workers, perhaps while the runtime ends: the record's end and the look at `retired_`
+  // are one step against retire()'s count. Either the count comes first, and counted the record
+  // (it still had its id) and we drop its reference, or it comes after, and did not.
+  bool retired;
+  {
+    std::lock_guard lock(retire_mu_);
+    r->id.store(0, std::memory_order_release);
+    r->next_ = nullptr;
+    table.give(r, 1);
+    retired = retired_;
+  }
+  if (retired) release();  // after the unlock: it may be the last reference
 }
 
 void entry_guard::throw_stopped() { throw runtime_stopped(); }
@@ -135,12 +146,15 @@ std::size_t runtime_core::destroy_live_tasks() {
 void runtime_core::retire() noexcept {
   // Records still allocated now belong to handles held outside the runtime (finished tasks not
   // yet joined, or orphans): each keeps the core alive until its handle lets go.
-  retired_.store(true, std::memory_order_release);
-  std::size_t held = 0;
-  table.for_each([&](task_record& r) {
-    if (r.id.load(std::memory_order_acquire) != 0) ++held;
-  });
-  refs_.fetch_add(held, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(retire_mu_);  // one step against each free_record() off the workers
+    retired_ = true;
+    std::size_t held = 0;
+    table.for_each([&](task_record& r) {
+      if (r.id.load(std::memory_order_acquire) != 0) ++held;
+    });
+    refs_.fetch_add(held, std::memory_order_relaxed);
+  }
   release();
 }
 

@@ -149,7 +149,8 @@ class runtime_core {
   void leave_outside() noexcept;
 
   std::atomic<std::size_t> refs_{1};
-  std::atomic<bool> retired_{false};
+  std::mutex retire_mu_;                          ///< orders retire()'s count with each record freed off the workers
+  bool retired_ = false;                          ///< guarded by retire_mu_
   std::atomic<std::uint32_t> outside_pushes_{0};  ///< wakes and posts from outside deciding or queuing
   std::mutex hooks_mu_;
   std::vector<area_hooks> hooks_;
