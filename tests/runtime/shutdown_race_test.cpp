@@ -5,7 +5,8 @@
 // block_on of a task inside a weft::fork, in a loop, while the test thread shuts the runtime
 // down at a different moment each round (half of the rounds with no grace, so frames are
 // destroyed where they wait rather than unwound). And a plain thread that took a task out of a
-// wait list, waking it once the runtime is destroyed.
+// wait list, waking it once the runtime is destroyed; and join handles dropped on other threads
+// while the runtime's end counts the records they hold.
 
 #include <atomic>
 #include <chrono>
