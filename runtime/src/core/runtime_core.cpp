@@ -182,7 +182,7 @@ void runtime_core::wake_from_outside(task_record* r, sched::hint h) noexcept {
 }
 
 void runtime_core::post_from_outside(sched::job* j) noexcept {
-  refs_.fetch_add(1, std::memory_order_relaxed);  // the caller's runtime is alive: refs_ >= 1
+  hold_for_wake();  // the caller's runtime is alive: refs_ >= 1
   const bool queued = enter_outside();
   if (queued) sched.schedule(j, sched::hint::fifo);
   leave_outside();

@@ -49,16 +49,26 @@ inline task_record* current_task(const char* what) {
 /// down and be destroyed, while this thread is still in the scheduler waking a worker, so the
 /// core is held for that moment (it is alive now: the task waits, and shutdown waits for a
 /// waker inside a wait's protocol before it destroys the task).
-inline void wake(task_record* r, sched::hint h = sched::hint::wake) noexcept {
+///
+/// wake_here(): its half on one of the task's runtime's workers (false, doing nothing, elsewhere);
+/// wake_taken() shares it.
+inline bool wake_here(task_record* r, sched::hint h) noexcept {
   runtime_core* rt = r->rt;
   sched::worker* w = sched::this_worker();
-  if (w && &w->owner() == &rt->sched) [[likely]] {
-    r->set_state(record_state::runnable, rt->coarse_now());
-    if (h == sched::hint::wake) return w->push_wake(r);  // scheduler::schedule's common case
-    return rt->sched.schedule(r, h);
-  }
-  rt->hold_for_wake();
-  rt->wake_from_outside(r, h);
+  if (!w || &w->owner() != &rt->sched) [[unlikely]]
+    return false;
+  r->set_state(record_state::runnable, rt->coarse_now());
+  if (h == sched::hint::wake)
+    w->push_wake(r);  // scheduler::schedule's common case
+  else
+    rt->sched.schedule(r, h);
+  return true;
+}
+inline void wake(task_record* r, sched::hint h = sched::hint::wake) noexcept {
+  if (wake_here(r, h)) [[likely]]
+    return;
+  r->rt->hold_for_wake();
+  r->rt->wake_from_outside(r, h);
 }
 
 /// The waker's half of taking a suspended task out of a wait list (sync/detail/waiter.hpp):
@@ -74,9 +84,9 @@ inline task_record* take_for_wake(task_record* r) noexcept {
 }
 /// Wakes a task taken out with take_for_wake() (see there).
 inline void wake_taken(task_record* r, sched::hint h = sched::hint::wake) noexcept {
-  if (r->rt->sched.on_worker()) [[likely]]
-    return wake(r, h);
-  r->rt->wake_from_outside(r, h);
+  if (wake_here(r, h)) [[likely]]
+    return;
+  r->rt->wake_from_outside(r, h);  // take_for_wake() held the core
 }
 
 /// Spends one unit of the running task's cooperative budget; false when it is exhausted and the
