@@ -3,6 +3,8 @@
 // wrk (http) or echo_client (echo).
 //
 //   net_server --system weft            --app http --port 0 --threads 2
+//   net_server --system weft-per-worker ...   runtime_options::reactors = per_worker, with an
+//                                             SO_REUSEPORT acceptor on each worker's reactor
 //   net_server --system asio-shared     ...   one io_context run by N threads
 //   net_server --system asio-per-thread ...   N io_contexts, each run by one thread with its own
 //                                             SO_REUSEPORT acceptor (the kernel spreads accepts)
@@ -49,7 +51,8 @@ struct config {
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
-               "usage: net_server [--system weft|asio-shared|asio-per-thread] [--app http|echo] [--port N] "
+               "usage: net_server [--system weft|weft-per-worker|asio-shared|asio-per-thread] [--app http|echo] "
+               "[--port N] "
                "[--threads N] [--idle-spin-us N]\n");
   std::exit(2);
 }
@@ -73,7 +76,8 @@ config parse(int argc, char** argv) {
     else
       usage();
   }
-  if ((c.system != "weft" && c.system != "asio-shared" && c.system != "asio-per-thread") ||
+  if ((c.system != "weft" && c.system != "weft-per-worker" && c.system != "asio-shared" &&
+       c.system != "asio-per-thread") ||
       (c.app != "http" && c.app != "echo") || c.threads == 0)
     usage();
   return c;
@@ -206,6 +210,24 @@ int main(int argc, char** argv) {
     announce(a.local_endpoint().port());
     rt.spawn(weft_accept(std::move(a), http)).detach();
     wait_for_signal();
+    return 0;
+  }
+
+  if (c.system == "weft-per-worker") {
+    // A reactor per worker, laid out as asio-per-thread: an acceptor on each (SO_REUSEPORT), so
+    // that the kernel deals the connections out and each is served where its events arrive.
+    weft::runtime_options o{.workers = c.threads, .name = "net", .reactors = weft::reactor_layout::per_worker};
+    if (c.idle_spin_us >= 0) o.idle_spin = std::chrono::microseconds(c.idle_spin_us);
+    weft::runtime rt(o);
+    unsigned short port = c.port;
+    for (const weft::executor& ex : rt.worker_executors()) {
+      tcp::acceptor a = listen(ex, port, true);
+      port = a.local_endpoint().port();
+      rt.spawn(weft_accept(std::move(a), http)).detach();
+    }
+    announce(port);
+    wait_for_signal();
+    if (std::getenv("WEFT_NET_METRICS")) std::fputs(rt.metrics().to_prometheus().c_str(), stderr);
     return 0;
   }
 

@@ -18,7 +18,7 @@
 #                      threads as cpus (2 on a 2-core machine) nothing can be kept apart: the
 #                      server may use every cpu, serving thread i sits on cpu i+1, the last on
 #                      cpu 0 beside the client, and the other threads are left free.
-#   system     weft, asio-shared, asio-per-thread, and any -e extra
+#   system     weft, asio-shared, asio-per-thread, and any -e extra (weft-per-worker with -s)
 # Repetitions are interleaved: repetition r runs every cell, and in each cell the systems in an
 # order rotated by r, so that a slow spell of the machine hits all systems of a cell alike.
 # Each run measures on the server process, over the middle of the run (after 0.5 s, for the
@@ -166,7 +166,7 @@ start_server() {
     sleep 0.01
   done
   if [ -z "$port" ]; then echo "bench/net: $1 did not start: $(cat "$tmp/err")" >&2; exit 1; fi
-  if [ "$4" = pinned ]; then pin_serving_threads "$([ "$sys" = weft ] && echo weft || echo asio)" "$3" "$cpu_list"; fi
+  if [ "$4" = pinned ]; then pin_serving_threads "$(case $sys in weft*) echo weft ;; *) echo asio ;; esac)" "$3" "$cpu_list"; fi
 }
 
 stop_server() {

@@ -68,6 +68,7 @@ runtime::runtime(runtime_options opts, bool manual)
       shutdown_grace_(opts.shutdown_grace),
       stop_signals_(std::move(opts.stop_signals)) {
   core_->registry = registry_;
+  core_->reactor_per_worker = !manual && opts.reactors == reactor_layout::per_worker;
   if (manual) {
     // No thread to replace, and the stuck "worker" a stall names is the driving thread itself.
     opts.stall.max_replacements = 0;
@@ -160,7 +161,7 @@ void runtime::shutdown() {
   if (shut_down_) return;
 
   // 1. No new work from outside. Entries already past their check land before we go on.
-  core_->stopped.store(true, std::memory_order_seq_cst);  // seq_cst: see entry_guard, ensure_io_driver
+  core_->stopped.store(true, std::memory_order_seq_cst);  // seq_cst: see entry_guard, ensure_io_reactors
   while (core_->entering.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 
   // 2. Cancel every live task and let the workers (and the reactor, and the monitor's timer

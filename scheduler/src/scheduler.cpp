@@ -18,7 +18,8 @@ scheduler::scheduler(options opts)
       base_workers_(resolve_workers(opts_.workers)),
       idle_(base_workers_, base_workers_ + (manual_ ? 0 : opts_.max_replacements)),
       wheel_(coarse_ns_.load(std::memory_order_relaxed)),
-      next_timer_ns_(INT64_MAX) {
+      next_timer_ns_(INT64_MAX),
+      drivers_(std::make_unique<driver_slot[]>(1 + base_workers_)) {
   opts_.workers = base_workers_;
   if (manual_) opts_.max_replacements = 0;  // no threads, so no replacement threads either
   if (opts_.sample_every == 0 || (opts_.sample_every & (opts_.sample_every - 1)))
@@ -216,28 +217,52 @@ std::size_t scheduler::fire_due_timers(std::int64_t now) noexcept {
   return n;
 }
 
-void scheduler::set_park_driver(park_driver* d) noexcept {
-  driver_.store(d, std::memory_order_seq_cst);
-  // A worker asleep on its futex would not take it before its next park: wake one.
-  for (auto& w : workers_) w->parker_.unpark();
+void scheduler::set_park_driver(park_driver* d, std::size_t worker) noexcept {
+  drivers_[slot_of(worker)].d.store(d, std::memory_order_seq_cst);
+  // A worker asleep on its futex would not take it before its next park: wake them.
+  if (worker == npos) {
+    for (auto& w : workers_) w->parker_.unpark();
+  } else {
+    workers_[worker]->parker_.unpark();
+  }
 }
 
-void scheduler::remove_park_driver(park_driver* d) noexcept {
-  if (!driver_.compare_exchange_strong(d, nullptr, std::memory_order_seq_cst)) return;
-  // Wait for a holder to let go (one waiting in the driver is interrupted first).
+void scheduler::remove_park_driver(park_driver* d, std::size_t worker) noexcept {
+  driver_slot& s = drivers_[slot_of(worker)];
+  if (!s.d.compare_exchange_strong(d, nullptr, std::memory_order_seq_cst)) return;
+  // Wait for a holder to let go (one waiting in the driver is interrupted first). Any worker
+  // may hold an own driver (the rescue of an unattended one).
   for (auto& w : workers_) w->parker_.unpark();
-  while (driver_held_.load(std::memory_order_acquire)) std::this_thread::yield();
+  while (s.held.load(std::memory_order_acquire)) std::this_thread::yield();
 }
 
-park_driver* scheduler::try_take_driver() noexcept {
-  park_driver* d = driver_.load(std::memory_order_acquire);
-  if (!d || driver_held_.load(std::memory_order_relaxed) || driver_held_.exchange(true, std::memory_order_acquire))
-    return nullptr;
-  // Re-read under the hold: set_park_driver(nullptr) waits for holders, so a driver read now
-  // stays valid until release_driver().
-  d = driver_.load(std::memory_order_acquire);
-  if (!d) driver_held_.store(false, std::memory_order_release);
+park_driver* scheduler::try_take_slot(std::size_t slot) noexcept {
+  driver_slot& s = drivers_[slot];
+  park_driver* d = s.d.load(std::memory_order_acquire);
+  if (!d || s.held.load(std::memory_order_relaxed) || s.held.exchange(true, std::memory_order_acquire)) return nullptr;
+  // Re-read under the hold: remove_park_driver() waits for holders, so a driver read now stays
+  // valid until release_slot().
+  d = s.d.load(std::memory_order_acquire);
+  if (!d) s.held.store(false, std::memory_order_release);
   return d;
+}
+
+std::size_t scheduler::check_drivers() noexcept {
+  std::size_t unattended = 0;
+  for (std::size_t i = 1; i <= base_workers_; ++i) {
+    driver_slot& s = drivers_[i];
+    if (!s.d.load(std::memory_order_relaxed)) continue;
+    // Held now: waited in or polled right now. Turns moved: held at some point since last time.
+    const std::uint64_t turns = s.turns.load(std::memory_order_relaxed);
+    if (!s.held.load(std::memory_order_relaxed) && turns == s.seen) ++unattended;
+    s.seen = turns;
+  }
+  if (unattended) {
+    rescue_.store(true, std::memory_order_relaxed);
+    light_barrier();  // as a push: an idle worker is either seen asleep here, or sees the flag
+    if (idle_.notify_should_wakeup()) notify_one();
+  }
+  return unattended;
 }
 
 std::size_t scheduler::clear_timers() noexcept {

@@ -21,6 +21,7 @@ worker::worker(scheduler& s, std::size_t index)
       sample_mask_(s.opts().sample_every - 1),
       sample_delay_(s.opts().schedule_delay != nullptr),
       until_stamp_(sample_mask_),
+      own_slot_(index < s.size() ? s.slot_of(index) : 0),
       rng_(0x9E3779B97F4A7C15ull * (index + 1)),
       local_(s.opts().deque_capacity),
       yield_(s.opts().deque_capacity) {}
@@ -178,13 +179,45 @@ void worker::maintenance() noexcept {
   poll_driver();
 }
 
+bool worker::has_own_driver() const noexcept {
+  return own_slot_ && sched_->drivers_[own_slot_].d.load(std::memory_order_relaxed);
+}
+
+park_driver* worker::take_driver(std::size_t& slot) noexcept {
+  // With a reactor per worker the own slot holds one; otherwise it is empty (one load).
+  if (has_own_driver()) {
+    slot = own_slot_;
+    return sched_->try_take_slot(slot);
+  }
+  slot = 0;
+  return sched_->try_take_slot(0);
+}
+
 void worker::poll_driver() noexcept {
-  if (park_driver* d = sched_->try_take_driver()) {
+  if (sched_->rescue_.load(std::memory_order_relaxed)) [[unlikely]]
+    rescue_drivers();
+  std::size_t slot;
+  if (park_driver* d = take_driver(slot)) {
     in_driver_ = true;
     d->poll();
     in_driver_ = false;
-    sched_->release_driver();
+    sched_->release_slot(slot);
     after_driver();
+  }
+}
+
+void worker::rescue_drivers() noexcept {
+  if (!sched_->rescue_.exchange(false, std::memory_order_relaxed)) return;  // another worker does it
+  for (std::size_t slot = 1; slot <= sched_->size(); ++slot) {
+    if (slot == own_slot_) continue;
+    if (park_driver* d = sched_->try_take_slot(slot)) {
+      stats_.driver_rescues.inc();
+      in_driver_ = true;
+      d->poll();
+      in_driver_ = false;
+      sched_->release_slot(slot);
+      after_driver();
+    }
   }
 }
 
@@ -346,6 +379,8 @@ void worker::park() {
   // A short spin first (options::idle_spin_ns): work that arrives meanwhile is picked up without
   // a wake-up, and the membarrier below is not paid. The worker stays counted awake meanwhile,
   // so pushers wake nobody: it sees their work itself.
+  if (sched_->rescue_.load(std::memory_order_relaxed)) [[unlikely]]
+    rescue_drivers();
   if (spin_for_work()) return;
   sched_->idle_.transition_to_parked(index_, searching_);
   searching_ = false;
@@ -353,7 +388,8 @@ void worker::park() {
   // Pairs with light_barrier() in every push: after this, either the pusher sees us asleep and
   // wakes someone, or we see its job below.
   heavy_barrier();
-  if (work_visible() || sched_->stopping() || retire_.load(std::memory_order_relaxed)) {
+  if (work_visible() || sched_->stopping() || retire_.load(std::memory_order_relaxed) ||
+      sched_->rescue_.load(std::memory_order_relaxed)) {
     if (!sched_->idle_.unpark_self(index_)) searching_ = true;  // a notifier got here first
     return;
   }
@@ -368,12 +404,14 @@ void worker::park() {
       std::int64_t next = sched_->next_timer_ns_.load(std::memory_order_seq_cst);
       if (next != INT64_MAX) deadline = next;
     }
-    // One idle worker waits in the driver (handling I/O as it comes); the others sleep.
-    if (park_driver* d = sched_->try_take_driver()) {
+    // One idle worker waits in the shared driver (handling I/O as it comes), or each in its own;
+    // the others sleep.
+    std::size_t slot;
+    if (park_driver* d = take_driver(slot)) {
       in_driver_ = true;
       parker_.park_in(*d, deadline);
       in_driver_ = false;
-      sched_->release_driver();
+      sched_->release_slot(slot);
     } else {
       parker_.park(deadline);
     }

@@ -75,6 +75,20 @@ struct manual_workers_t {
 };
 }  // namespace detail
 
+/// Where a runtime drives its Asio I/O (<weft/asio.hpp>, runtime/src/asio/README.md).
+enum class reactor_layout {
+  /// One reactor (io_context) for every worker: a worker with nothing to run waits in it, one
+  /// at a time, and the tasks its events wake spread to the others through the queues.
+  shared,
+  /// One reactor per worker, as Asio's io_context-per-thread layout: each worker waits in and
+  /// polls its own, and a socket belongs to the reactor of the executor it was built from
+  /// (rt.get_executor() on a worker: that worker's; rt.worker_executors(): all of them). A
+  /// reactor whose worker runs a long job is polled by another worker after one stall sample
+  /// period (stall_options::sample_interval; none when sampling is off). A runtime whose time is
+  /// virtual (weft::testing::sim) always has one shared reactor.
+  per_worker,
+};
+
 /// How a runtime is built. A plain aggregate: `weft::runtime rt({.workers = 2});`
 struct runtime_options {
   /// Worker threads; 0 means one per hardware thread.
@@ -115,6 +129,8 @@ struct runtime_options {
   /// them); empty: run() ends only with shutdown(). A number a program cannot catch (SIGKILL,
   /// SIGSTOP, outside 1 .. NSIG - 1): std::invalid_argument.
   std::vector<int> stop_signals{SIGINT, SIGTERM};
+  /// One Asio reactor for all workers, or one each (reactor_layout).
+  reactor_layout reactors = reactor_layout::shared;
 };
 
 class runtime {
@@ -194,8 +210,15 @@ class runtime {
   std::vector<task_info> dump_tasks() const;
   /// The runtime as a Boost.Asio executor: include <weft/asio/executor.hpp> (or <weft/asio.hpp>)
   /// to call it. The first call creates the runtime's reactor, which idle workers run themselves
-  /// (asio/detail/io_driver.hpp). Throws runtime_stopped after shutdown.
+  /// (asio/detail/io_driver.hpp). With a reactor per worker (runtime_options::reactors), I/O
+  /// objects built from it belong to the calling worker's reactor (off the workers: the first
+  /// worker's). Throws runtime_stopped after shutdown.
   executor get_executor() const;
+  /// One executor per reactor, in the workers' order: for a reactor per worker, to spread
+  /// connections over them (an acceptor each with SO_REUSEPORT, or accepted sockets dealt out
+  /// in turn); with one shared reactor, just get_executor(). Throws runtime_stopped after
+  /// shutdown.
+  std::vector<executor> worker_executors() const;
 
   /// The scheduler underneath (for tests and tools).
   sched::scheduler& scheduler() noexcept { return core_->sched; }

@@ -17,28 +17,29 @@ namespace weft::detail {
 
 namespace {
 
-// runtime_core::io after destroy_io(): an executor used after shutdown must not find a driver,
-// and ensure_io_driver() must not create a new one.
-io_driver* const destroyed = reinterpret_cast<io_driver*>(std::uintptr_t{1});
+// runtime_core::io after destroy_io(): an executor used after shutdown must not find a reactor,
+// and ensure_io_reactors() must not create new ones.
+io_reactors* const destroyed = reinterpret_cast<io_reactors*>(std::uintptr_t{1});
 
-// The reactor's part in the runtime's end (registered with core as its area_hooks): shutdown
-// stops the reactor before the workers stop (no worker waits in it or polls it again), so no
+// The reactors' part in the runtime's end (registered with core as its area_hooks): shutdown
+// stops them before the workers stop (no worker waits in one or polls one again), so no
 // completion reaches a task or a queue after it;
-// ~runtime destroys the io_context after the tasks (pending operations are destroyed unrun).
+// ~runtime destroys the io_contexts after the tasks (pending operations are destroyed unrun).
 void stop_io(runtime_core& core) noexcept {
-  io_driver* d = core.io.load(std::memory_order_seq_cst);  // see ensure_io_driver
-  if (d && d != destroyed) d->stop();
+  io_reactors* r = core.io.load(std::memory_order_seq_cst);  // see ensure_io_reactors
+  if (r && r != destroyed) r->stop();
 }
 
 void destroy_io(runtime_core& core) noexcept {
-  io_driver* d = core.io.exchange(destroyed, std::memory_order_acq_rel);
-  if (d != destroyed) delete d;
+  io_reactors* r = core.io.exchange(destroyed, std::memory_order_acq_rel);
+  if (r != destroyed) delete r;
 }
 
 }  // namespace
 
-io_driver::io_driver(sched::scheduler& sched)
+io_driver::io_driver(sched::scheduler& sched, std::size_t worker)
     : sched_(&sched),
+      worker_(worker),
       guard_(boost::asio::make_work_guard(ctx_)),
       scheduler_(&boost::asio::use_service<boost::asio::detail::scheduler>(ctx_)) {}
 
@@ -88,41 +89,69 @@ void io_driver::interrupt() noexcept {
 }
 
 void io_driver::stop() noexcept {
-  std::lock_guard lock(stop_mu_);  // shutdown and a late ensure_io_driver may both stop it
+  std::lock_guard lock(stop_mu_);  // shutdown and a late ensure_io_reactors may both stop it
   if (stopped_) return;
   stopped_ = true;
-  sched_->remove_park_driver(this);  // no worker waits in it or polls it from here on
+  sched_->remove_park_driver(this, worker_);  // no worker waits in it or polls it from here on
   guard_.reset();
   ctx_.stop();
 }
 
-io_driver& ensure_io_driver(runtime_core& core) {
-  // acquire: pairs with the release of the CAS below, publishing the driver's construction.
-  io_driver* d = core.io.load(std::memory_order_acquire);
-  if (d == nullptr) {
+io_reactors::io_reactors(runtime_core& core, std::size_t n) : core_(&core) {
+  items_.reserve(n);
+  for (std::size_t i = 0; i < n; ++i)
+    items_.push_back(std::make_unique<io_driver>(core.sched, n == 1 ? sched::scheduler::npos : i));
+}
+
+std::size_t io_reactors::home_index() const noexcept {
+  if (items_.size() == 1) return 0;
+  sched::worker* w = sched::this_worker();
+  if (!w || &w->owner() != &core_->sched || w->index() >= items_.size()) return 0;
+  return w->index();
+}
+
+io_driver* io_reactors::find(const boost::asio::execution_context& ctx) noexcept {
+  for (auto& d : items_)
+    if (&d->context() == &ctx) return d.get();
+  return nullptr;
+}
+
+void io_reactors::install() noexcept {
+  for (auto& d : items_) d->install();
+}
+
+void io_reactors::stop() noexcept {
+  for (auto& d : items_) d->stop();
+}
+
+io_reactors& ensure_io_reactors(runtime_core& core) {
+  // acquire: pairs with the release of the CAS below, publishing the reactors' construction.
+  io_reactors* r = core.io.load(std::memory_order_acquire);
+  if (r == nullptr) {
     if (core.stopped.load(std::memory_order_acquire)) throw runtime_stopped();
-    auto fresh = std::make_unique<io_driver>(core.sched);
+    const std::size_t n = core.reactor_per_worker ? core.sched.size() : 1;
+    auto fresh = std::make_unique<io_reactors>(core, n);
     // seq_cst, with the store of `stopped` in shutdown and the load of `io` in stop_io: either
-    // shutdown's stop_io finds this driver and stops it, or the load below sees `stopped`.
-    if (core.io.compare_exchange_strong(d, fresh.get(), std::memory_order_seq_cst, std::memory_order_acquire)) {
-      io_driver* mine = fresh.release();  // installed: destroy_io deletes it
+    // shutdown's stop_io finds these reactors and stops them, or the load below sees `stopped`.
+    if (core.io.compare_exchange_strong(r, fresh.get(), std::memory_order_seq_cst, std::memory_order_acquire)) {
+      io_reactors* mine = fresh.release();  // installed: destroy_io deletes it
       core.add_hooks({.stop = &stop_io, .destroy = &destroy_io});
-      core.sched.set_park_driver(mine);  // the workers drive it from now on
+      mine->install();  // the workers drive them from now on
       if (core.stopped.load(std::memory_order_seq_cst)) {
         mine->stop();
         throw runtime_stopped();
       }
       return *mine;
     }
-    // Another thread won the race; ours was never installed and goes.
+    // Another thread won the race; ours were never installed and go.
   }
-  if (d == destroyed) throw runtime_stopped();
-  return *d;
+  if (r == destroyed) throw runtime_stopped();
+  return *r;
 }
 
-io_driver* find_io_driver(const runtime_core& core) noexcept {
-  io_driver* d = core.io.load(std::memory_order_acquire);
-  return d == destroyed ? nullptr : d;
+io_reactors* find_io_reactors(const runtime_core& core) noexcept {
+  io_reactors* r = core.io.load(std::memory_order_acquire);
+  return r == destroyed ? nullptr : r;
 }
 
 }  // namespace weft::detail

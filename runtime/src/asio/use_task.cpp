@@ -76,10 +76,14 @@ thread_local signal_stock signals;
 
 bool use_task_base::begin(std::coroutine_handle<> h, probe_fn probe) {
   if (!enter(h, "co_await of an Asio operation with weft::use_task")) return false;
-  driver_ = &ensure_io_driver(*task_->rt);
+  io_reactors& reactors = ensure_io_reactors(*task_->rt);
   // Every task can be cancelled (shutdown cancels them all), so every operation gets a slot: in
-  // the awaiter, or for an operation of another io_context in its link.
-  if (boost::asio::any_io_executor ex; probe(this, *task_->rt, driver_->context(), ex)) [[unlikely]] {
+  // the awaiter, or for an operation of another io_context in its link. Such an operation's
+  // initiation still runs inside the calling worker's reactor (run_initiation).
+  boost::asio::any_io_executor ex;
+  driver_ = probe(this, *task_->rt, reactors, ex);
+  if (!driver_) [[unlikely]] {
+    driver_ = &reactors.home();
     link_ = new foreign_link(this, std::move(ex));
   } else {
     own_signal_ = signals.take();

@@ -35,6 +35,8 @@ void monitor::tick() {
   // they wake on the global queue, behind later ones queued locally: out of deadline order.
   if (!core_.sched.has_timer_keeper() && core_.sched.next_timer_ns() <= now && core_.sched.all_workers_busy())
     core_.sched.fire_due_timers(now);
+  // A reactor per worker: one whose worker is inside a long job is polled by another worker.
+  core_.sched.check_drivers();
   stalls_.sample(stall_now());
 }
 

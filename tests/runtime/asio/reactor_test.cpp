@@ -21,22 +21,13 @@
 #include "../../support/lifetime.hpp"
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
+#include "reactor_support.hpp"
 
 namespace net = boost::asio;
 using local = net::local::stream_protocol;
 using namespace std::chrono_literals;
 using weft::task;
-
-namespace {
-
-// Reads one byte from `s` (suspending until it comes), returns it.
-task<char> read_byte(local::socket& s) {
-  char c = 0;
-  co_await s.async_read_some(net::buffer(&c, 1), weft::use_task);
-  co_return c;
-}
-
-}  // namespace
+using weft::test::read_byte;
 
 TEST_CASE("a worker waiting in the reactor is woken for new work from another thread", "[asio][reactor]") {
   weft::test::watchdog wd("woken in the reactor");
@@ -183,26 +174,10 @@ TEST_CASE("cancellations racing completions while workers take turns in the reac
   weft::test::watchdog wd("cancel racing completion");
   weft::runtime rt({.workers = 2});
   constexpr int rounds = 300;
-  int completed = 0, cancelled = 0, other = 0;
-  for (int i = 0; i < rounds; ++i) {
-    local::socket a(rt.get_executor()), b(rt.get_executor());
-    net::local::connect_pair(a, b);
-    auto reader = rt.spawn(read_byte(a));
-    if (i % 2) weft::test::wait_suspended(rt, 1);  // half the time it waits already
-    std::thread writer([&] { net::write(b, net::buffer("z", 1)); });
-    reader.cancel();  // races the data's arrival
-    writer.join();
-    try {
-      completed += rt.block_on(std::move(reader)) == 'z';
-    } catch (const weft::cancelled_error&) {
-      ++cancelled;
-    } catch (...) {
-      ++other;
-    }
-  }
-  INFO(completed << " completed, " << cancelled << " cancelled");
-  CHECK(completed + cancelled == rounds);  // each ended exactly one way, none hung
-  CHECK(other == 0);
+  auto r = weft::test::cancel_racing_reads(rt, rounds, [&](int) { return rt.get_executor(); });
+  INFO(r.completed << " completed, " << r.cancelled << " cancelled");
+  CHECK(r.completed + r.cancelled == rounds);  // each ended exactly one way, none hung
+  CHECK(r.other == 0);
 }
 
 TEST_CASE("shutdown while a worker sits in the reactor returns and ends the waiting task",

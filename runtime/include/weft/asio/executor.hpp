@@ -18,6 +18,9 @@
 //   their services in the io_context that query(ex, execution::context) returns: the runtime's
 //   reactor (asio/detail/io_driver.hpp), which the workers run themselves, one at a time. Their
 //   completion handlers are dispatched through this executor, so they run on the workers too.
+//   With a reactor per worker (runtime_options::reactors) an executor names one of them: the
+//   calling worker's for rt.get_executor() on a worker (the first one's elsewhere), each in
+//   turn in rt.worker_executors().
 // - Concurrency, said plainly: the executor behaves like an io_context run by every worker.
 //   Handlers of one connection may run on different workers (one at a time while they are
 //   sequential), but handlers of different operations may run at once. Code written for
@@ -32,8 +35,8 @@
 // FIFO); outstanding_work.untracked (default) or tracked (only recorded: the workers run until
 // shutdown whatever work is outstanding); allocator: std::allocator<void> (posted functions
 // come from the workers' recycling allocator). Converts to boost::asio::any_io_executor.
-// Two executors are equal when they belong to the same runtime and have the same blocking and
-// relationship properties.
+// Two executors are equal when they belong to the same runtime and reactor and have the same
+// blocking and relationship properties.
 //
 // Thread safety: an executor is a value (16 bytes); copies may be used from any thread.
 // Lifetime: like an io_context's executor, it and the I/O objects built from it must not be
@@ -70,6 +73,8 @@ namespace detail {
 executor executor_for(runtime_core& core);
 /// The runtime an executor belongs to (use_task tells the runtime's own operations by it).
 const runtime_core* core_of(const executor& e) noexcept;
+/// Which of its runtime's reactors (io_reactors::at) its I/O objects belong to.
+std::uint32_t reactor_of(const executor& e) noexcept;
 
 /// A function posted to the runtime: a heap-allocated job that runs the function once and frees
 /// itself (run_), or frees it unrun at shutdown (discard_).
@@ -136,7 +141,7 @@ class executor {
   bool running_in_this_thread() const noexcept { return core_->sched.on_worker(); }
 
   friend bool operator==(const executor& a, const executor& b) noexcept {
-    return a.core_ == b.core_ && (a.bits_ & ~tracked) == (b.bits_ & ~tracked);
+    return a.core_ == b.core_ && a.reactor_ == b.reactor_ && (a.bits_ & ~tracked) == (b.bits_ & ~tracked);
   }
   friend bool operator!=(const executor& a, const executor& b) noexcept { return !(a == b); }
 
@@ -146,9 +151,9 @@ class executor {
     return boost::asio::execution::mapping.thread;
   }
   boost::asio::io_context& query(boost::asio::execution::context_t) const {
-    detail::io_driver* d = detail::find_io_driver(*core_);
-    if (!d) throw runtime_stopped();  // its runtime is gone
-    return d->context();
+    detail::io_reactors* r = detail::find_io_reactors(*core_);
+    if (!r) throw runtime_stopped();  // its runtime is gone
+    return r->at(reactor_).context();
   }
   boost::asio::execution::blocking_t query(boost::asio::execution::blocking_t) const noexcept {
     return (bits_ & blocking_never) ? boost::asio::execution::blocking_t(boost::asio::execution::blocking.never)
@@ -188,16 +193,22 @@ class executor {
 
  private:
   friend executor detail::executor_for(detail::runtime_core& core);
+  friend class runtime;
   friend const detail::runtime_core* detail::core_of(const executor& e) noexcept;
+  friend std::uint32_t detail::reactor_of(const executor& e) noexcept;
   static constexpr std::uint32_t blocking_never = 1, continuation = 2, tracked = 4;
 
-  executor(detail::runtime_core* core, std::uint32_t bits) noexcept : core_(core), bits_(bits) {}
-  executor with(std::uint32_t bits) const noexcept { return executor(core_, bits); }
+  executor(detail::runtime_core* core, std::uint32_t bits, std::uint32_t reactor) noexcept
+      : core_(core), bits_(bits), reactor_(reactor) {}
+  executor with(std::uint32_t bits) const noexcept { return executor(core_, bits, reactor_); }
+  executor with_reactor(std::uint32_t reactor) const noexcept { return executor(core_, bits_, reactor); }
 
   detail::runtime_core* core_;
   std::uint32_t bits_;
+  std::uint32_t reactor_;  // which of the runtime's reactors its I/O objects belong to
 };
 
 inline const detail::runtime_core* detail::core_of(const executor& e) noexcept { return e.core_; }
+inline std::uint32_t detail::reactor_of(const executor& e) noexcept { return e.reactor_; }
 
 }  // namespace weft

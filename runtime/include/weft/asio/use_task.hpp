@@ -335,32 +335,34 @@ class [[nodiscard]] use_task_op : public use_task_result<Adapter, Values...> {
                self->args_);
   }
   // The operation's io_context, from the initiation's executor (the I/O object's, for Asio's
-  // own operations). An initiation without one, or with the system executor (async_compose
-  // given no I/O object), is taken to run on the runtime's reactor, as before there was a
-  // choice: its context is no io_context, and asking would start Asio's system thread pool.
+  // own operations): one of the runtime's reactors, or another program's context. An initiation
+  // without one, or with the system executor (async_compose given no I/O object), is taken to
+  // run on the calling worker's reactor, as before there was a choice: its context is no
+  // io_context, and asking would start Asio's system thread pool.
   //
   // The runtime's own executor is checked first: a type_info comparison that matches compares
   // two pointers, and one that does not is a strcmp of the names (libstdc++), which the system
   // executor's check cost every operation on the runtime's own sockets.
-  static bool probe(use_task_base* base, const runtime_core& own_rt, const boost::asio::execution_context& own,
-                    boost::asio::any_io_executor& out) {
+  static io_driver* probe(use_task_base* base, const runtime_core& own_rt, io_reactors& own,
+                          boost::asio::any_io_executor& out) {
     auto* self = static_cast<use_task_op*>(base);
     using executor = typename initiation_executor<Initiation>::type;
     if constexpr (is_system_executor<executor>::value) {
-      return false;
+      return &own.home();
     } else if constexpr (requires { boost::asio::any_io_executor(self->init_.get_executor()); }) {
       auto ex = self->init_.get_executor();
       if constexpr (std::is_same_v<executor, weft::executor>) {
-        if (core_of(ex) == &own_rt) return false;
+        if (core_of(ex) == &own_rt) return &own.at(reactor_of(ex));
       } else if constexpr (std::is_same_v<executor, boost::asio::any_io_executor>) {
-        if (const weft::executor* w = ex.template target<weft::executor>(); w && core_of(*w) == &own_rt) return false;
-        if (ex.template target<boost::asio::system_executor>()) return false;
+        if (const weft::executor* w = ex.template target<weft::executor>(); w && core_of(*w) == &own_rt)
+          return &own.at(reactor_of(*w));
+        if (ex.template target<boost::asio::system_executor>()) return &own.home();
       }
-      if (&boost::asio::query(ex, boost::asio::execution::context) == &own) return false;
+      if (io_driver* d = own.find(boost::asio::query(ex, boost::asio::execution::context))) return d;
       out = boost::asio::any_io_executor(std::move(ex));
-      return true;
+      return nullptr;
     } else {
-      return false;
+      return &own.home();
     }
   }
 

@@ -31,7 +31,7 @@ class registry;
 
 namespace weft::detail {
 
-class io_driver;
+class io_reactors;
 
 class runtime_core {
  public:
@@ -58,9 +58,11 @@ class runtime_core {
   std::atomic<std::uint64_t> external_failed{0};
   std::atomic<std::uint64_t> external_cancelled{0};
   std::atomic<std::uint64_t> timed_out{0};
-  /// The Asio reactor (asio/detail/io_driver.hpp): null until the first get_executor(). The
-  /// asio area owns it and registers its area_hooks when it makes it.
-  std::atomic<io_driver*> io{nullptr};
+  /// The Asio reactors (asio/detail/io_driver.hpp): null until the first get_executor(). The
+  /// asio area owns them and registers its area_hooks when it makes them.
+  std::atomic<io_reactors*> io{nullptr};
+  /// runtime_options::reactors is per_worker (and the workers are threads): a reactor each.
+  bool reactor_per_worker = false;
 
   /// How an area above core takes part in the runtime's end without core including it: it
   /// registers its hooks once (the Asio reactor when it is made), and the runtime calls them.

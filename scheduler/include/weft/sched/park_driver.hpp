@@ -11,7 +11,10 @@
 //   - waking that worker (parker::unpark) interrupts its wait;
 //   - a busy worker, every global_queue_interval dispatches, takes the driver if it is free and
 //     polls it, so events are handled while every worker has work (never starved by CPU work).
-// What the driver's events complete runs on the worker that waited or polled.
+// What the driver's events complete runs on the worker that waited or polled. A driver may also
+// be one worker's own (scheduler::set_park_driver(d, i): a reactor per worker): that worker
+// alone waits in it and polls it, and another polls it only when the monitor finds it left
+// unattended by a worker inside a long job (scheduler::check_drivers).
 //
 // Thread safety: wait() and poll() only by the worker holding the driver (at most one thread at
 // a time); interrupt() from any thread, at any time (also when nobody waits: the next wait()

@@ -113,15 +113,23 @@ class scheduler {
   /// Disarms every timer without firing it (shutdown, after stop()). Returns how many.
   std::size_t clear_timers() noexcept;
 
-  /// Installs `d` as what idle workers wait in and busy workers poll (park_driver.hpp).
-  void set_park_driver(park_driver* d) noexcept;
-  /// Removes `d` if it is the one installed, and waits until no worker holds it.
-  void remove_park_driver(park_driver* d) noexcept;
-  /// The driver, taken by the calling worker if it is free (null otherwise): one holder at a
-  /// time. Give it back with release_driver().
-  park_driver* try_take_driver() noexcept;
-  void release_driver() noexcept { driver_held_.store(false, std::memory_order_release); }
-
+  /// Installs `d` as what idle workers wait in and busy workers poll (park_driver.hpp): the
+  /// shared driver (`worker` npos), which any worker takes, or worker `worker`'s own (a reactor
+  /// per worker), which that worker waits in and polls instead. A worker with a driver of its
+  /// own never takes the shared one; one without (a replacement) takes only the shared one.
+  void set_park_driver(park_driver* d, std::size_t worker = npos) noexcept;
+  /// Removes `d` if it is the one installed there, and waits until nobody holds it.
+  void remove_park_driver(park_driver* d, std::size_t worker = npos) noexcept;
+  /// The shared driver, taken by the calling thread if it is free (null otherwise): one holder
+  /// at a time. Give it back with release_driver().
+  park_driver* try_take_driver() noexcept { return try_take_slot(0); }
+  void release_driver() noexcept { release_slot(0); }
+  /// Own drivers left unattended (the stall monitor, every sample; one thread). A worker's own
+  /// driver that nobody held at any point since the previous call and that nobody holds now
+  /// was neither waited in nor polled meanwhile: its worker is inside a long job, and the I/O
+  /// of its sockets waits. Asks the other workers to poll it (an idle one is woken for it; a
+  /// busy one does it at its next maintenance tick), and returns how many it found.
+  std::size_t check_drivers() noexcept;
   /// True if the calling thread is one of this scheduler's workers.
   bool on_worker() const noexcept {
     worker* w = this_worker();
@@ -246,9 +254,27 @@ class scheduler {
   std::atomic<std::int64_t> next_timer_ns_;
   std::atomic<int> timer_keeper_{-1};
 
-  // The park driver and its one holder.
-  std::atomic<park_driver*> driver_{nullptr};
-  std::atomic<bool> driver_held_{false};
+  // The park drivers and their one holder each: slot 0 is the shared driver, slot 1 + i worker
+  // i's own. `turns` counts the holds let go (the holder's alone to write), `seen` is the value
+  // check_drivers() saw last (the monitor's alone).
+  struct alignas(64) driver_slot {
+    std::atomic<park_driver*> d{nullptr};
+    std::atomic<bool> held{false};
+    std::atomic<std::uint64_t> turns{0};
+    std::uint64_t seen = 0;
+  };
+  std::unique_ptr<driver_slot[]> drivers_;
+  // Set by check_drivers(): some worker's own driver went unattended; the next worker to look
+  // polls every other worker's free driver once (worker::rescue_drivers).
+  std::atomic<bool> rescue_{false};
+
+  std::size_t slot_of(std::size_t worker) const noexcept { return worker == npos ? 0 : 1 + worker; }
+  park_driver* try_take_slot(std::size_t slot) noexcept;
+  void release_slot(std::size_t slot) noexcept {
+    driver_slot& s = drivers_[slot];
+    s.turns.store(s.turns.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    s.held.store(false, std::memory_order_release);
+  }
 };
 
 }  // namespace weft::sched

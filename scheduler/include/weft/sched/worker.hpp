@@ -174,6 +174,14 @@ class worker {
   void leave_gate() noexcept;
   /// Polls the park driver if nobody holds it (its events run here).
   void poll_driver() noexcept;
+  /// Takes this worker's own park driver if it has one and it is free, else the shared one if
+  /// free; `slot` names what it took, for release_slot(). Null: none (free).
+  park_driver* take_driver(std::size_t& slot) noexcept;
+  /// Whether this worker has a park driver of its own (a reactor per worker).
+  bool has_own_driver() const noexcept;
+  /// Polls every other worker's own driver that is free, once (scheduler::check_drivers found
+  /// one unattended).
+  [[gnu::cold]] void rescue_drivers() noexcept;
   /// Before parking: looks for work for options::idle_spin_ns. True if some is in sight (or
   /// the worker must stop): do not park.
   bool spin_for_work() noexcept;
@@ -223,6 +231,7 @@ class worker {
   bool searching_ = false;
   bool in_gate_ = false;    // inside the scheduler's steal_gate: may steal from local deques
   bool in_driver_ = false;  // waiting in, or polling, the park driver
+  std::size_t own_slot_;    // the scheduler's driver slot of this worker's own driver (0: none)
 
   // ---- the LIFO slot ----
   //

@@ -39,6 +39,8 @@ struct alignas(64) worker_stats {
   owner_counter timers_fired;     ///< timers it fired
   owner_counter idle_spins;       ///< times it looked for work a while before parking (options::idle_spin_ns)
   owner_counter idle_spin_finds;  ///< of those, the ones that found work and did not park
+  owner_counter
+      driver_rescues;  ///< other workers' own park drivers it polled, left unattended (scheduler::check_drivers)
   std::atomic<bool> busy{false};  ///< running a job right now
 };
 

@@ -26,9 +26,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/detail/scheduler.hpp>
 #include <boost/asio/detail/scheduler_operation.hpp>
@@ -44,8 +46,9 @@ class runtime_core;
 
 class io_driver final : public sched::park_driver {
  public:
-  /// Creates the io_context and installs it as `sched`'s park driver.
-  explicit io_driver(sched::scheduler& sched);
+  /// Creates the io_context; install() makes it `sched`'s park driver: the shared one (`worker`
+  /// npos), or worker `worker`'s own.
+  io_driver(sched::scheduler& sched, std::size_t worker);
   io_driver(const io_driver&) = delete;
   io_driver& operator=(const io_driver&) = delete;
   /// Stops (if not done yet), then destroys the io_context: the handlers of operations still
@@ -66,6 +69,7 @@ class io_driver final : public sched::park_driver {
   /// io_context: no completion runs after this returns; operations still pending stay in the
   /// io_context. Idempotent. Not on a worker.
   void stop() noexcept;
+  void install() noexcept { sched_->set_park_driver(this, worker_); }
 
  private:
   // The wake-up: an operation that does nothing, queued at most once at a time.
@@ -81,6 +85,7 @@ class io_driver final : public sched::park_driver {
   void drive(Run run) noexcept;
 
   sched::scheduler* sched_;
+  std::size_t worker_;      // whose own driver it is (npos: the shared one)
   interrupt_op interrupt_;  // before ctx_: the io_context may hold it queued until destroyed
   // Concurrency hint 1: one thread runs the context at a time (the driver holder).
   boost::asio::io_context ctx_{1};
@@ -90,11 +95,36 @@ class io_driver final : public sched::park_driver {
   bool stopped_ = false;
 };
 
-/// The runtime's driver, created on first use. Throws runtime_stopped once the runtime has shut
-/// down.
-io_driver& ensure_io_driver(runtime_core& core);
+/// The runtime's reactors: one that every worker may drive, or one per worker, which that
+/// worker drives (runtime_options::reactors). Made together on first use, never added to.
+class io_reactors {
+ public:
+  io_reactors(runtime_core& core, std::size_t n);
+  io_reactors(const io_reactors&) = delete;
+  io_reactors& operator=(const io_reactors&) = delete;
 
-/// The runtime's driver, or null if none was created (or it was destroyed at shutdown).
-io_driver* find_io_driver(const runtime_core& core) noexcept;
+  std::size_t size() const noexcept { return items_.size(); }
+  io_driver& at(std::size_t i) noexcept { return *items_[i]; }
+  /// The index of the calling thread's reactor: its own on a worker of this runtime that has
+  /// one, else 0.
+  std::size_t home_index() const noexcept;
+  io_driver& home() noexcept { return at(home_index()); }
+  /// The reactor whose io_context is `ctx`, or null (another program's context).
+  io_driver* find(const boost::asio::execution_context& ctx) noexcept;
+  /// Makes them the scheduler's park drivers; stops them all (io_driver::stop).
+  void install() noexcept;
+  void stop() noexcept;
+
+ private:
+  const runtime_core* core_;
+  std::vector<std::unique_ptr<io_driver>> items_;
+};
+
+/// The runtime's reactors, created on first use. Throws runtime_stopped once the runtime has
+/// shut down.
+io_reactors& ensure_io_reactors(runtime_core& core);
+
+/// The runtime's reactors, or null if none were created (or they were destroyed at shutdown).
+io_reactors* find_io_reactors(const runtime_core& core) noexcept;
 
 }  // namespace weft::detail

@@ -57,6 +57,7 @@
 namespace weft::detail {
 
 class io_driver;
+class io_reactors;
 
 /// The associated executor of use_task's handler: runs it inline, on the thread that completes
 /// the operation. The handler itself only stores the result and wakes the task, which then runs
@@ -140,11 +141,11 @@ class use_task_base : suspension {
   }
   /// Set (from begin() on) for an operation of an io_context this runtime does not drive.
   foreign_link* link() const noexcept { return link_; }
-  /// Where the initiation's operation runs: false if on `own` (this runtime's reactor, the
-  /// runtime `own_rt`), else true with its executor in `out`. Given to begin() by the typed
-  /// awaiter.
-  using probe_fn = bool (*)(use_task_base*, const runtime_core& own_rt, const boost::asio::execution_context& own,
-                            boost::asio::any_io_executor& out);
+  /// Where the initiation's operation runs: on one of `own` (the reactors of the runtime
+  /// `own_rt`), which it returns, else null with its executor in `out`. Given to begin() by the
+  /// typed awaiter.
+  using probe_fn = io_driver* (*)(use_task_base*, const runtime_core& own_rt, io_reactors& own,
+                                  boost::asio::any_io_executor& out);
 
  protected:
   /// Before the initiation. False: do not start the operation, do not suspend (cancelled
