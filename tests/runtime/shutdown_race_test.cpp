@@ -5,9 +5,11 @@
 // block_on of a task inside a weft::fork, in a loop, while the test thread shuts the runtime
 // down at a different moment each round (half of the rounds with no grace, so frames are
 // destroyed where they wait rather than unwound). And a plain thread that took a task out of a
-// wait list, waking it once the runtime is destroyed; and join handles dropped on other threads
-// while the runtime's end counts the records they hold.
+// wait list, waking it once the runtime is destroyed; join handles dropped on other threads
+// while the runtime's end counts the records they hold; and tasks awaiting another runtime's
+// tasks while both runtimes end.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -26,6 +28,7 @@
 #include <weft/fork.hpp>
 #include <weft/runtime.hpp>
 #include <weft/sync/broadcast.hpp>
+#include <weft/sync/event.hpp>
 #include <weft/trace.hpp>
 #include <weft/yield.hpp>
 
@@ -278,4 +281,79 @@ TEST_CASE("join handles dropped on other threads while the runtime is destroyed 
     for (auto& t : droppers) t.join();
   }
   SUCCEED("every core freed once (the sanitizer builds)");
+}
+
+namespace {
+
+task<int> after(weft::event& go, tracked) {
+  co_await go.wait();
+  co_return 7;
+}
+
+// Awaits a task of another runtime and says how the join ended: 1 with its value, 2 cancelled
+// (the joiner, or the child by its own runtime's end), 3 anything else. 0 is left if the frame
+// is destroyed where it waits.
+task<void> far_joiner(weft::join_handle<int> child, std::atomic<int>& outcome, tracked) {
+  try {
+    outcome.store(co_await child == 7 ? 1 : 3);
+  } catch (const weft::cancelled_error&) {
+    outcome.store(2);
+  } catch (...) {
+    outcome.store(3);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("tasks awaiting another runtime's tasks while both runtimes end with no grace", "[join][lifecycle][race]") {
+  // Tasks of `near` wait in the join words of tasks of `far`. A thread either lets the children
+  // finish (even rounds: far's worker takes each joiner out of the join word and wakes it on
+  // near) or destroys `far` (odd rounds: its end cancels the children, which may finish and wake
+  // their joiners, or destroys their frames where they wait), while the test thread destroys
+  // `near`, with no grace, at a different moment each round. near's end may find a joiner that
+  // far's worker has taken out and not yet woken: it ends the joiner, and near's core must
+  // outlive that wake (ASan: a use after free of the core or of the joiner's record). Every frame
+  // is destroyed exactly once, no core is leaked (LeakSanitizer), and each join ends with the
+  // child's value, a cancellation, or its frame destroyed.
+  constexpr int joiners = 4;
+  const int n = rounds() / 3;
+  weft::test::watchdog wd("joins across runtimes racing both runtimes' end", std::chrono::seconds(1200));
+  int leaked_rounds = 0, bad_outcomes = 0;
+  long got_value = 0, got_cancelled = 0;
+  for (int round = 0; round < n; ++round) {
+    lifetime_counter c;
+    std::array<std::atomic<int>, joiners> outcome{};
+    {
+      weft::event go;
+      auto far = std::make_unique<weft::runtime>(weft::runtime_options{.workers = 2, .shutdown_grace = 0ms});
+      auto near = std::make_unique<weft::runtime>(weft::runtime_options{.workers = 2, .shutdown_grace = 0ms});
+      for (int i = 0; i < joiners; ++i)
+        near->spawn(far_joiner(far->spawn(after(go, tracked(c))), outcome[i], tracked(c))).detach();
+      weft::test::wait_suspended(*near, joiners);  // each in its child's join word (or about to be)
+      std::atomic<bool> start{false};
+      const bool end_far = round % 2 != 0;
+      std::thread finisher([&] {
+        while (!start.load()) std::this_thread::yield();
+        if (end_far)
+          far.reset();
+        else
+          go.set();
+      });
+      start.store(true);
+      for (int spin = 0; spin < round % 64; ++spin) std::this_thread::yield();  // a different moment each round
+      near.reset();
+      finisher.join();
+      far.reset();  // even rounds: the children finished, or finish now
+    }
+    leaked_rounds += c.alive() != 0;
+    for (auto& o : outcome) {
+      const int v = o.load();
+      bad_outcomes += v == 3;
+      got_value += v == 1;
+      got_cancelled += v == 2;
+    }
+  }
+  INFO(got_value << " joins got the value, " << got_cancelled << " were cancelled, of " << long{joiners} * n);
+  CHECK(leaked_rounds == 0);  // every frame destroyed once
+  CHECK(bad_outcomes == 0);   // the value, a cancellation, or the frame destroyed where it waited
 }
