@@ -22,6 +22,18 @@ std::coroutine_handle<> transfer_to(task_record* joiner, worker_context* ctx) no
   return joiner->resume_point;
 }
 
+// Wakes `joiner`, taken out of `r`'s join word by r's completion, where `r` completed: on one
+// of r's runtime's workers (a task runs on its own runtime's workers only). If that is one of
+// the joiner's runtime's workers too, the joiner is of r's runtime and holds nothing. A joiner of
+// another runtime holds its own runtime's core since it registered (join_suspend_slow):
+// wake_from_outside() wakes it and drops that hold.
+void wake_joiner(task_record* r, task_record* joiner) noexcept {
+  if (wake_here(joiner, sched::hint::wake)) return;
+  if (joiner->rt == r->rt) [[unlikely]]
+    joiner->rt->hold_for_wake();  // a joiner of our runtime, woken off its workers: wake()'s hold
+  joiner->rt->wake_from_outside(joiner, sched::hint::wake);
+}
+
 }  // namespace
 
 bool is_cancellation(const std::exception_ptr& error) noexcept {
@@ -76,10 +88,11 @@ std::coroutine_handle<> complete_spawned(task_record* r, const std::exception_pt
   }
   auto* joiner = reinterpret_cast<task_record*>(prev);
   // A task of another runtime awaited this one: it goes back to its own runtime's workers (run
-  // here, it would pass for one of this worker's tasks), and wake() holds that runtime's core
-  // while it queues it, as the joiner may end and its runtime be destroyed at once.
+  // here, it would pass for one of this worker's tasks). Its runtime's core is held from the
+  // joiner's registration (join_suspend_slow) until it is queued: its runtime may end meanwhile,
+  // finding it taken out of our join word, and end it.
   if (!ctx || ctx->rt != joiner->rt) [[unlikely]] {
-    wake(joiner);
+    wake_joiner(r, joiner);
     return std::noop_coroutine();
   }
   return transfer_to(joiner, ctx);
@@ -97,14 +110,21 @@ void join_state::join_hook(cancel_hook* h, hook_op op) noexcept {
   }
   // Waiting in child->join: take the joiner back out and wake it; if it is not registered yet,
   // leave a marker that makes its registration fail. Abandoned: only take it out.
-  auto me = reinterpret_cast<std::uintptr_t>(s.me());
+  task_record* joiner = s.me();
+  auto me = reinterpret_cast<std::uintptr_t>(joiner);
   std::uintptr_t v = me;
   for (;;) {
     if (s.child->join.compare_exchange_strong(v, join_running, std::memory_order_acq_rel)) {
+      const bool far = s.child->rt != joiner->rt;
       if (wakes(op)) {
         s.mark_cancelled();
-        s.me()->rt->sched.schedule(s.me(), sched::hint::wake);
+        joiner->rt->sched.schedule(joiner, sched::hint::wake);
       }
+      // Taken back out by us: the hold of a joiner of another runtime's task is ours to drop
+      // (join_suspend_slow). Never the last reference: the joiner lives while we run its hook
+      // (its disarm() waits for us), and its runtime ends only after ending it.
+      if (far) [[unlikely]]
+        joiner->rt->drop_wake_hold();
       return;
     }
     if (v != join_running || op == hook_op::abandon)
@@ -126,12 +146,25 @@ std::coroutine_handle<> join_suspend_slow(join_state& s) noexcept {
     return transfer_to(me, tls_ctx);
   }
   join_state* helping = s.publish(await_kind::join, child->id.load(std::memory_order_relaxed), "join");
+  // Waiting for a task of another runtime, we are taken out of its join word off our runtime's
+  // workers: by its completion on its runtime's worker (which then wakes us), or by its
+  // runtime's end (orphan_record). Our runtime may end between that and our wake: its shutdown
+  // finds us taken out (our hook does nothing), destroys our frame and may free the core, our
+  // record with it, before the wake. A join word has no lock under which a completion could take
+  // a hold first (as take_for_wake() does for a wait list), so we take it here, for whoever
+  // takes us out to drop: the completion's wake, our hook (cancelled or abandoned while still
+  // registered) or orphan_record. A join within one runtime pays only this test.
+  const bool far = child->rt != me->rt;
+  if (far) [[unlikely]]
+    me->rt->hold_for_wake();  // relaxed: ordered before the other side by our CAS (release)
   std::uintptr_t expected = join_running;
   // After this CAS succeeds the child's completion (on any thread) may resume us: touch nothing
   // of the awaiter or the frame afterwards.
   if (child->join.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(me), std::memory_order_acq_rel,
                                           std::memory_order_acquire))
     return join_state::suspended(helping);
+  if (far) [[unlikely]]
+    me->rt->drop_wake_hold();  // not registered; never the last reference (our runtime runs us)
   s.unpublish(helping);
   if (expected == join_cancel_pending &&
       child->join.compare_exchange_strong(expected, join_running, std::memory_order_acq_rel))
@@ -156,7 +189,7 @@ std::coroutine_handle<> complete_helped(task_record* r, const std::exception_ptr
     tw->done.store(1, std::memory_order_release);
     sched::futex_wake(&tw->done);
   } else if (prev > join_cancel_pending) {
-    wake(reinterpret_cast<task_record*>(prev));
+    wake_joiner(r, reinterpret_cast<task_record*>(prev));
   }
   // Back to the join we were helping with: the child itself may be at the bottom now.
   return join_next(s, ctx);
@@ -188,8 +221,15 @@ void orphan_record(task_record* r) noexcept {
     auto* tw = reinterpret_cast<thread_waiter*>(prev & ~std::uintptr_t{1});
     tw->done.store(2, std::memory_order_release);  // block_on throws runtime_stopped
     sched::futex_wake(&tw->done);
+  } else if (prev > join_forked) {
+    // A task waits in the word, and stays suspended until its own runtime ends it. A task of
+    // another runtime held its core for whoever takes it out (join_suspend_slow): we did. Possibly
+    // the last reference: its runtime may have ended meanwhile, finding it taken out.
+    auto* joiner = reinterpret_cast<task_record*>(prev);
+    if (joiner->rt != r->rt) joiner->rt->drop_wake_hold();
   }
-  // Otherwise a handle still refers to the record and frees it when it lets go.
+  // Otherwise a handle still refers to the record and frees it when it lets go (a waiting task's
+  // handle included).
 }
 
 void release_handle(task_record* r) noexcept {

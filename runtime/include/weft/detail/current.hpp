@@ -48,7 +48,8 @@ inline task_record* current_task(const char* what) {
 /// runtime_core::wake_from_outside: once queued, the task may run and end, and its runtime shut
 /// down and be destroyed, while this thread is still in the scheduler waking a worker, so the
 /// core is held for that moment (it is alive now: the task waits, and shutdown waits for a
-/// waker inside a wait's protocol before it destroys the task).
+/// waker inside a wait's protocol before it destroys the task; a join word has no lock to wait
+/// on, so a task waiting for another runtime's task holds its core itself: join.cpp).
 ///
 /// wake_here(): its half on one of the task's runtime's workers (false, doing nothing, elsewhere);
 /// wake_taken() shares it.

@@ -14,7 +14,8 @@
 //   join_forked            a child of weft::fork with a record: no handle; its parent's awaiter
 //                          frees record and frame (detail/fork.hpp), never shutdown's table walk
 //   a task_record*         the joining task, resumed by completion (a task of another runtime
-//                          is woken there instead: it runs on its own runtime's workers only)
+//                          is woken there instead: it runs on its own runtime's workers only;
+//                          it holds its runtime's core for whoever takes it out: join.cpp)
 //   a thread_waiter* | 1   a thread in block_on, woken by completion
 //
 // The common join costs no atomic read-modify-write at all: a joiner that finds its child still

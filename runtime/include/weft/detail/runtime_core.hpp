@@ -2,9 +2,10 @@
 // weft::detail::runtime_core: the runtime's machinery behind weft::runtime.
 //
 // It outlives the runtime object when a join handle outlives it (the handle still has to free
-// its record) or a plain thread is about to wake a task it took out of a wait list: the runtime
-// holds one reference, each record orphaned by shutdown with a live handle holds one more, so
-// does each such wake in flight (hold_for_wake), and the last release deletes the core.
+// its record), a plain thread is about to wake a task it took out of a wait list, or a task
+// waits for another runtime's task: the runtime holds one reference, each record orphaned by
+// shutdown with a live handle holds one more, so does each such wake in flight and each such
+// joiner (hold_for_wake), and the last release deletes the core.
 
 #include <atomic>
 #include <chrono>
@@ -128,13 +129,17 @@ class runtime_core {
   void retire() noexcept;
 
   /// Wakes from outside the workers (current.hpp: wake, and take_for_wake for a task taken out
-  /// of a wait list). hold_for_wake(): while the task still waits (under the list's lock, or
-  /// before the waker queues it), so the runtime has not let go of the core; one reference
-  /// more, so the core outlives the wake even if the runtime is destroyed first.
-  /// wake_from_outside(): wakes the task unless the workers are stopping (shutdown ends it),
-  /// then drops that reference (possibly the last).
+  /// of a wait list; join.cpp: a task waiting for another runtime's task, which holds its core
+  /// from its registration in that task's join word). hold_for_wake(): while the task still
+  /// waits (under the list's lock, or before the waker queues it), so the runtime has not let go
+  /// of the core; one reference more, so the core outlives the wake even if the runtime is
+  /// destroyed first. wake_from_outside(): wakes the task unless the workers are stopping
+  /// (shutdown ends it), then drops that reference (possibly the last).
   void hold_for_wake() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void wake_from_outside(task_record* r, sched::hint h) noexcept;
+  /// Drops a hold_for_wake() reference without a wake (possibly the last): the task was taken out
+  /// by someone who wakes it otherwise, or leaves it to its runtime's end (join.cpp).
+  void drop_wake_hold() noexcept { release(); }
   /// A posted function (weft::executor) from outside the workers, on a runtime that is alive:
   /// queued as wake_from_outside() queues a task, or destroyed unrun if the workers are stopping.
   /// Once queued it may run, and the runtime end, while this thread is still in the scheduler.
