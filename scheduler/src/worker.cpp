@@ -413,6 +413,12 @@ void worker::park() {
       in_driver_ = false;
       sched_->release_slot(slot);
     } else {
+      // Our own driver is held by another worker polling it for a moment (a rescue): come back
+      // for it soon rather than sleep on the futex while its events wait.
+      if (has_own_driver()) {
+        const std::int64_t soon = now_ns() + 1'000'000;
+        if (!deadline || *deadline > soon) deadline = soon;
+      }
       parker_.park(deadline);
     }
     sched_->refresh_coarse_now();
