@@ -21,8 +21,8 @@ worker::worker(scheduler& s, std::size_t index)
       sample_mask_(s.opts().sample_every - 1),
       sample_delay_(s.opts().schedule_delay != nullptr),
       until_stamp_(sample_mask_),
-      own_slot_(index < s.size() ? s.slot_of(index) : 0),
       rng_(0x9E3779B97F4A7C15ull * (index + 1)),
+      own_slot_(index < s.size() ? s.slot_of(index) : 0),
       local_(s.opts().deque_capacity),
       yield_(s.opts().deque_capacity) {}
 

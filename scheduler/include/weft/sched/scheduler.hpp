@@ -130,6 +130,7 @@ class scheduler {
   /// of its sockets waits. Asks the other workers to poll it (an idle one is woken for it; a
   /// busy one does it at its next maintenance tick), and returns how many it found.
   std::size_t check_drivers() noexcept;
+
   /// True if the calling thread is one of this scheduler's workers.
   bool on_worker() const noexcept {
     worker* w = this_worker();
