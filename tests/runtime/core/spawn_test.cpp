@@ -1,7 +1,9 @@
 #include <weft/spawn.hpp>
 
 #include <atomic>
+#include <memory>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -13,6 +15,7 @@
 
 #include "../../support/lifetime.hpp"
 #include "../../support/suspended.hpp"
+#include "../../support/watchdog.hpp"
 
 using weft::join_handle;
 using weft::task;
@@ -255,4 +258,116 @@ TEST_CASE("a task that awaits another runtime's task run inline to help a join r
     wrong += near.block_on([](join_handle<int>& h) -> task<int> { co_return co_await h; }(joiner)) != 7;
   }
   CHECK(wrong == 0);
+}
+
+namespace {
+
+// Keeps the only worker of `rt` until rt's shutdown stops the workers: a task that the shutdown
+// cancels (woken to unwind) never runs again, and the shutdown destroys its frame where it
+// waits, as a shutdown with no grace does to a task that does not get to unwind in time.
+task<void> hold_worker_until_stop(weft::runtime& rt, std::atomic<bool>& holding) {
+  holding.store(true);
+  while (!rt.scheduler().stopping()) std::this_thread::yield();
+  co_return;
+}
+
+// A runtime with one worker, no grace and no replacement worker (one would run the task that
+// hold_worker_until_stop keeps from running).
+std::unique_ptr<weft::runtime> one_worker_runtime() {
+  return std::make_unique<weft::runtime>(weft::runtime_options{
+      .workers = 1, .stall = {.max_replacements = 0}, .shutdown_grace = std::chrono::milliseconds(0)});
+}
+
+// Shuts `far` (from one_worker_runtime()) down while one of its tasks waits: its frame is
+// destroyed, unfinished, and its record orphaned.
+void end_with_a_task_waiting(weft::runtime& far) {
+  std::atomic<bool> holding{false};
+  far.spawn(hold_worker_until_stop(far, holding)).detach();
+  while (!holding.load()) std::this_thread::yield();
+  far.shutdown();
+}
+
+// Awaits `h` and says how: 1 its value, 2 runtime_stopped, 3 cancelled_error, 4 anything else.
+task<int> join_outcome(join_handle<int> h) {
+  try {
+    co_await h;
+    co_return 1;
+  } catch (const weft::runtime_stopped&) {
+    co_return 2;
+  } catch (const weft::cancelled_error&) {
+    co_return 3;
+  } catch (...) {
+  }
+  co_return 4;
+}
+
+}  // namespace
+
+TEST_CASE("a task waiting for another runtime's task that shutdown ends gets runtime_stopped",
+          "[spawn][join][lifecycle]") {
+  // The joiner waits in the join word of a task of `far` when far's end destroys that task: the
+  // end takes the joiner out of the word and must wake it (on its own runtime), and the join
+  // throws runtime_stopped, as block_on does. Left there, the joiner would wait until its own
+  // runtime ends, deaf to its cancellation too.
+  weft::test::watchdog wd("a join of a task ended by its runtime's shutdown");
+  weft::runtime near({.workers = 1});
+  auto far = one_worker_runtime();
+  weft::event never;
+  join_handle<int> joiner = near.spawn(join_outcome(far->spawn(after(never))));
+  weft::test::wait_suspended(*far, 1);
+  weft::test::wait_suspended(near, 1);  // in the child's join word
+  end_with_a_task_waiting(*far);
+  CHECK(near.block_on(std::move(joiner)) == 2);
+  far.reset();
+}
+
+TEST_CASE("awaiting the handle of a task that its runtime's shutdown ended throws runtime_stopped",
+          "[spawn][join][lifecycle]") {
+  // The handle outlives the task's runtime; the task's frame is gone (ASan: nothing reads it).
+  // done() stays false, cancel() does nothing, and the await (from a task of another runtime)
+  // throws runtime_stopped and frees the record (LeakSanitizer: the far core with it).
+  weft::test::watchdog wd("a join of a task already ended by its runtime's shutdown");
+  weft::runtime near({.workers = 1});
+  auto far = one_worker_runtime();
+  weft::event never;
+  join_handle<int> child = far->spawn(after(never));
+  weft::test::wait_suspended(*far, 1);
+  end_with_a_task_waiting(*far);
+  far.reset();
+  CHECK_FALSE(child.done());
+  child.cancel();
+  CHECK_FALSE(child.done());
+  CHECK(near.block_on(join_outcome(std::move(child))) == 2);
+}
+
+TEST_CASE("the handle of a task that its runtime's shutdown ended is dropped or joined from a plain thread",
+          "[spawn][join][lifecycle]") {
+  // Dropped: frees the record and lets go of the far core. Joined by block_on, of this runtime or
+  // of another one: runtime_stopped, and the record goes back to its own runtime.
+  weft::test::watchdog wd("handles of tasks ended by their runtime's shutdown");
+  weft::runtime near({.workers = 1});
+  auto far = one_worker_runtime();
+  weft::event never;
+  join_handle<int> dropped = far->spawn(after(never));
+  join_handle<int> own = far->spawn(after(never));
+  join_handle<int> other = far->spawn(after(never));
+  weft::test::wait_suspended(*far, 3);
+  end_with_a_task_waiting(*far);
+  dropped = {};
+  CHECK_THROWS_AS(far->block_on(std::move(own)), weft::runtime_stopped);
+  CHECK_THROWS_AS(near.block_on(std::move(other)), weft::runtime_stopped);
+  far.reset();
+  // near's records, of its own chunks only: a record of far's given to near's table would be
+  // freed memory once far's core is gone.
+  for (int i = 0; i < 64; ++i) CHECK(near.block_on(seven()) == 7);
+}
+
+TEST_CASE("block_on of another runtime's handle from a plain thread", "[spawn][join]") {
+  // The record goes back to its own runtime's table (taken from near's, after far is gone, it
+  // would be freed memory: ASan), and far's core is freed once (LeakSanitizer).
+  weft::runtime near({.workers = 1});
+  auto far = std::make_unique<weft::runtime>(weft::runtime_options{.workers = 1});
+  for (int i = 0; i < 8; ++i) CHECK(near.block_on(far->spawn(seven())) == 7);
+  far.reset();
+  for (int i = 0; i < 64; ++i) CHECK(near.block_on(seven()) == 7);
 }
