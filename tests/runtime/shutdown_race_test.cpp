@@ -291,13 +291,16 @@ task<int> after(weft::event& go, tracked) {
 }
 
 // Awaits a task of another runtime and says how the join ended: 1 with its value, 2 cancelled
-// (the joiner, or the child by its own runtime's end), 3 anything else. 0 is left if the frame
-// is destroyed where it waits.
+// (the joiner, or the child by its own runtime's end), 4 runtime_stopped (the child's frame
+// destroyed by its runtime's end), 3 anything else. 0 is left if the frame is destroyed where it
+// waits.
 task<void> far_joiner(weft::join_handle<int> child, std::atomic<int>& outcome, tracked) {
   try {
     outcome.store(co_await child == 7 ? 1 : 3);
   } catch (const weft::cancelled_error&) {
     outcome.store(2);
+  } catch (const weft::runtime_stopped&) {
+    outcome.store(4);
   } catch (...) {
     outcome.store(3);
   }
@@ -312,14 +315,15 @@ TEST_CASE("tasks awaiting another runtime's tasks while both runtimes end with n
   // their joiners, or destroys their frames where they wait), while the test thread destroys
   // `near`, with no grace, at a different moment each round. near's end may find a joiner that
   // far's worker has taken out and not yet woken: it ends the joiner, and near's core must
-  // outlive that wake (ASan: a use after free of the core or of the joiner's record). Every frame
-  // is destroyed exactly once, no core is leaked (LeakSanitizer), and each join ends with the
-  // child's value, a cancellation, or its frame destroyed.
+  // outlive that wake (ASan: a use after free of the core or of the joiner's record); so may
+  // far's end, which takes the joiner out of the word of a child whose frame it destroys and
+  // wakes it. Every frame is destroyed exactly once, no core is leaked (LeakSanitizer), and each
+  // join ends with the child's value, a cancellation, runtime_stopped, or its frame destroyed.
   constexpr int joiners = 4;
   const int n = rounds() / 3;
   weft::test::watchdog wd("joins across runtimes racing both runtimes' end", std::chrono::seconds(1200));
   int leaked_rounds = 0, bad_outcomes = 0;
-  long got_value = 0, got_cancelled = 0;
+  long got_value = 0, got_cancelled = 0, got_stopped = 0;
   for (int round = 0; round < n; ++round) {
     lifetime_counter c;
     std::array<std::atomic<int>, joiners> outcome{};
@@ -351,9 +355,11 @@ TEST_CASE("tasks awaiting another runtime's tasks while both runtimes end with n
       bad_outcomes += v == 3;
       got_value += v == 1;
       got_cancelled += v == 2;
+      got_stopped += v == 4;
     }
   }
-  INFO(got_value << " joins got the value, " << got_cancelled << " were cancelled, of " << long{joiners} * n);
+  INFO(got_value << " joins got the value, " << got_cancelled << " were cancelled, " << got_stopped
+                 << " got runtime_stopped, of " << long{joiners} * n);
   CHECK(leaked_rounds == 0);  // every frame destroyed once
-  CHECK(bad_outcomes == 0);   // the value, a cancellation, or the frame destroyed where it waited
+  CHECK(bad_outcomes == 0);   // the value, a cancellation, runtime_stopped, or the frame destroyed
 }

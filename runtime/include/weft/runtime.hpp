@@ -249,13 +249,15 @@ class runtime {
   runtime(runtime_options opts, bool manual);
   void check_block_on() const;
   void request_run_stop() noexcept;  // wakes run()
-  /// Waits for `tw` and takes the result from `r`; frees both.
+  /// Waits for `tw` and takes the result from `r`; frees both. `r` may be a task of another
+  /// runtime (block_on of its handle): its record goes back to its own runtime, r->rt.
   template <class T>
   T wait_and_take(detail::task_record* r, detail::thread_waiter& tw) {
     std::exception_ptr driver_error;  // a manual driver's verdict (a deadlock), thrown last
     std::uint32_t v = wait(tw, driver_error);
+    detail::runtime_core* owner = r->rt;
     if (v == 2) {
-      core_->free_record(r);  // shutdown destroyed the frame
+      owner->free_record(r);  // shutdown destroyed the frame
       if (driver_error) std::rethrow_exception(driver_error);
       throw_ended_by_shutdown();
     }
@@ -267,7 +269,7 @@ class runtime {
         r->root.destroy();
         core->free_record(r);
       }
-    } guard{core_, r};
+    } guard{owner, r};
     if (driver_error) std::rethrow_exception(driver_error);
     // A task that ended in a cancellation once shutdown had begun was stopped by the shutdown:
     // the one it was given, or one that reached it from a child that shutdown cancelled first
@@ -275,7 +277,7 @@ class runtime {
     // reached this task's own record).
     if (h.promise().exception_ &&
         ((r->cancel_bits.load(std::memory_order_relaxed) & detail::task_record::cancel_shutdown) ||
-         core_->stopped.load(std::memory_order_acquire)) &&
+         owner->stopped.load(std::memory_order_acquire)) &&
         detail::is_cancellation(h.promise().exception_)) [[unlikely]]
       throw_ended_by_shutdown();
     return h.promise().take();

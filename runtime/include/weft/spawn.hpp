@@ -54,6 +54,10 @@ inline cancel_state* token_for_spawn(const spawn_options& opts, const task_recor
 /// free itself when done. cancel() requests the task's cancellation: its current or next
 /// cancellation point throws cancelled_error inside it.
 ///
+/// A task that its runtime's shutdown ended before it finished (its frame destroyed where it
+/// waited) has no result: a join of its handle, waiting already or later, from a task of another
+/// runtime or a thread in block_on, throws runtime_stopped; done() stays false.
+///
 /// Thread safety: a handle is a move-only owner; use one from one thread at a time. It may be
 /// awaited from any worker and destroyed on any thread, including after its runtime shut down.
 template <class T = void>
@@ -80,7 +84,8 @@ class [[nodiscard]] join_handle {
   /// The task's id, as in dumps and stall reports (0 for an empty handle).
   std::uint64_t id() const noexcept { return r_ ? r_->id.load(std::memory_order_relaxed) : 0; }
 
-  /// Whether the task has finished (its result is ready).
+  /// Whether the task has finished (its result is ready). False for a task that its runtime's
+  /// shutdown ended unfinished.
   bool done() const noexcept { return r_ && detail::join_finished(r_); }
 
   /// Lets the task run on without a handle; it frees itself when it finishes.

@@ -4,6 +4,7 @@
 #include <weft/detail/join.hpp>
 
 #include <weft/detail/current.hpp>
+#include <weft/errors.hpp>
 
 #include <weft/sched/barrier.hpp>
 #include <weft/sched/futex.hpp>
@@ -153,7 +154,7 @@ std::coroutine_handle<> join_suspend_slow(join_state& s) noexcept {
   // record with it, before the wake. A join word has no lock under which a completion could take
   // a hold first (as take_for_wake() does for a wait list), so we take it here, for whoever
   // takes us out to drop: the completion's wake, our hook (cancelled or abandoned while still
-  // registered) or orphan_record. A join within one runtime pays only this test.
+  // registered) or orphan_record's wake. A join within one runtime pays only this test.
   const bool far = child->rt != me->rt;
   if (far) [[unlikely]]
     me->rt->hold_for_wake();  // relaxed: ordered before the other side by our CAS (release)
@@ -165,6 +166,8 @@ std::coroutine_handle<> join_suspend_slow(join_state& s) noexcept {
     return join_state::suspended(helping);
   if (far) [[unlikely]]
     me->rt->drop_wake_hold();  // not registered; never the last reference (our runtime runs us)
+  // Finished, cancelled, or (a child of another runtime) ended by its runtime's shutdown:
+  // await_resume tells the last from the word (we set `waiting`).
   s.unpublish(helping);
   if (expected == join_cancel_pending &&
       child->join.compare_exchange_strong(expected, join_running, std::memory_order_acq_rel))
@@ -222,14 +225,33 @@ void orphan_record(task_record* r) noexcept {
     tw->done.store(2, std::memory_order_release);  // block_on throws runtime_stopped
     sched::futex_wake(&tw->done);
   } else if (prev > join_forked) {
-    // A task waits in the word, and stays suspended until its own runtime ends it. A task of
-    // another runtime held its core for whoever takes it out (join_suspend_slow): we did. Possibly
-    // the last reference: its runtime may have ended meanwhile, finding it taken out.
+    // A task waits in the word. One of our own runtime is ended by this same shutdown (its
+    // abandoned hook finds the word orphaned and leaves it). One of another runtime is woken,
+    // as the completion would have woken it (wake_joiner), and its join throws runtime_stopped
+    // (join_awaiter::await_resume reads the word: our exchange happens-before its resumption,
+    // through the queue it is woken by). Its cancel hook, racing us, finds the word orphaned
+    // and leaves the wake to us. Its runtime may be ending meanwhile: it finds the joiner taken
+    // out (not at a hook that would take it back) and ends it; the hold the joiner took at its
+    // registration (join_suspend_slow), which we took over with it, keeps its core, and its
+    // record, alive until wake_from_outside() is done with them, and is dropped there (possibly
+    // the last reference). On one of the joiner's runtime's workers (a shutdown called from a task
+    // of another runtime) that runtime is alive and runs the wake itself.
     auto* joiner = reinterpret_cast<task_record*>(prev);
-    if (joiner->rt != r->rt) joiner->rt->drop_wake_hold();
+    if (joiner->rt != r->rt) [[unlikely]] {
+      if (wake_here(joiner, sched::hint::fifo))
+        joiner->rt->drop_wake_hold();  // never the last reference: its runtime runs us
+      else
+        joiner->rt->wake_from_outside(joiner, sched::hint::wake);
+    }
   }
   // Otherwise a handle still refers to the record and frees it when it lets go (a waiting task's
-  // handle included).
+  // handle included, once woken: throw_join_ended_by_shutdown).
+}
+
+void throw_join_ended_by_shutdown(task_record* r) {
+  // The word stays join_orphaned: nobody else changes it, and the handle was ours (consumed).
+  free_record(r);  // the frame is gone already; r->rt's core is let go if it has ended
+  throw runtime_stopped("weft: the runtime shut down before the task finished");
 }
 
 void release_handle(task_record* r) noexcept {

@@ -51,6 +51,9 @@ struct join_state : suspension {
 std::coroutine_handle<> join_suspend_slow(join_state& s) noexcept;
 /// Drops a handle's claim on a record (detach / destroy without join).
 void release_handle(task_record* r) noexcept;
+/// A join that found its child ended unfinished by its runtime's shutdown (join.cpp): frees the
+/// record (the frame is gone) and throws runtime_stopped.
+[[noreturn, gnu::cold]] void throw_join_ended_by_shutdown(task_record* r);
 /// Frees a joined child: destroys its frame and returns its record.
 inline void finish_join(task_record* r) noexcept {
   r->root.destroy();
@@ -115,6 +118,13 @@ class join_awaiter : join_state {
   T await_resume() {
     leave();
     *slot_ = nullptr;  // the handle is consumed
+    // A child of another runtime may have been ended by that runtime's shutdown, its frame
+    // destroyed, before we registered (our CAS failed on join_orphaned) or while we waited
+    // (orphan_record took us out and woke us). Only a join that went to wait (`waiting`, set by
+    // join_suspend_slow) can meet that: a child that was ready, or ran inline, finished. So the
+    // common joins pay a test of our own flag, and the frame is read only once it is known alive.
+    if (waiting.load(std::memory_order_relaxed)) [[unlikely]]
+      if (join_ended_by_shutdown(child)) throw_join_ended_by_shutdown(child);
     auto& p = std::coroutine_handle<promise<T>>::from_address(child->root.address()).promise();
     if (p.exception_) [[unlikely]] {
       std::exception_ptr e = std::move(p.exception_);

@@ -9,7 +9,9 @@
 //   join_running (0)       not finished; the handle has not started waiting
 //   join_done              finished; the frame waits at its final suspend point for the handle
 //   join_detached          the handle let go first; completion frees everything
-//   join_orphaned          shutdown destroyed the frame; the handle frees the record
+//   join_orphaned          shutdown destroyed the frame unfinished; the handle frees the record,
+//                          and a join of it throws runtime_stopped (a task of another runtime
+//                          waiting in the word then is woken by orphan_record: join.cpp)
 //   join_cancel_pending    a canceller found no waiter yet; the joiner sees it and gives up
 //   join_forked            a child of weft::fork with a record: no handle; its parent's awaiter
 //                          frees record and frame (detail/fork.hpp), never shutdown's table walk
@@ -60,6 +62,13 @@ inline bool join_finished(const task_record* r) noexcept {
   return r->join.load(std::memory_order_acquire) == join_done;
 }
 
+/// Whether shutdown ended the task unfinished (its frame is gone: a join throws runtime_stopped).
+/// For the handle's owner: once set, only the handle changes the word again.
+inline bool join_ended_by_shutdown(const task_record* r) noexcept {
+  // acquire: pairs with orphan_record's exchange (nothing of the frame is read after it anyway).
+  return r->join.load(std::memory_order_acquire) == join_orphaned;
+}
+
 /// Registers a thread that will block in `tw` for the task (block_on). If the task is already
 /// finished (or ended by shutdown), `tw` says so at once.
 inline void wait_on_thread(task_record* r, thread_waiter& tw) noexcept {
@@ -85,8 +94,8 @@ inline task_record* awaited_by(const task_record* r) noexcept {
   return reinterpret_cast<task_record*>(w);
 }
 
-/// Shutdown destroyed the task's frame: lets its handle (or a blocked thread) know, and frees
-/// the record if nobody holds it (join.cpp).
+/// Shutdown destroyed the task's frame: lets its handle know, wakes a thread in block_on or a
+/// task of another runtime waiting for it, and frees the record if nobody holds it (join.cpp).
 void orphan_record(task_record* r) noexcept;
 
 }  // namespace weft::detail
