@@ -214,3 +214,40 @@ TEST_CASE("shutdown while every worker waits in its own reactor ends every waiti
     CHECK(c.alive() == 0);
   }
 }
+
+TEST_CASE("the reactors made on first use race shutdown from another thread",
+          "[asio][reactor][per_worker][lifecycle][race]") {
+  // A thread asks a fresh runtime for its executors (which makes a reactor per worker) and posts
+  // to each, while the test thread shuts the runtime down at a different moment each round:
+  // the call either lands (every posted function is run or destroyed) or throws runtime_stopped;
+  // nothing hangs, nothing leaks, and the reactors made too late are stopped with the runtime.
+  weft::test::watchdog wd("per-worker reactors racing shutdown");
+  int bad = 0, leaked = 0;
+  for (int round = 0; round < 200; ++round) {
+    weft::test::lifetime_counter c;
+    {
+      weft::runtime rt(per_worker(2));
+      std::atomic<bool> go{false};
+      std::atomic<int> outcome{0};  // 1 landed, 2 runtime_stopped, 3 anything else
+      std::thread caller([&] {
+        while (!go.load()) std::this_thread::yield();
+        try {
+          for (const weft::executor& ex : rt.worker_executors()) net::post(ex, [t = weft::test::tracked(c)] {});
+          outcome.store(1);
+        } catch (const weft::runtime_stopped&) {
+          outcome.store(2);
+        } catch (...) {
+          outcome.store(3);
+        }
+      });
+      go.store(true);
+      for (int spin = 0; spin < round % 32; ++spin) std::this_thread::yield();
+      rt.shutdown();
+      caller.join();
+      bad += outcome.load() != 1 && outcome.load() != 2;
+    }
+    leaked += c.alive() != 0;
+  }
+  CHECK(bad == 0);
+  CHECK(leaked == 0);
+}
