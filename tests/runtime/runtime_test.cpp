@@ -34,6 +34,42 @@ TEST_CASE("block_on from one of the runtime's own workers throws usage_error", "
   CHECK(threw);
 }
 
+TEST_CASE("block_on from a worker of another runtime throws usage_error for a task and for a handle",
+          "[runtime][misuse]") {
+  // A task of `b` blocking in a.block_on would hold b's worker while `a` runs the task, and
+  // forever if that task waits for something of b's. Refused before anything runs: the task
+  // given is destroyed unrun, the handle given is dropped (its task runs on, detached).
+  weft::runtime a({.workers = 1});
+  weft::runtime b({.workers = 1});
+  std::atomic<int> ran{0};
+  auto counted = [](std::atomic<int>& ran) -> task<int> {
+    ran.fetch_add(1);
+    co_return 7;
+  };
+  std::string for_task, for_handle;
+  b.block_on([](weft::runtime& a, task<int> t, weft::join_handle<int> h, std::string& for_task,
+                std::string& for_handle) -> task<void> {
+    try {
+      (void)a.block_on(std::move(t));
+    } catch (const weft::usage_error& e) {
+      for_task = e.what();
+    }
+    try {
+      (void)a.block_on(std::move(h));
+    } catch (const weft::usage_error& e) {
+      for_handle = e.what();
+    }
+    co_return;
+  }(a, counted(ran), a.spawn(counted(ran)), for_task, for_handle));
+  // The message says what to do instead.
+  CHECK(for_task.find("co_await") != std::string::npos);
+  CHECK(for_handle.find("co_await") != std::string::npos);
+  // Only the spawned one ran (on a, detached); the refused task never started.
+  while (ran.load() == 0) std::this_thread::yield();
+  CHECK(a.block_on(counted(ran)) == 7);
+  CHECK(ran.load() == 2);
+}
+
 TEST_CASE("a runtime that is shut down refuses new work with runtime_stopped", "[runtime][misuse]") {
   weft::runtime rt({.workers = 1});
   rt.shutdown();

@@ -33,6 +33,7 @@
 #include <weft/yield.hpp>
 
 #include "../support/lifetime.hpp"
+#include "../support/race.hpp"
 #include "../support/suspended.hpp"
 #include "../support/watchdog.hpp"
 
@@ -362,4 +363,84 @@ TEST_CASE("tasks awaiting another runtime's tasks while both runtimes end with n
                  << " got runtime_stopped, of " << long{joiners} * n);
   CHECK(leaked_rounds == 0);  // every frame destroyed once
   CHECK(bad_outcomes == 0);   // the value, a cancellation, runtime_stopped, or the frame destroyed
+}
+
+namespace {
+
+// Calls a.block_on from a task of another runtime, with a task and with a handle, until its
+// own runtime's shutdown cancels it (at the yield): every call is refused with usage_error (a
+// spawn on `a` may meet a's shutdown first: runtime_stopped).
+task<void> refused_block_on(weft::runtime& a, lifetime_counter& c, std::atomic<int>& refused, std::atomic<int>& wrong) {
+  for (;;) {
+    try {
+      (void)a.block_on(work(tracked(c)));
+      wrong.fetch_add(1);
+    } catch (const weft::usage_error&) {
+      refused.fetch_add(1);
+    } catch (...) {
+      wrong.fetch_add(1);
+    }
+    try {
+      weft::join_handle<int> h = a.spawn(work(tracked(c)));
+      try {
+        (void)a.block_on(std::move(h));
+        wrong.fetch_add(1);
+      } catch (const weft::usage_error&) {
+        refused.fetch_add(1);
+      } catch (...) {
+        wrong.fetch_add(1);
+      }
+    } catch (const weft::runtime_stopped&) {
+    }
+    co_await weft::yield();
+  }
+}
+
+// Calls a.block_on from a blocking call (a thread that is no worker: allowed) until `a` stops.
+void block_on_until_stopped(weft::runtime& a, lifetime_counter& c, std::atomic<int>& ran, std::atomic<int>& wrong) {
+  for (;;) {
+    try {
+      if (a.block_on(work(tracked(c))) != 1) wrong.fetch_add(1);
+      ran.fetch_add(1);
+    } catch (const weft::runtime_stopped&) {
+      return;
+    } catch (...) {
+      wrong.fetch_add(1);
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("block_on of a runtime from another runtime's task and from blocking calls while both shut down",
+          "[runtime][misuse][lifecycle][race]") {
+  // A task of `b` keeps calling a.block_on (refused: usage_error), and blocking calls of both
+  // runtimes keep calling it too (allowed: they are not workers), while the two runtimes shut
+  // down from two threads, half of the rounds with no grace. Nothing else is thrown, no block_on
+  // hangs, and every frame is destroyed once.
+  const int n = rounds() / 10;
+  int leaked_rounds = 0;
+  long wrong_calls = 0, refused_calls = 0, blocking_calls = 0;
+  for (int round = 0; round < n; ++round) {
+    lifetime_counter c;
+    std::atomic<int> refused{0}, wrong{0}, ran{0};
+    {
+      const auto grace = round % 2 ? 0ms : 1000ms;
+      auto a = std::make_unique<weft::runtime>(weft::runtime_options{.workers = 1, .shutdown_grace = grace});
+      auto b = std::make_unique<weft::runtime>(weft::runtime_options{.workers = 1, .shutdown_grace = grace});
+      b->spawn(refused_block_on(*a, c, refused, wrong)).detach();
+      weft::spawn_blocking(*a, [&] { block_on_until_stopped(*a, c, ran, wrong); }).detach();
+      weft::spawn_blocking(*b, [&] { block_on_until_stopped(*a, c, ran, wrong); }).detach();
+      while (refused.load() < 2 || ran.load() < 2) std::this_thread::yield();
+      weft::test::race([&] { a->shutdown(); }, [&] { b->shutdown(); });
+    }
+    leaked_rounds += c.alive() != 0;
+    wrong_calls += wrong.load();
+    refused_calls += refused.load();
+    blocking_calls += ran.load();
+  }
+  INFO(refused_calls << " refused, " << blocking_calls << " block_on from blocking calls");
+  CHECK(wrong_calls == 0);
+  CHECK(leaked_rounds == 0);
 }

@@ -98,6 +98,20 @@ TEST_CASE("spawn_blocking(rt, fn) works from a plain thread; spawn_blocking(fn) 
   CHECK_THROWS_AS(weft::spawn_blocking([] {}), weft::usage_error);
 }
 
+TEST_CASE("a spawn_blocking function may block_on tasks of its own runtime and of another", "[blocking]") {
+  // Its thread is no worker: it is there to block (runtime::block_on refuses workers only).
+  weft::runtime rt({.workers = 1});
+  weft::runtime other({.workers = 1});
+  const int v = rt.block_on([](weft::runtime& rt, weft::runtime& other) -> task<int> {
+    auto h = weft::spawn_blocking([&rt, &other] {
+      auto seven = []() -> task<int> { co_return 7; };
+      return rt.block_on(seven()) + other.block_on(other.spawn(seven())) + rt.block_on(rt.spawn(seven()));
+    });
+    co_return co_await h;
+  }(rt, other));
+  CHECK(v == 21);
+}
+
 TEST_CASE("the pool grows to max_blocking_threads; later calls wait in the queue; metrics say so",
           "[blocking][metrics]") {
   weft::test::watchdog wd("blocking pool growth");

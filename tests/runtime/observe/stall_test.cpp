@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -12,6 +13,7 @@
 #include <weft/metrics/registry.hpp>
 #include <weft/observe/detail/backtrace.hpp>
 #include <weft/runtime.hpp>
+#include <weft/sched/worker.hpp>
 #include <weft/spawn.hpp>
 #include <weft/sync/event.hpp>
 #include <weft/time.hpp>
@@ -153,6 +155,32 @@ TEST_CASE("a stuck worker becomes a zombie and a replacement keeps the capacity"
   advance_until(clock, [&] { return rt.zombie_workers() == 0 && metric(rt, "weft_workers") == 1; });
   CHECK(metric(rt, "weft_zombie_workers") == 0);
   CHECK(rt.block_on([]() -> task<int> { co_return 7; }()) == 7);
+}
+
+TEST_CASE("a replacement worker is a worker: block_on of another runtime from it throws usage_error",
+          "[stall][zombie][misuse]") {
+  fake_clock clock;
+  weft::runtime rt(one_worker_that_can_be_replaced(clock, "replaced"));
+  weft::runtime other({.workers = 1});
+  std::atomic<bool> started{false}, stop{false};
+  auto stuck = rt.spawn(spinner(started, stop), {.name = "toxic"});
+  while (!started.load()) std::this_thread::yield();
+  advance_until(clock, [&] { return rt.zombie_workers() == 1; });
+  // The only configured worker is stuck: this task runs on the replacement.
+  auto [index, refused] = rt.block_on([](weft::runtime& other) -> task<std::pair<std::size_t, bool>> {
+    const std::size_t index = weft::sched::this_worker()->index();
+    bool refused = false;
+    try {
+      (void)other.block_on([]() -> task<int> { co_return 1; }());
+    } catch (const weft::usage_error&) {
+      refused = true;
+    }
+    co_return std::pair{index, refused};
+  }(other));
+  CHECK(index >= rt.workers());  // a replacement's slot
+  CHECK(refused);
+  stop.store(true, std::memory_order_release);
+  rt.block_on(std::move(stuck));
 }
 
 TEST_CASE("a task woken by a task that then gets stuck is rescued from its worker's LIFO slot", "[stall][zombie]") {

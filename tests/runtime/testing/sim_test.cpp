@@ -374,6 +374,25 @@ TEST_CASE("a sim refuses what would deadlock or make no sense", "[sim]") {
   CHECK_THROWS_AS(s.block_on([]() -> task<void> { co_return; }()), weft::runtime_stopped);
 }
 
+TEST_CASE("block_on between a sim and a runtime from each other's tasks throws usage_error", "[sim][misuse]") {
+  // A sim's task runs on the thread driving it, bound to one of its logical workers: blocking
+  // there stops the whole sim. A task of a runtime blocking in a sim's block_on holds that
+  // runtime's worker for as long as the sim runs.
+  sim s{{.seed = 3}};
+  weft::runtime rt({.workers = 1});
+  auto try_block_on = [](weft::runtime& target) -> task<bool> {
+    try {
+      (void)target.block_on([]() -> task<int> { co_return 1; }());
+    } catch (const weft::usage_error&) {
+      co_return true;
+    }
+    co_return false;
+  };
+  CHECK(s.block_on(try_block_on(rt)));
+  CHECK(rt.block_on(try_block_on(s)));
+  CHECK(s.block_on([]() -> task<int> { co_return 2; }()) == 2);  // the sim still works
+}
+
 TEST_CASE("hung tasks and dump_tasks measure suspension in virtual time", "[sim][stall]") {
   sim s{{.seed = 12, .runtime = {.stall = {.hang_threshold = 30s}}}};
   weft::event gate;
