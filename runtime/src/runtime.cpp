@@ -12,6 +12,7 @@
 #include <weft/metrics/registry.hpp>
 #include <weft/observe/detail/tracer.hpp>
 #include <weft/sched/futex.hpp>
+#include <weft/sched/worker.hpp>
 #include <weft/trace.hpp>
 #include "blocking/blocking_pool.hpp"
 #include "observe/dump.hpp"
@@ -210,10 +211,24 @@ void runtime::throw_ended_by_shutdown() {
 }
 
 void runtime::check_block_on() const {
-  if (core_->sched.on_worker())
-    throw usage_error(
-        "weft: block_on called from one of this runtime's own workers; it would block the worker "
-        "that has to run the task (deadlock). co_await the task, or spawn it, instead");
+  // Refused on every runtime's workers, not only ours. A worker blocked here holds its thread
+  // from its runtime while we run the task, and never gives it back if the task waits for
+  // something of that runtime's (on ours: always, since the worker has to run the task). What
+  // identifies a worker is the scheduler's thread-local: set for a worker thread's whole life
+  // (replacements included, their start hooks too) and for the thread driving a sim while it runs
+  // the sim's tasks. A blocking pool's threads (spawn_blocking) and plain threads have none: they
+  // may block.
+  if (const sched::worker* w = sched::this_worker()) {
+    if (&w->owner() == &core_->sched)
+      throw usage_error(
+          "weft: block_on called from one of this runtime's own workers; it would block the worker "
+          "that has to run the task (deadlock). co_await the task, or spawn it, instead");
+    throw usage_error(fmt::format(
+        "weft: block_on of runtime \"{}\" called on a worker of runtime \"{}\" (from one of its tasks); it "
+        "would block that worker while the task runs, and deadlock if the task waits for that runtime. co_await "
+        "the task (or its join_handle: a join across runtimes works; in a fiber, this_fiber::await it) instead",
+        name_, w->owner().opts().name));
+  }
   if (core_->stopped.load(std::memory_order_acquire)) throw runtime_stopped();
 }
 

@@ -22,9 +22,11 @@
 // (C++ cannot stop a thread safely: the stall detector names such a task).
 //
 // Thread safety: spawn, block_on, shutdown and the observers may be called from any thread, also
-// concurrently (a second shutdown waits for the first); block_on must not be called from one of
-// this runtime's own workers (it would deadlock: usage_error), nor run(), shutdown() and the
-// destructor.
+// concurrently (a second shutdown waits for the first); block_on must not be called from a task,
+// that is on a worker of any weft runtime (this one's would deadlock, another's would block that
+// worker while the task runs: usage_error; co_await the task instead), but may be from plain
+// threads and spawn_blocking's; run(), shutdown() and the destructor must not be called from one
+// of this runtime's own workers.
 //
 // I/O objects (sockets, timers, acceptors built from get_executor()) that handlers or tasks still
 // use must outlive the work that uses them: call rt.shutdown() (or let run() return) before
@@ -141,8 +143,9 @@ class runtime {
   ~runtime();
 
   /// Runs `t` on the workers and blocks the calling thread until it finishes; returns its value
-  /// or rethrows its exception. Throws usage_error on one of this runtime's workers, and
-  /// runtime_stopped if the runtime is (or gets) shut down.
+  /// or rethrows its exception. Throws usage_error on a worker of any weft runtime (in a task: a
+  /// replacement worker and a sim's driving thread count; a spawn_blocking thread does not), and
+  /// runtime_stopped if the runtime is (or gets) shut down. A refused task is destroyed unrun.
   template <class T>
   T block_on(task<T> t, const spawn_options& opts = {}, std::source_location site = std::source_location::current()) {
     check_block_on();

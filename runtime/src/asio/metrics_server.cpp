@@ -21,6 +21,7 @@
 #include <weft/metrics/json.hpp>
 #include <weft/metrics/registry.hpp>
 #include <weft/runtime.hpp>
+#include <weft/sched/worker.hpp>
 #include <weft/task_group.hpp>
 #include <weft/time.hpp>
 #include <weft/timeout.hpp>
@@ -344,8 +345,9 @@ void server::stop() noexcept {
   state_->stop.cancel();
   state_->port.store(0, std::memory_order_relaxed);
   if (loop_) {
-    if (state_->rt->scheduler().on_worker()) {
-      loop_.detach();  // a worker must not block: the tasks end on their own
+    if (sched::this_worker()) {
+      // A worker, of any runtime, must not block (block_on refuses it): the tasks end on their own.
+      loop_.detach();
     } else {
       try {
         state_->rt->block_on(std::move(loop_));

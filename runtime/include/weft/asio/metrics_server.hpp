@@ -88,9 +88,10 @@ class server {
   /// Connections answered 503 because max_connections were open.
   std::uint64_t refused_connections() const noexcept;
 
-  /// Stops accepting and cancels every connection. Off the runtime's workers it waits until the
-  /// accept loop and all connections have ended and the listening socket is closed; on a worker
-  /// it only requests that (the tasks end on their own, promptly). Idempotent; never throws.
+  /// Stops accepting and cancels every connection. Off the workers it waits until the accept
+  /// loop and all connections have ended and the listening socket is closed; on a worker (of any
+  /// runtime: in a task) it only requests that (the tasks end on their own, promptly).
+  /// Idempotent; never throws.
   void stop() noexcept;
 
   struct state;

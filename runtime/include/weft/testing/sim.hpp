@@ -50,9 +50,10 @@
 // waits for a wake from another thread).
 //
 // Thread safety: as weft::runtime, except that block_on and advance() run the tasks on the
-// calling thread: one thread at a time drives a sim (a second waits for the first). shutdown()
-// and the destructor may come from any thread but a task of the sim; the destructor cancels
-// every task and runs their unwinding (shutdown_grace is virtual time here).
+// calling thread: one thread at a time drives a sim (a second waits for the first). As every
+// runtime's, block_on is refused in a task (of the sim, or of any runtime: usage_error).
+// shutdown() and the destructor may come from any thread but a task of the sim; the destructor
+// cancels every task and runs their unwinding (shutdown_grace is virtual time here).
 
 #include <chrono>
 #include <cstddef>
