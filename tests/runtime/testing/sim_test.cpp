@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -26,6 +27,7 @@
 #include <weft/yield.hpp>
 
 #include "../../support/lifetime.hpp"
+#include "../../support/race.hpp"
 #include "../../support/suspended.hpp"
 
 using namespace std::chrono_literals;
@@ -391,6 +393,90 @@ TEST_CASE("block_on between a sim and a runtime from each other's tasks throws u
   CHECK(s.block_on(try_block_on(rt)));
   CHECK(rt.block_on(try_block_on(s)));
   CHECK(s.block_on([]() -> task<int> { co_return 2; }()) == 2);  // the sim still works
+}
+
+namespace {
+
+task<int> seven_after(weft::event& go) {
+  co_await go.wait();
+  co_return 7;
+}
+
+}  // namespace
+
+TEST_CASE("a sim refuses block_on of another runtime's task whether it finished or not", "[sim][misuse][join]") {
+  // The sim would run its own workers until the task is done, but the task is not the sim's: it
+  // ends in real time on the other runtime's worker, which does not wake the sim's driver. Refused
+  // whatever the task's state, so that the outcome never depends on timing. The handle is
+  // dropped: the task runs on, detached.
+  sim s{{.seed = 5}};
+  weft::runtime far({.workers = 1});
+  weft::event go;
+  weft::join_handle<int> h = far.spawn(seven_after(go));
+  SECTION("finished") {
+    go.set();
+    while (!h.done()) std::this_thread::yield();
+  }
+  SECTION("still waiting") { weft::test::wait_suspended(far, 1); }
+  std::string what;
+  try {
+    (void)s.block_on(std::move(h));
+  } catch (const weft::usage_error& e) {
+    what = e.what();
+  }
+  CHECK(what.find("another runtime") != std::string::npos);
+  CHECK(what.find("co_await") != std::string::npos);  // says what to do instead
+  go.set();
+  CHECK(s.block_on(s.spawn(seven_after(go))) == 7);  // its own tasks' handles still work
+  // What the message suggests: a task of the sim awaits it, and the sim waits for the other
+  // runtime's wake (wait_for_outside).
+  sim waiting{{.seed = 5, .wait_for_outside = true}};
+  weft::event later;
+  weft::join_handle<int> again = far.spawn(seven_after(later));
+  weft::test::wait_suspended(far, 1);
+  std::thread setter([&] {
+    weft::test::wait_suspended(waiting, 1);
+    later.set();
+  });
+  CHECK(waiting.block_on([](weft::join_handle<int> h) -> task<int> { co_return co_await h; }(std::move(again))) == 7);
+  setter.join();
+}
+
+TEST_CASE("a sim refusing block_on of another runtime's task races that runtime's shutdown and its own",
+          "[sim][misuse][lifecycle][race]") {
+  // The refusal drops the handle (detaching the task) while the task's runtime ends it, or while
+  // the sim shuts down (then block_on may throw runtime_stopped first). No other outcome, every
+  // frame destroyed once (LeakSanitizer: no record or core left).
+  int wrong = 0, leaked_rounds = 0;
+  for (int round = 0; round < 200; ++round) {
+    weft::test::lifetime_counter c;
+    {
+      weft::event go;
+      sim s{{.seed = static_cast<std::uint64_t>(round)}};
+      auto far = std::make_unique<weft::runtime>(weft::runtime_options{.workers = 1, .shutdown_grace = 0ms});
+      weft::join_handle<int> h = far->spawn([](weft::event& go, weft::test::tracked) -> task<int> {
+        co_await go.wait();
+        co_return 7;
+      }(go, weft::test::tracked(c)));
+      const bool end_sim = round % 2 != 0;
+      weft::test::race([&] { end_sim ? s.shutdown() : far->shutdown(); },
+                       [&] {
+                         try {
+                           (void)s.block_on(std::move(h));
+                           ++wrong;
+                         } catch (const weft::usage_error&) {
+                         } catch (const weft::runtime_stopped&) {
+                           wrong += !end_sim;
+                         } catch (...) {
+                           ++wrong;
+                         }
+                       });
+      far.reset();
+    }
+    leaked_rounds += c.alive() != 0;
+  }
+  CHECK(wrong == 0);
+  CHECK(leaked_rounds == 0);
 }
 
 TEST_CASE("hung tasks and dump_tasks measure suspension in virtual time", "[sim][stall]") {
