@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <weft/asio/detail/signal_watch.hpp>
+#include <weft/detail/join.hpp>
 #include <weft/metrics/registry.hpp>
 #include <weft/observe/detail/tracer.hpp>
 #include <weft/sched/futex.hpp>
@@ -230,6 +231,28 @@ void runtime::check_block_on() const {
         name_, w->owner().opts().name));
   }
   if (core_->stopped.load(std::memory_order_acquire)) throw runtime_stopped();
+}
+
+void runtime::check_block_on_handle(detail::task_record* r) const {
+  // A sim (a manual driver) runs its own workers on this thread until the task is done. A task
+  // of another runtime is not its to run: it ends in real time on that runtime's threads, and its
+  // completion wakes this thread's futex, not the driver. The driver, finding nothing of its own
+  // to run, would report a deadlock that is none and then wait for a wake of its own that never
+  // comes (a hang); a task ending just then would give deadlock_error, one that ended before,
+  // its value. A driver taught to wait for that end could still not tell it from a deadlock (the
+  // other task may wait for one of the sim's), and would jump its virtual clock over timers while
+  // real time passes; waiting without driving would never end a task of the other runtime that
+  // waits for one of the sim's. So it is refused whatever the task's state (one rule, not one
+  // that depends on timing), naming the two ways that do wait correctly. Runtimes with threads
+  // wait for any runtime's task.
+  if (!core_->driver || r->rt == core_) return;
+  detail::release_handle(r);  // the handle is dropped, as by its destructor: the task runs on
+  throw usage_error(fmt::format(
+      "weft: block_on of a weft::testing::sim (\"{}\") given the handle of a task of another runtime; the sim "
+      "runs only its own tasks, in virtual time, and would not see that task end. Call block_on of the "
+      "task's own runtime, or co_await the handle in a task of the sim made with "
+      "sim_options::wait_for_outside",
+      name_));
 }
 
 std::uint32_t runtime::wait(detail::thread_waiter& tw, std::exception_ptr& error) {

@@ -162,12 +162,17 @@ class runtime {
     return wait_and_take<T>(r, tw);
   }
 
-  /// Blocks until the task behind `h` finishes; returns its value or rethrows its exception.
+  /// Blocks until the task behind `h` finishes; returns its value or rethrows its exception. The
+  /// task may be of another runtime, except in a weft::testing::sim, whose block_on runs only its
+  /// own tasks (usage_error: block_on of the task's own runtime instead). Refused as block_on of
+  /// a task is (on a worker: usage_error; shut down: runtime_stopped); a refused handle is
+  /// dropped, its task left to run on.
   template <class T>
   T block_on(join_handle<T> h) {
     check_block_on();
     if (!h) throw usage_error("weft: block_on of an empty join_handle");
     detail::task_record* r = h.release_record();
+    check_block_on_handle(r);
     detail::thread_waiter tw;
     detail::wait_on_thread(r, tw);
     return wait_and_take<T>(r, tw);
@@ -251,6 +256,8 @@ class runtime {
  private:
   runtime(runtime_options opts, bool manual);
   void check_block_on() const;
+  /// A sim given another runtime's task: drops the handle (r) and throws usage_error.
+  void check_block_on_handle(detail::task_record* r) const;
   void request_run_stop() noexcept;  // wakes run()
   /// Waits for `tw` and takes the result from `r`; frees both. `r` may be a task of another
   /// runtime (block_on of its handle): its record goes back to its own runtime, r->rt.

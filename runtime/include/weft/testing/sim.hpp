@@ -49,6 +49,11 @@
 // throws deadlock_error listing what each task waited for (unless wait_for_outside: then it
 // waits for a wake from another thread).
 //
+// Tasks of other runtimes. block_on of the join_handle of another runtime's task throws
+// usage_error (the handle is dropped): the sim runs only its own tasks and would not see that
+// one end. Join it with its own runtime's block_on, or co_await it in a task of a sim with
+// wait_for_outside (its end wakes the sim as any outside wake does).
+//
 // Thread safety: as weft::runtime, except that block_on and advance() run the tasks on the
 // calling thread: one thread at a time drives a sim (a second waits for the first). As every
 // runtime's, block_on is refused in a task (of the sim, or of any runtime: usage_error).
