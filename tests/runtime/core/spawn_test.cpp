@@ -3,12 +3,14 @@
 #include <atomic>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
 #include <weft/runtime.hpp>
+#include <weft/stall.hpp>
 #include <weft/sync/channel.hpp>
 #include <weft/sync/event.hpp>
 #include <weft/yield.hpp>
@@ -370,4 +372,53 @@ TEST_CASE("block_on of another runtime's handle from a plain thread", "[spawn][j
   for (int i = 0; i < 8; ++i) CHECK(near.block_on(far->spawn(seven())) == 7);
   far.reset();
   for (int i = 0; i < 64; ++i) CHECK(near.block_on(seven()) == 7);
+}
+
+namespace {
+
+task<void> hold_until(std::atomic<bool>& holding, const std::atomic<bool>& release) {
+  holding.store(true);
+  while (!release.load()) std::this_thread::yield();
+  co_return;
+}
+
+// The state of the task named `name` in a dump, by name (called on workers too: no Catch macro).
+std::string state_of(weft::runtime& rt, const char* name) {
+  for (const auto& t : rt.dump_tasks())
+    if (t.name == name) return std::string(to_string(t.state));
+  return "not in the dump";
+}
+
+}  // namespace
+
+TEST_CASE("a joiner woken by its cancellation is runnable until it runs whoever cancels it", "[spawn][join][cancel]") {
+  // The join's cancel hook takes the joiner out of the child's join word and wakes it as every
+  // awaiter's hook does (detail/current.hpp, wake): marked runnable (dumps, hung-task counts),
+  // and from a thread off the joiner's workers through the runtime's outside wake.
+  weft::event never;
+  // One worker, no replacement (it would run the woken joiner while "hold" keeps the worker),
+  // stalls not reported.
+  weft::runtime rt({.workers = 1, .stall = {.max_replacements = 0, .on_stall = [](const weft::stall_report&) {}}});
+  join_handle<int> child = rt.spawn(after(never));
+  weft::test::wait_suspended(rt, 1);  // at its event: in no deque, so the joiner cannot run it inline
+  join_handle<int> joiner = rt.spawn(join_outcome(std::move(child)), {.name = "joiner"});
+  weft::test::wait_suspended(rt, 2);  // in the child's join word
+  SECTION("from a plain thread, while the worker is busy") {
+    std::atomic<bool> holding{false}, release{false};
+    join_handle<void> hold = rt.spawn(hold_until(holding, release));
+    while (!holding.load()) std::this_thread::yield();
+    joiner.cancel();
+    CHECK(state_of(rt, "joiner") == "runnable");
+    release.store(true);
+    rt.block_on(std::move(hold));
+  }
+  SECTION("from a task on the joiner's worker") {
+    const auto seen = rt.block_on([](weft::runtime& rt, join_handle<int>& j) -> task<std::string> {
+      j.cancel();
+      co_return state_of(rt, "joiner");  // queued behind us on our worker
+    }(rt, joiner));
+    CHECK(seen == "runnable");
+  }
+  CHECK(rt.block_on(std::move(joiner)) == 3);  // join_outcome: cancelled
+  never.set();
 }
