@@ -119,7 +119,10 @@ void join_state::join_hook(cancel_hook* h, hook_op op) noexcept {
       const bool far = s.child->rt != joiner->rt;
       if (wakes(op)) {
         s.mark_cancelled();
-        joiner->rt->sched.schedule(joiner, sched::hint::wake);
+        // As every hook wakes its task (current.hpp): marked runnable, and from a thread off the
+        // joiner's workers through wake_from_outside, which leaves the joiner to a shutdown that
+        // is stopping the workers, as it leaves every other task woken then.
+        wake(joiner);
       }
       // Taken back out by us: the hold of a joiner of another runtime's task is ours to drop
       // (join_suspend_slow). Never the last reference: the joiner lives while we run its hook
