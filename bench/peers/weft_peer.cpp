@@ -27,6 +27,7 @@
 #include <utility>
 
 #include <weft/fork.hpp>
+#include <weft/fork_scope.hpp>
 #include <weft/weft.hpp>
 
 namespace {
@@ -46,6 +47,30 @@ task<std::uint64_t> fib_fork(int n) {
   if (n < 2) co_return static_cast<std::uint64_t>(n);
   auto [a, b] = co_await weft::fork(fib_fork(n - 1), fib_fork(n - 2));
   co_return a + b;
+}
+
+// The same with weft::fork_scope: continuation stealing, as libfork's fork/join.
+task<std::uint64_t> fib_scope(int n) {
+  if (n < 2) co_return static_cast<std::uint64_t>(n);
+  std::uint64_t a = 0, b = 0;
+  weft::fork_scope scope;
+  co_await scope.fork(a, fib_scope(n - 1));
+  b = co_await fib_scope(n - 2);
+  co_await scope.join();
+  co_return a + b;
+}
+
+task<std::uint64_t> skynet_scope(std::uint64_t first, std::uint64_t span) {
+  if (span == 1) co_return first;
+  const std::uint64_t child = span / 10;
+  std::array<std::uint64_t, 10> parts;
+  weft::fork_scope scope;
+  for (std::uint64_t i = 0; i < 9; ++i) co_await scope.fork(parts[i], skynet_scope(first + i * child, child));
+  parts[9] = co_await skynet_scope(first + 9 * child, child);
+  co_await scope.join();
+  std::uint64_t sum = 0;
+  for (std::uint64_t v : parts) sum += v;
+  co_return sum;
 }
 
 task<std::uint64_t> skynet_fork(std::uint64_t first, std::uint64_t span) {
@@ -118,6 +143,31 @@ task<std::uint64_t> nqueens_fork(int row, std::array<char, N> b) {
   co_return sum;
 }
 
+template <std::size_t N>
+task<std::uint64_t> nqueens_scope(int row, std::array<char, N> b) {
+  if (static_cast<std::size_t>(row) == N) co_return 1;
+  std::array<std::uint64_t, N> parts;
+  std::size_t k = 0;
+  weft::fork_scope scope;
+  for (auto y : legal_columns(row, b)) {
+    b[row] = static_cast<char>(y);
+    co_await scope.fork(parts[k++], nqueens_scope<N>(row + 1, b));
+  }
+  co_await scope.join();
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < k; ++i) sum += parts[i];
+  co_return sum;
+}
+
+template <std::size_t... I>
+std::uint64_t run_nqueens_scope(weft::runtime& rt, int n, std::index_sequence<I...>) {
+  using run_fn = std::uint64_t (*)(weft::runtime&);
+  static constexpr run_fn with_scope[] = {[](weft::runtime& r) -> std::uint64_t {
+    return r.block_on(nqueens_scope<I + 1>(0, std::array<char, I + 1>{}));
+  }...};
+  return with_scope[n - 1](rt);
+}
+
 template <std::size_t... I>
 std::uint64_t run_nqueens(weft::runtime& rt, int n, bool spawn, std::index_sequence<I...>) {
   using run_fn = std::uint64_t (*)(weft::runtime&);
@@ -170,7 +220,7 @@ std::uint64_t expected(const std::string& bench, int n) {
 
 int main(int argc, char** argv) {
   const std::string how = argc == 5 ? argv[4] : "";
-  if (argc != 4 && !(argc == 5 && (how == "spawn" || how == "fork"))) {
+  if (argc != 4 && !(argc == 5 && (how == "spawn" || how == "fork" || how == "scope"))) {
     std::fprintf(stderr, "usage: %s fib|skynet|nqueens|pingpong N THREADS [spawn|fork]\n", argv[0]);
     return 64;
   }
@@ -178,6 +228,7 @@ int main(int argc, char** argv) {
   // By default every workload uses fork, the faster of the two for each (runtime/README.md,
   // "weft::fork").
   const bool spawn = how == "spawn";
+  const bool scope = how == "scope";
   const int n = std::atoi(argv[2]);
   const int threads = std::max(1, std::atoi(argv[3]));
   if (bench != "fib" && bench != "skynet" && bench != "nqueens" && bench != "pingpong") return 64;
@@ -189,6 +240,15 @@ int main(int argc, char** argv) {
     options.timing_metrics = false;
   weft::runtime rt(options);
   auto run = [&](int size) -> std::uint64_t {
+    if (scope) {
+      if (bench == "fib") return rt.block_on(fib_scope(size));
+      if (bench == "skynet") {
+        std::uint64_t leaves = 1;
+        for (int i = 0; i < size; ++i) leaves *= 10;
+        return rt.block_on(skynet_scope(0, leaves));
+      }
+      if (bench == "nqueens") return run_nqueens_scope(rt, size, std::make_index_sequence<max_queens - 1>{});
+    }
     if (bench == "fib") return rt.block_on(spawn ? fib(size) : fib_fork(size));
     if (bench == "skynet") {
       std::uint64_t leaves = 1;

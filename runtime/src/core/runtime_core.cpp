@@ -122,17 +122,20 @@ std::size_t runtime_core::cancel_live(std::uint32_t bit) {
 
 std::size_t runtime_core::destroy_live_tasks() {
   std::vector<task_record*> live;
-  // A child of weft::fork is left to its parent: destroying the parent's frame destroys the
-  // child's and frees its record (detail/fork.hpp).
+  // A child of weft::fork, or a fork_scope's continuation record, is left to its parent:
+  // destroying the parent's frame destroys the child's frame and frees its record
+  // (detail/fork.hpp, detail/fork_scope.hpp).
+  std::vector<task_record*> forked;
   table.for_each([&](task_record& r) {
-    if (r.id.load(std::memory_order_acquire) != 0 &&
-        r.state.load(std::memory_order_relaxed) != record_state::completed && !is_forked(&r))
-      live.push_back(&r);
+    if (r.id.load(std::memory_order_acquire) != 0 && r.state.load(std::memory_order_relaxed) != record_state::completed)
+      (is_forked(&r) ? forked : live).push_back(&r);
   });
   // First, while every frame is alive, take each suspended task's cancel hook and token
-  // callback back: a frame destroyed below may cancel a source (a server's destructor stopping
-  // its connections) whose callbacks would otherwise reach awaiters already destroyed.
+  // callback back (the forked ones' too): a frame destroyed below may cancel a source (a
+  // server's destructor stopping its connections) whose callbacks would otherwise reach
+  // awaiters already destroyed.
   for (task_record* r : live) r->disarm();
+  for (task_record* r : forked) r->disarm();
   // Destroying a frame runs its locals' destructors: join handles it holds let go of their
   // children (which are in `live` too, and are destroyed in their turn, in any order).
   for (task_record* r : live) {

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include <weft/detail/fork.hpp>
+#include <weft/detail/fork_scope.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/detail/worker_context.hpp>
 #include <weft/sched/frame_allocator.hpp>
@@ -79,8 +80,10 @@ struct promise_base {
       promise_base& p = h.promise();
       task_record* r = p.record_;
       if (!r) return p.continuation_;  // awaited inline: symmetric transfer to the awaiter
-      if (const auto tagged = reinterpret_cast<std::uintptr_t>(r); tagged & fork_tag)  // a child of weft::fork
-        return fork_complete(tagged, p.exception_);
+      if (const auto tagged = reinterpret_cast<std::uintptr_t>(r); tagged & 3) {
+        if (tagged & fork_tag) return fork_complete(tagged, p.exception_);  // a child of weft::fork
+        return scope_complete(h, tagged);                                   // a child of a fork_scope
+      }
       if (task_record* joiner = r->inline_joiner.load(std::memory_order_relaxed))
         return complete_inline(r, joiner, p.exception_);
       if (r->helping) return complete_helped(r, p.exception_);
@@ -114,6 +117,15 @@ struct promise final : promise_base {
     if constexpr (!std::is_trivially_destructible_v<T>) has_value_ = true;
   }
 
+  /// A fork_scope's child: moves the value to where the fork said (`out`, a T*). fork_scope::fork
+  /// accepts only a T that moves so without throwing; no other T gets here.
+  void deliver(void* out) noexcept {
+    if constexpr (std::is_nothrow_move_assignable_v<T>)
+      *static_cast<T*>(out) = std::move(value_);
+    else
+      std::terminate();
+  }
+
   /// Moves the result out, or rethrows the task's exception.
   T take() {
     rethrow_if_failed();
@@ -131,6 +143,7 @@ template <>
 struct promise<void> final : promise_base {
   task<void> get_return_object() noexcept;
   void return_void() noexcept {}
+  void deliver(void*) noexcept {}
   void take() { rethrow_if_failed(); }
 };
 

@@ -77,6 +77,14 @@ class worker {
       overflow(j);
     notify_if_idle();
   }
+  /// Owner: pushes a fork_scope's continuation (its child runs at once): counted as a spawn, as
+  /// the child it stands for; no schedule-delay stamp (the owner pops it back without a dispatch).
+  [[gnu::always_inline]] void push_continuation(job* j) noexcept {
+    stats_.spawned.inc();
+    if (!local_.push(j)) [[unlikely]]
+      overflow(j);
+    notify_if_idle();
+  }
   /// Owner: push() of `job_at(0)`, ..., `job_at(n - 1)` (n >= 1; the last one runs next), with
   /// one publication and one check for idle workers for them all (weft::fork's children).
   template <class F>
