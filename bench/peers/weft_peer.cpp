@@ -6,8 +6,9 @@
 //
 // The workloads are the ones of bench/runtime (fib: spawn the first child, await the second
 // inline; skynet: ten children per node; nqueens: a child per legal placement, with the board
-// size a template parameter as in the peers' programs), each also written with weft::fork, and,
-// for pingpong, two tasks over two weft::channel<long> of capacity 1.
+// size a template parameter as in the peers' programs), each also written with weft::fork and
+// with weft::fork_scope (the default; `spawn` or `fork` as a fourth argument chooses another),
+// and, for pingpong, two tasks over two weft::channel<long> of capacity 1.
 //
 // WEFT_PEER_NO_MONITOR=1 turns the stall detector off (`stall.sample_interval = 0`): for
 // instruction counts under callgrind, where a run is ~50x slower and the monitor would take the
@@ -42,7 +43,7 @@ task<std::uint64_t> fib(int n) {
 }
 
 // The same three with weft::fork, structured fork-join (what the peers' programs write with
-// libfork's fork/join). `weft_peer BENCH N THREADS spawn|fork` chooses; main() says the default.
+// libfork's fork/join). `weft_peer BENCH N THREADS spawn|fork|scope` chooses; main() says the default.
 task<std::uint64_t> fib_fork(int n) {
   if (n < 2) co_return static_cast<std::uint64_t>(n);
   auto [a, b] = co_await weft::fork(fib_fork(n - 1), fib_fork(n - 2));
@@ -221,14 +222,14 @@ std::uint64_t expected(const std::string& bench, int n) {
 int main(int argc, char** argv) {
   const std::string how = argc == 5 ? argv[4] : "";
   if (argc != 4 && !(argc == 5 && (how == "spawn" || how == "fork" || how == "scope"))) {
-    std::fprintf(stderr, "usage: %s fib|skynet|nqueens|pingpong N THREADS [spawn|fork]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s fib|skynet|nqueens|pingpong N THREADS [spawn|fork|scope]\n", argv[0]);
     return 64;
   }
   const std::string bench = argv[1];
-  // By default every workload uses fork, the faster of the two for each (runtime/README.md,
-  // "weft::fork").
+  // By default every workload uses fork_scope, the fastest of the three for each
+  // (runtime/README.md, "weft::fork_scope").
   const bool spawn = how == "spawn";
-  const bool scope = how == "scope";
+  const bool scope = how == "scope" || how.empty();
   const int n = std::atoi(argv[2]);
   const int threads = std::max(1, std::atoi(argv[3]));
   if (bench != "fib" && bench != "skynet" && bench != "nqueens" && bench != "pingpong") return 64;

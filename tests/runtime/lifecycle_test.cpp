@@ -4,7 +4,7 @@
 // local of every frame is destroyed exactly once (constructed == destroyed), and, under ASan,
 // that nothing leaks and nothing is touched after it was freed.
 //
-//   kinds   sleep, with_timeout, with_deadline, join, when_all, fork, when_any, task_group, channel
+//   kinds   sleep, with_timeout, with_deadline, join, when_all, fork, fork_scope, when_any, task_group, channel
 //           send and recv at capacity 0 and 1, mutex held and waited for, semaphore, event,
 //           latch, join_set next, select over channels and a sleep, select with a task branch,
 //           spawn_blocking join, broadcast recv, watch changed, Asio read with use_task, signal wait,
@@ -121,6 +121,15 @@ std::vector<kind> kinds() {
   k.push_back({"fork", 3, [](resources&, lifetime_counter& c) -> task<void> {
                  tracked t(c);
                  co_await weft::fork(sleeper(c), sleeper(c), sleeper(c));
+               }});
+  // weft::fork_scope: the first child sleeps under the task's own record; the worker then takes
+  // the parent's continuation from its deque each time, so the others sleep under continuation
+  // records, which the scope owns (and frees, or destroys with their children at shutdown).
+  k.push_back({"fork_scope", 3, [](resources&, lifetime_counter& c) -> task<void> {
+                 tracked t(c);
+                 weft::fork_scope scope;
+                 for (int i = 0; i < 3; ++i) co_await scope.fork(sleeper(c));
+                 co_await scope.join();
                }});
   k.push_back({"when_any", 3, [](resources&, lifetime_counter& c) -> task<void> {
                  tracked t(c);
@@ -493,5 +502,5 @@ TEST_CASE("lifecycle matrix: every suspension survives shutdown, destruction, ca
       ++cells;
     }
   }
-  if (!only) CHECK(cells == 29 * 6 + 25);
+  if (!only) CHECK(cells == 30 * 6 + 26);
 }

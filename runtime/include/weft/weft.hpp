@@ -6,6 +6,7 @@
 #include <weft/errors.hpp>
 #include <weft/fiber.hpp>
 #include <weft/fork.hpp>
+#include <weft/fork_scope.hpp>
 #include <weft/join_set.hpp>
 #include <weft/pool/pool.hpp>
 #include <weft/runtime.hpp>

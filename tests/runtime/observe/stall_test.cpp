@@ -18,6 +18,7 @@
 #include <weft/sync/event.hpp>
 #include <weft/time.hpp>
 
+#include "../../support/stall_capture.hpp"
 #include "../../support/suspended.hpp"
 
 using namespace std::chrono_literals;
@@ -31,28 +32,8 @@ using weft::task;
 
 namespace {
 
-// A clock the test moves by hand: stall durations are measured with it, so no test waits out a
-// real threshold.
-struct fake_clock {
-  std::atomic<std::int64_t> ns{1'000'000'000};
-  std::chrono::steady_clock::time_point now() const {
-    return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns.load()));
-  }
-  void advance(std::chrono::nanoseconds d) { ns.fetch_add(d.count()); }
-};
-
-struct report_box {
-  std::mutex mu;
-  std::vector<weft::stall_report> reports;
-  void add(const weft::stall_report& r) {
-    std::lock_guard lock(mu);
-    reports.push_back(r);
-  }
-  std::size_t size() {
-    std::lock_guard lock(mu);
-    return reports.size();
-  }
-};
+using weft::test::fake_clock;
+using weft::test::report_box;
 
 task<void> spinner(std::atomic<bool>& started, const std::atomic<bool>& stop) {
   started.store(true);
