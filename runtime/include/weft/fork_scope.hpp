@@ -3,17 +3,23 @@
 // they are made (a search tree's legal moves).
 //
 //   weft::fork_scope scope;
-//   std::array<std::uint64_t, N> parts{};
+//   std::array<std::uint64_t, N> parts;
 //   for (...) co_await scope.fork(parts[k++], child(...));   // the child runs at once
 //   co_await scope.join();                                    // every child done; rethrows the first failure
 //
 // `co_await scope.fork(out, t)` runs `t` at once on this worker and leaves the rest of the
 // caller (its continuation) on the worker's deque, where an idle worker may steal it; when `t`
 // completes its value is in `out`, and the caller goes on, here or wherever its continuation
-// went. A fork nobody stole from costs a push and a pop (detail/fork_scope.hpp). Children
-// started by one scope must be joined (`co_await scope.join()`) before the scope is destroyed:
-// a scope left with children running terminates the program, as a joinable std::thread does.
-// The caller may resume on another worker after any fork.
+// went. A fork nobody stole from costs a push and a pop (detail/fork_scope.hpp). The caller may
+// resume on another worker after any fork.
+//
+// The contract: between the first fork and the join the caller runs in parallel with children
+// that write into its frame, so it must reach the join. An exception that leaves the caller there
+// (an await other than a fork may throw one: a cancelled sleep, say) ends the program with a
+// message, as a joinable std::thread's destructor does; await only forks between the first fork
+// and the join. weft::fork (fork.hpp) keeps the caller suspended for the whole fork and asks for
+// none of this: use it unless a hot recursive search needs the difference. Shutdown may end a
+// task whose scope has children outstanding: its frame is destroyed with theirs.
 //
 // Cancellation: a fork that finds the caller cancelled does not start its child (the child's
 // frame is destroyed, `out` untouched) and the join throws cancelled_error once every child
