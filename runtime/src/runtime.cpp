@@ -130,8 +130,17 @@ void runtime::stop_trace(detail::tracer* t) {
 }
 
 void runtime::run() {
-  if (core_->sched.on_worker())
-    throw usage_error("weft: runtime::run called from one of its own workers; it would wait for itself");
+  // As block_on: refused on every runtime's workers (a task). On ours run() would wait for
+  // itself; on another's it would hold that worker until this runtime shuts down.
+  if (const sched::worker* w = sched::this_worker()) {
+    if (&w->owner() == &core_->sched)
+      throw usage_error("weft: runtime::run called from one of its own workers; it would wait for itself");
+    throw usage_error(fmt::format(
+        "weft: runtime::run of runtime \"{}\" called on a worker of runtime \"{}\" (from one of its tasks); it "
+        "would hold that worker until \"{}\" shuts down. Call run() from a plain thread (main's), or co_await "
+        "weft::ctrl_c() in a task",
+        name_, w->owner().opts().name, name_));
+  }
   if (core_->driver)
     throw usage_error("weft: runtime::run on a runtime without worker threads (weft::testing::sim): use block_on");
   std::optional<detail::signal_watch> watch;

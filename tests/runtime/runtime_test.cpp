@@ -16,6 +16,7 @@
 #include <weft/yield.hpp>
 
 #include "../support/lifetime.hpp"
+#include "../support/watchdog.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;
@@ -68,6 +69,32 @@ TEST_CASE("block_on from a worker of another runtime throws usage_error for a ta
   while (ran.load() == 0) std::this_thread::yield();
   CHECK(a.block_on(counted(ran)) == 7);
   CHECK(ran.load() == 2);
+}
+
+TEST_CASE("run() from a task, of its own runtime or of another, throws usage_error", "[runtime][misuse]") {
+  // On its own workers run() would wait for itself; on another runtime's it would hold that
+  // worker until the runtime shuts down. Both are refused, and both runtimes still serve.
+  weft::test::watchdog dog("run() from a task");
+  weft::runtime a({.workers = 1, .name = "a"});
+  weft::runtime b({.workers = 1, .name = "b"});
+  std::string own, other;
+  b.block_on([](weft::runtime& a, weft::runtime& b, std::string& own, std::string& other) -> task<void> {
+    try {
+      b.run();
+    } catch (const weft::usage_error& e) {
+      own = e.what();
+    }
+    try {
+      a.run();
+    } catch (const weft::usage_error& e) {
+      other = e.what();
+    }
+    co_return;
+  }(a, b, own, other));
+  CHECK(own.find("its own workers") != std::string::npos);
+  CHECK(other.find("plain thread") != std::string::npos);
+  CHECK(a.block_on([]() -> task<int> { co_return 1; }()) == 1);
+  CHECK(b.block_on([]() -> task<int> { co_return 2; }()) == 2);
 }
 
 TEST_CASE("a runtime that is shut down refuses new work with runtime_stopped", "[runtime][misuse]") {

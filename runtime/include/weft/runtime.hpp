@@ -25,8 +25,9 @@
 // concurrently (a second shutdown waits for the first); block_on must not be called from a task,
 // that is on a worker of any weft runtime (this one's would deadlock, another's would block that
 // worker while the task runs: usage_error; co_await the task instead), but may be from plain
-// threads and spawn_blocking's; run(), shutdown() and the destructor must not be called from one
-// of this runtime's own workers.
+// threads and spawn_blocking's; run() neither (usage_error: it would hold the worker until the
+// runtime shuts down); shutdown() and the destructor must not be called from one of this
+// runtime's own workers.
 //
 // I/O objects (sockets, timers, acceptors built from get_executor()) that handlers or tasks still
 // use must outlive the work that uses them: call rt.shutdown() (or let run() return) before
@@ -198,8 +199,8 @@ class runtime {
   /// Blocks the calling thread while the runtime serves, until shutdown() is called from
   /// elsewhere or one of runtime_options::stop_signals arrives; in both cases the runtime is
   /// shut down when run() returns (so the I/O objects the tasks used may go next). Returns at
-  /// once after a shutdown. Throws usage_error on one of this runtime's workers, and in a
-  /// weft::testing::sim (nothing would run its tasks). Several threads may run() at once; all
+  /// once after a shutdown. Throws usage_error on a worker of any weft runtime (in a task), and
+  /// in a weft::testing::sim (nothing would run its tasks). Several threads may run() at once; all
   /// return.
   void run();
 
