@@ -55,9 +55,7 @@ std::coroutine_handle<> fork_complete_own(fork_slot* s, const std::exception_ptr
     wake(parent);
     return std::noop_coroutine();
   }
-  ctx->current = parent;
-  ctx->w->switch_current(parent);
-  parent->set_running();
+  ctx->switch_to(parent);
   return h;
 }
 

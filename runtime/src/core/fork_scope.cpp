@@ -14,13 +14,6 @@ namespace weft::detail {
 
 namespace {
 
-/// The running worker runs `r` from here (the parent's strand, or the parent after the join).
-void run_as(worker_context* ctx, task_record* r) noexcept {
-  ctx->current = r;
-  ctx->w->switch_current(r);
-  r->set_running();
-}
-
 /// The child `frame` completed: takes it from wherever the scope keeps it (its `child`, or the
 /// entry of the steal that took it), so that a shutdown does not destroy it again.
 void forget_child(scope_state& s, void* frame) noexcept {
@@ -57,7 +50,7 @@ std::coroutine_handle<> finish_join(scope_state& s, worker_context* ctx) noexcep
     owner->disarm();  // waits for a canceller inside cancel_strands, before the records go
   }
   release_steals(s);
-  run_as(ctx, owner);
+  ctx->switch_to(owner);
   return s.parent;
 }
 
@@ -92,7 +85,7 @@ void run_scope_cont(sched::job* j) noexcept {
   if (std::uint32_t bits = owner->cancel_bits.load(std::memory_order_relaxed))
     r->cancel_bits.fetch_or(bits, std::memory_order_relaxed);
   ++s.steals;  // the parent's strand is ours now
-  run_as(ctx, r);
+  ctx->switch_to(r);
   s.parent.resume();
 }
 

@@ -87,8 +87,9 @@ struct scope_state : sched::job, cancel_hook {
   /// The scope's frame goes with children outstanding: at shutdown, destroys them and frees the
   /// records; otherwise (an exception left the parent between fork and join) terminates.
   void abandon() noexcept;
+  /// (A steal always has its entry until the join, so `steals` need not be read.)
   bool outstanding() const noexcept {
-    return steals != 0 || child.load(std::memory_order_relaxed) || steals_list.load(std::memory_order_relaxed);
+    return child.load(std::memory_order_relaxed) || steals_list.load(std::memory_order_relaxed);
   }
 };
 

@@ -80,9 +80,7 @@ inline std::coroutine_handle<> join_next(join_state& s, worker_context* ctx) noe
         next->helping = &s;
       }
       if (next) {
-        ctx->current = next;
-        ctx->w->switch_current(next);
-        next->set_running();
+        ctx->switch_to(next);
         return next->resume_point;
       }
       ctx->w->push_back_local(bottom);  // somebody else's: leave it

@@ -57,9 +57,7 @@ inline std::coroutine_handle<> complete_inline(task_record* r, task_record* join
     count_failure(ctx, r->rt, error);
   if (ctx->tracing->load(std::memory_order_relaxed)) [[unlikely]]
     trace_complete(r);
-  ctx->current = joiner;
-  ctx->w->switch_current(joiner);
-  joiner->set_running();
+  ctx->switch_to(joiner);
   return joiner->resume_point;
 }
 

@@ -40,6 +40,14 @@ struct alignas(64) worker_context {  // one cache line set per worker: no false 
   sched::owner_counter failed;
   sched::owner_counter cancelled;
 
+  /// This worker runs `r` from here (a symmetric transfer to another task, or to a task's other
+  /// strand): the current task, the stall sampler's view, and `r`'s state.
+  void switch_to(task_record* r) noexcept {
+    current = r;
+    w->switch_current(r);
+    r->set_running();
+  }
+
   task_record* alloc_record() {
     if (task_record* r = free_) [[likely]] {
       free_ = static_cast<task_record*>(r->next_);
