@@ -72,22 +72,26 @@ class fork_scope {
       detail::worker_context* ctx = detail::tls_ctx;
       if (!ctx || !ctx->current) [[unlikely]]
         detail::throw_scope_off_runtime();
+      // The members in locals first: the stores below could alias this awaiter as far as the
+      // compiler knows, and would make it load them again after each.
+      detail::scope_state& s = s_;
+      void* const out = out_;
       detail::task_record* me = ctx->current;
       if (me->cancelled()) [[unlikely]] {
-        s_.cancelled = true;
+        s.cancelled = true;
         return parent;
       }
-      if (!s_.owner) s_.owner = me;
-      s_.parent = parent;
-      s_.cont_record = me;
       const std::coroutine_handle<detail::promise<T>> child = std::exchange(h_, {});
-      s_.child.store(child.address(), std::memory_order_relaxed);
+      if (!s.owner) s.owner = me;
+      s.parent = parent;
+      s.cont_record = me;
+      s.child.store(child.address(), std::memory_order_relaxed);
       auto& p = child.promise();
-      p.record_ = reinterpret_cast<detail::task_record*>(reinterpret_cast<std::uintptr_t>(&s_) | detail::scope_tag);
-      p.continuation_ = std::coroutine_handle<>::from_address(out_);
+      p.record_ = reinterpret_cast<detail::task_record*>(reinterpret_cast<std::uintptr_t>(&s) | detail::scope_tag);
+      p.continuation_ = std::coroutine_handle<>::from_address(out);
       // Once pushed, the continuation may be taken and the parent go on, this awaiter with it:
       // nothing of it is touched afterwards.
-      ctx->w->push_continuation(&s_);
+      ctx->w->push_continuation(&s);
       return child;
     }
     void await_resume() const noexcept {}

@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <new>
 
+#include <weft/sched/cold_call.hpp>
+
 namespace weft::sched {
 
 class frame_cache {
@@ -49,8 +51,12 @@ class frame_cache {
       --count_[c];
       return b;
     }
-    return ::operator new(rounded(n));
+    return WEFT_COLD_NAME(heap_allocate)(rounded(n));
   }
+
+  /// A block the cache does not have, from the heap: a cold call that leaves the ramp's
+  /// registers alone (cold_call.hpp).
+  WEFT_COLD_CALL static void* WEFT_COLD_NAME(heap_allocate)(std::size_t n) { return ::operator new(n); }
 
   void deallocate(void* p, std::size_t n) noexcept {
     std::size_t c = class_of(n);
@@ -97,7 +103,7 @@ frame_cache* install_frame_cache(frame_cache* c) noexcept;
 inline void* allocate_frame(std::size_t n) {
   frame_cache* c = detail::tls_frame_cache;
   if (c && n <= frame_cache::max_cached_size) return c->allocate(n);
-  return ::operator new(frame_cache::rounded(n));
+  return frame_cache::WEFT_COLD_NAME(heap_allocate)(frame_cache::rounded(n));
 }
 
 /// Frees a frame from allocate_frame(); `n` must be the size passed to it.

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include <weft/sched/barrier.hpp>
+#include <weft/sched/cold_call.hpp>
 #include <weft/sched/deque.hpp>
 #include <weft/sched/frame_allocator.hpp>
 #include <weft/sched/job.hpp>
@@ -74,7 +75,7 @@ class worker {
     stamp(j);
     stats_.spawned.inc();
     if (!local_.push(j)) [[unlikely]]
-      overflow(j);
+      WEFT_COLD_NAME(overflow_cold)(this, j);
     notify_if_idle();
   }
   /// Owner: pushes a fork_scope's continuation (its child runs at once): counted as a spawn, as
@@ -82,7 +83,7 @@ class worker {
   [[gnu::always_inline]] void push_continuation(job* j) noexcept {
     stats_.spawned.inc();
     if (!local_.push(j)) [[unlikely]]
-      overflow(j);
+      WEFT_COLD_NAME(overflow_cold)(this, j);
     notify_if_idle();
   }
   /// Owner: push() of `job_at(0)`, ..., `job_at(n - 1)` (n >= 1; the last one runs next), with
@@ -205,8 +206,11 @@ class worker {
       return;
     light_barrier();
     if (idle_should_wakeup()) [[unlikely]]
-      notify_slow();
+      WEFT_COLD_NAME(notify_cold)(this);
   }
+  // The cold calls of the inline push paths, leaving the pusher's registers alone (cold_call.hpp).
+  WEFT_COLD_CALL static void WEFT_COLD_NAME(overflow_cold)(worker* w, job* j) noexcept { w->overflow(j); }
+  WEFT_COLD_CALL static void WEFT_COLD_NAME(notify_cold)(worker* w) noexcept { w->notify_slow(); }
   /// Back from the park driver: if its events queued more than the next job, wake a helper.
   void after_driver() noexcept;
   bool idle_should_wakeup() const noexcept;
