@@ -423,3 +423,35 @@ TEST_CASE("workers the runtime's shutdown ends before they ever ran are counted 
   CHECK(report.cancelled == 0);
   pool.reset();
 }
+
+TEST_CASE("a job that stops its pool the documented way (spawned, detached) sees the stop through",
+          "[pool][lifecycle][detached_stop]") {
+  weft::test::watchdog wd("detached stop", 30s);
+  weft::runtime rt({.workers = 2});
+  weft::event never;
+  std::atomic<int> job_cancelled{0};
+  std::optional<weft::job_pool<int>> pool;
+  pool.emplace(rt, weft::pool_options{.concurrency = 2}, [&](int j) -> task<void> {
+    if (j == 1) {
+      co_await never.wait();  // held until the stop cancels it
+    } else {
+      weft::spawn(pool->stop(0ms)).detach();  // cancels what runs at once: this job too
+      try {
+        co_await never.wait();
+      } catch (const weft::cancelled_error&) {
+        job_cancelled.fetch_add(1);
+        throw;
+      }
+    }
+  });
+  REQUIRE(pool->try_submit(1) == weft::submit_status::accepted);
+  weft::test::wait_suspended(rt, 1);
+  REQUIRE(pool->try_submit(2) == weft::submit_status::accepted);
+  // The stop has begun once submissions are refused (a job accepted meanwhile would wait too).
+  while (pool->try_submit(1) == weft::submit_status::accepted) std::this_thread::yield();
+  auto report = rt.block_on(pool->stop(10s));  // waits for the first stop, returns its report
+  INFO("drained " << report.drained << " cancelled " << report.cancelled << " dead " << report.dead_lettered);
+  CHECK(job_cancelled.load() == 1);
+  CHECK(report.cancelled == 2);  // the two jobs; any accepted by the loop above were queued: dead letters
+  CHECK(pool->stats().in_flight == 0);
+}
