@@ -139,7 +139,7 @@ task_record* spawn_here(task<T>& t, std::string_view name, std::source_location 
   init_record(r, h, name, site, ctx->next_id(), inherited, token, ctx->rt->coarse_now(), parent);
   h.promise().record_ = r;
   if (ctx->tracing->load(std::memory_order_relaxed)) [[unlikely]]
-    trace_spawn(r);
+    WEFT_COLD_NAME(trace_spawn_cold)(r);
   ctx->w->push(r);
   return r;
 }

@@ -31,6 +31,8 @@ std::coroutine_handle<> after_suspend(join_state* hs) noexcept;
 /// Tracing hooks (tracing.cpp): each does nothing unless a weft::trace is on.
 void trace_wait(task_record* me, const char* what) noexcept;  ///< a blocking wait begins
 void trace_spawn(task_record* r) noexcept;
+/// trace_spawn() from a spawn's inline path, leaving the spawner's registers alone (cold_call.hpp).
+WEFT_COLD_CALL inline void WEFT_COLD_NAME(trace_spawn_cold)(task_record* r) noexcept { trace_spawn(r); }
 void trace_complete(task_record* r) noexcept;
 
 /// The task running on this thread. Throws usage_error off the runtime's workers.

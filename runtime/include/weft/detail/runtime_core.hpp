@@ -218,7 +218,7 @@ inline void init_record(task_record* r, std::coroutine_handle<> h, std::string_v
   r->token = token;
   r->site.store(site, std::memory_order_relaxed);
   if (!name.empty()) [[unlikely]]
-    r->set_name(name);
+    task_record::WEFT_COLD_NAME(set_name_cold)(r, name);
   else
     r->name[0].store(0, std::memory_order_relaxed);
   r->awaiting.store(await_kind::none, std::memory_order_relaxed);

@@ -26,6 +26,7 @@
 #include <weft/detail/cancel_state.hpp>
 #include <weft/metrics/utf8.hpp>
 #include <weft/sched/barrier.hpp>
+#include <weft/sched/cold_call.hpp>
 #include <weft/sched/job.hpp>
 
 namespace weft::detail {
@@ -135,7 +136,11 @@ struct task_record : sched::job {
       std::memcpy(&w, buf + 8 * i, 8);
       name[i].store(w, std::memory_order_relaxed);
     }
+  }  /// set_name() from a spawn's inline path, leaving the spawner's registers alone (cold_call.hpp).
+  WEFT_COLD_CALL static void WEFT_COLD_NAME(set_name_cold)(task_record* r, std::string_view n) noexcept {
+    r->set_name(n);
   }
+
   std::size_t copy_name(char (&out)[name_words * 8]) const noexcept {
     for (std::size_t i = 0; i < name_words; ++i) {
       std::uint64_t w = name[i].load(std::memory_order_relaxed);

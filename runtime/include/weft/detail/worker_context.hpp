@@ -10,6 +10,7 @@
 #include <typeinfo>
 
 #include <weft/detail/task_record.hpp>
+#include <weft/sched/cold_call.hpp>
 #include <weft/sched/worker.hpp>
 #include <weft/sched/worker_stats.hpp>
 
@@ -54,7 +55,7 @@ struct alignas(64) worker_context {  // one cache line set per worker: no false 
       --free_count_;
       return r;
     }
-    return refill();
+    return WEFT_COLD_NAME(refill_cold)(this);
   }
   void free_record(task_record* r) noexcept {
     r->next_ = free_;
@@ -64,13 +65,16 @@ struct alignas(64) worker_context {  // one cache line set per worker: no false 
   }
   std::uint64_t next_id() noexcept {
     if (next_id_ == id_end_) [[unlikely]]
-      refill_ids();
+      WEFT_COLD_NAME(refill_ids_cold)(this);
     return next_id_++;
   }
 
   task_record* refill();
   void spill() noexcept;
   void refill_ids() noexcept;
+  // The cold calls of a spawn's inline path, leaving the spawner's registers alone (cold_call.hpp).
+  WEFT_COLD_CALL static task_record* WEFT_COLD_NAME(refill_cold)(worker_context* c) { return c->refill(); }
+  WEFT_COLD_CALL static void WEFT_COLD_NAME(refill_ids_cold)(worker_context* c) noexcept { c->refill_ids(); }
   /// Gives every cached record back to the table (worker exit).
   void release_all() noexcept;
 };

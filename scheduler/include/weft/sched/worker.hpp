@@ -211,6 +211,7 @@ class worker {
   // The cold calls of the inline push paths, leaving the pusher's registers alone (cold_call.hpp).
   WEFT_COLD_CALL static void WEFT_COLD_NAME(overflow_cold)(worker* w, job* j) noexcept { w->overflow(j); }
   WEFT_COLD_CALL static void WEFT_COLD_NAME(notify_cold)(worker* w) noexcept { w->notify_slow(); }
+  WEFT_COLD_CALL static void WEFT_COLD_NAME(stamp_cold)(worker* w, job* j) noexcept { w->stamp_slow(j, 0); }
   /// Back from the park driver: if its events queued more than the next job, wake a helper.
   void after_driver() noexcept;
   bool idle_should_wakeup() const noexcept;
@@ -219,7 +220,7 @@ class worker {
   /// on): a countdown, so that a push costs one decrement and one test.
   void stamp(job* j) noexcept {
     if (until_stamp_-- == 0) [[unlikely]]
-      stamp_slow(j, 0);
+      WEFT_COLD_NAME(stamp_cold)(this, j);
   }
   /// The countdown reached zero at `j`, and `later` pushes followed it: stamps `j` and starts
   /// the next countdown, less those.
