@@ -22,6 +22,7 @@ worker::worker(scheduler& s, std::size_t index)
       sample_delay_(s.opts().schedule_delay != nullptr),
       until_stamp_(sample_mask_),
       rng_(0x9E3779B97F4A7C15ull * (index + 1)),
+      symmetric_fences_(!detail::asymmetric_fences.load(std::memory_order_relaxed)),  // (init_barriers(): scheduler)
       own_slot_(index < s.size() ? s.slot_of(index) : 0),
       local_(s.opts().deque_capacity),
       yield_(s.opts().deque_capacity) {}

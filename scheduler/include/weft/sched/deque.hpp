@@ -91,7 +91,9 @@ class deque {
   job* pop(const steal_gate& gate) noexcept {
     auto b = bottom_.load(std::memory_order_relaxed) - 1;
     bottom_.store(b, std::memory_order_relaxed);
-    light_barrier();  // pairs with the heavy_barrier() of steal_gate::enter()
+    // light_barrier() with membarrier, which pairs with the heavy_barrier() of
+    // steal_gate::enter(); without, the gate is open for good and the fence below is taken.
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     if (gate.open()) [[unlikely]]
       std::atomic_thread_fence(std::memory_order_seq_cst);
     return pop_tail(b);

@@ -26,7 +26,9 @@
 //     does not take P's job (and no CAS of V can have come before P's load of top_).
 // A pop that reads a non-zero count fences, and then the classic proof applies.
 //
-// Without membarrier (an old kernel) light_barrier() is itself a full fence: still correct.
+// Without membarrier (an old kernel) the gate is held open for good from its construction: every
+// pop fences, as in the classic algorithm. So the owner's side needs no light_barrier() of its
+// own, only the compiler barrier it is with membarrier (deque::pop(gate) saves the check).
 //
 // Thread safety: open() from any thread; enter() and leave() in pairs, from the thieves.
 
@@ -39,8 +41,15 @@ namespace weft::sched {
 
 class steal_gate {
  public:
-  /// Owner side, after its store of bottom_ and a light_barrier(): whether a thief may be at
-  /// work, so that the pop must fence.
+  steal_gate() noexcept {
+    init_barriers();
+    if (!detail::asymmetric_fences.load(std::memory_order_relaxed)) thieves_.store(1, std::memory_order_relaxed);
+  }
+  steal_gate(const steal_gate&) = delete;
+  steal_gate& operator=(const steal_gate&) = delete;
+
+  /// Owner side, after its store of bottom_ and a compiler barrier: whether a thief may be at
+  /// work, so that the pop must fence. Always true without membarrier.
   bool open() const noexcept {
     // acquire: pairs with leave(), so the CASes of a thief that left are visible afterwards.
     return thieves_.load(std::memory_order_acquire) != 0;

@@ -200,13 +200,20 @@ class worker {
   void maintenance() noexcept;
   void overflow(job* j) noexcept;
   void notify_if_idle() noexcept {
-    // Inside the park driver this worker is counted asleep, yet it runs what its events wake as
-    // soon as it leaves: nobody else is woken for that (after_driver() spreads any surplus).
-    if (in_driver_) [[unlikely]]
-      return;
-    light_barrier();
+    // One test for the two uncommon cases (the two flags share a 16-bit word): inside the park
+    // driver, or fences without membarrier.
+    if (in_driver_ | symmetric_fences_) [[unlikely]]
+      return WEFT_COLD_NAME(notify_if_idle_cold)(this);
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // light_barrier() with membarrier
     if (idle_should_wakeup()) [[unlikely]]
       WEFT_COLD_NAME(notify_cold)(this);
+  }
+  WEFT_COLD_CALL static void WEFT_COLD_NAME(notify_if_idle_cold)(worker* w) noexcept {
+    // Inside the park driver this worker is counted asleep, yet it runs what its events wake as
+    // soon as it leaves: nobody else is woken for that (after_driver() spreads any surplus).
+    if (w->in_driver_) return;
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // light_barrier() without membarrier
+    if (w->idle_should_wakeup()) w->notify_slow();
   }
   // The cold calls of the inline push paths, leaving the pusher's registers alone (cold_call.hpp).
   WEFT_COLD_CALL static void WEFT_COLD_NAME(overflow_cold)(worker* w, job* j) noexcept { w->overflow(j); }
@@ -244,7 +251,9 @@ class worker {
   bool searching_ = false;
   bool in_gate_ = false;    // inside the scheduler's steal_gate: may steal from local deques
   bool in_driver_ = false;  // waiting in, or polling, the park driver
-  std::size_t own_slot_;    // the scheduler's driver slot of this worker's own driver (0: none)
+  /// No membarrier on this system: light_barrier() is a full fence (read once, at construction).
+  const bool symmetric_fences_;
+  std::size_t own_slot_;  // the scheduler's driver slot of this worker's own driver (0: none)
 
   // ---- the LIFO slot ----
   //
