@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace weft::detail {
 
@@ -110,12 +112,25 @@ std::size_t runtime_core::cancel_live(std::uint32_t bit) {
   // In batches, with one membarrier per batch instead of one per task (task_record.hpp): 10,000
   // membarriers cost ~100 ms on this machine's VM. Batches stay small because a task that
   // resumes and disarms meanwhile waits for its batch's hooks to be done.
+  //
+  // A batch holds its tasks' cancel_busy, so it takes none by waiting: a task whose hook another
+  // canceller is running is left to the end (its bit is set already), when this thread holds
+  // nothing. Waiting for it inside a batch was a deadlock: that canceller may be a hook that
+  // cancels other tasks (fork_scope's cancel_strands), waiting in turn for a task of the batch.
   constexpr std::size_t batch = 64;
+  std::vector<task_record*> busy;
   for (std::size_t first = 0; first < todo.size(); first += batch) {
     const std::size_t end = std::min(first + batch, todo.size());
-    for (std::size_t i = first; i < end; ++i) todo[i]->begin_cancel(bit);
+    for (std::size_t i = first; i < end; ++i)
+      if (!todo[i]->try_begin_cancel(bit)) busy.push_back(std::exchange(todo[i], nullptr));
     sched::heavy_barrier();
-    for (std::size_t i = first; i < end; ++i) todo[i]->end_cancel(hook_op::cancel_all);
+    for (std::size_t i = first; i < end; ++i)
+      if (todo[i]) todo[i]->end_cancel(hook_op::cancel_all);
+  }
+  for (task_record* r : busy) {
+    r->begin_cancel(bit);
+    sched::heavy_barrier();
+    r->end_cancel(hook_op::cancel_all);
   }
   return live;
 }

@@ -207,6 +207,16 @@ struct task_record : sched::job {
     bool expected = false;
     while (!cancel_busy.compare_exchange_weak(expected, true, std::memory_order_acquire)) expected = false;
   }
+  /// begin_cancel() without the wait: false, with the bit set, if another canceller is in this
+  /// task's hook. For a canceller that holds other tasks' cancel_busy already: it must not wait
+  /// for this one then. That canceller's hook may be cancelling other tasks (fork_scope's
+  /// cancel_strands: an owner's hook cancels its continuation records, whose hooks cancel theirs),
+  /// each a wait for a cancel_busy while holding one, and one of those may be among ours.
+  bool try_begin_cancel(std::uint32_t bit) noexcept {
+    cancel_bits.fetch_or(bit, std::memory_order_seq_cst);
+    bool expected = false;
+    return cancel_busy.compare_exchange_strong(expected, true, std::memory_order_acquire);
+  }
   void end_cancel(hook_op op) noexcept {
     if (cancel_hook* h = hook.load(std::memory_order_acquire)) h->fn(h, op);
     cancel_busy.store(false, std::memory_order_release);
