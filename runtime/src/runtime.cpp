@@ -195,8 +195,10 @@ void runtime::shutdown() {
   }
 
   // 3. Stop what drives tasks: the monitor (replacements, its timer fallback), the Asio
-  // reactor (no completion reaches a task or a queue after this), then the workers (a manual
-  // driver: the thread driving them, if another one does, leaves after its current dispatch).
+  // reactor (no completion reaches a task or a queue after this), the blocking pool (queued
+  // calls dropped, running ones told through their token: waited for at the end of step 4),
+  // then the workers (a manual driver: the thread driving them, if another one does, leaves
+  // after its current dispatch).
   monitor_->stop();
   core_->run_stop_hooks();
   core_->sched.stop();
@@ -213,6 +215,13 @@ void runtime::shutdown() {
   });
   core_->destroy_live_tasks();
   core_->sched.clear_timers();
+
+  // Last, wait for what runs outside the workers: the blocking calls still running (their
+  // threads are joined). Only now: a call may be waiting for a task (block_on from a
+  // spawn_blocking function) that was just ended, and gets runtime_stopped; waited for before,
+  // it would wait for that task and shutdown for it, forever. A call that returns now wakes no
+  // one: its task's frame is gone, and its await unlinked itself from the call.
+  core_->run_join_hooks();
   shut_down_ = true;
 }
 

@@ -14,7 +14,9 @@
 //   3. stop the reactor and the workers (each finishes the resume it is running) and join them;
 //   4. end every task still alive (one that ignored its cancellation, or never reached a
 //      cancellation point): destroy its frame, so its locals' destructors run, and every await
-//      it sits in unlinks itself from what it waited on (detail/suspension.hpp);
+//      it sits in unlinks itself from what it waited on (detail/suspension.hpp); then wait for
+//      the spawn_blocking calls still running (told to stop in step 3; a call blocked on one
+//      of those tasks gets runtime_stopped now);
 //   5. release the runtime's memory, except records that join handles held outside still
 //      refer to (they are freed when those handles go).
 // A thread blocked in block_on whose task was ended by shutdown gets runtime_stopped. Shutdown
