@@ -261,10 +261,24 @@ void runtime::check_block_on_handle(detail::task_record* r) const {
   // other task may wait for one of the sim's), and would jump its virtual clock over timers while
   // real time passes; waiting without driving would never end a task of the other runtime that
   // waits for one of the sim's. So it is refused whatever the task's state (one rule, not one
-  // that depends on timing), naming the two ways that do wait correctly. Runtimes with threads
-  // wait for any runtime's task.
-  if (!core_->driver || r->rt == core_) return;
+  // that depends on timing), naming the two ways that do wait correctly.
+  // A runtime with threads waits for any runtime's task but a sim's: nothing runs a sim's tasks
+  // but the sim's own block_on or advance, on the thread that calls them, so this thread would
+  // wait for a task that nobody drives (a hang, unless another thread happens to drive the sim
+  // meanwhile). A task of the sim that has ended would give its value; it is refused too, for
+  // the same one rule. The scheduler's manual mode is what makes a sim, and it is fixed for the
+  // core's life (the handle keeps the core alive; the sim itself may be gone).
+  if (r->rt == core_) return;
+  if (!core_->driver && !r->rt->sched.manual()) return;
+  const std::string owner = r->rt->sched.opts().name;
   detail::release_handle(r);  // the handle is dropped, as by its destructor: the task runs on
+  if (!core_->driver)
+    throw usage_error(fmt::format(
+        "weft: block_on of runtime \"{}\" given the handle of a task of a weft::testing::sim (\"{}\"); only "
+        "the sim's own block_on or advance run its tasks, on the thread that calls them, so this would wait for "
+        "a task that nothing runs. Call block_on of the sim with the handle, or co_await it in another of the "
+        "sim's tasks",
+        name_, owner));
   throw usage_error(fmt::format(
       "weft: block_on of a weft::testing::sim (\"{}\") given the handle of a task of another runtime; the sim "
       "runs only its own tasks, in virtual time, and would not see that task end. Call block_on of the "

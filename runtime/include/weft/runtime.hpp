@@ -166,9 +166,10 @@ class runtime {
   }
 
   /// Blocks until the task behind `h` finishes; returns its value or rethrows its exception. The
-  /// task may be of another runtime, except in a weft::testing::sim, whose block_on runs only its
-  /// own tasks (usage_error: block_on of the task's own runtime instead). Refused as block_on of
-  /// a task is (on a worker: usage_error; shut down: runtime_stopped); a refused handle is
+  /// task may be of another runtime, except that a weft::testing::sim's block_on runs only its
+  /// own tasks, and a sim's tasks run only in its own block_on or advance: either way usage_error,
+  /// whatever the task's state (block_on of the task's own runtime instead). Refused as block_on
+  /// of a task is (on a worker: usage_error; shut down: runtime_stopped); a refused handle is
   /// dropped, its task left to run on.
   template <class T>
   T block_on(join_handle<T> h) {

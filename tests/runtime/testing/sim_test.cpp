@@ -479,6 +479,78 @@ TEST_CASE("a sim refusing block_on of another runtime's task races that runtime'
   CHECK(leaked_rounds == 0);
 }
 
+TEST_CASE("a runtime with threads refuses block_on of a sim's task whether it finished or not", "[sim][misuse][join]") {
+  // Nothing but the sim's own block_on or advance runs its tasks: a plain thread blocked in
+  // another runtime's block_on would wait for a task nobody drives. Refused whatever the
+  // task's state (one rule, not one that depends on whether the sim ran meanwhile); the handle
+  // is dropped and the task stays the sim's, detached.
+  sim s{{.seed = 17}};
+  weft::runtime rt({.workers = 1});
+  weft::event go;
+  weft::join_handle<int> h = s.spawn(seven_after(go));
+  SECTION("finished") {
+    go.set();
+    s.advance(0s);  // the sim runs it to its end
+    CHECK(h.done());
+  }
+  SECTION("never run") { CHECK_FALSE(h.done()); }
+  std::string what;
+  try {
+    (void)rt.block_on(std::move(h));
+  } catch (const weft::usage_error& e) {
+    what = e.what();
+  }
+  CHECK(what.find("weft::testing::sim") != std::string::npos);
+  CHECK(what.find("block_on of the sim") != std::string::npos);  // says what works instead
+  // What the message suggests: the sim's own block_on of its task's handle.
+  go.set();
+  auto again = s.spawn(seven_after(go));
+  const int v = s.block_on(std::move(again));
+  CHECK(v == 7);
+  const int own = rt.block_on(rt.spawn([]() -> task<int> { co_return 8; }()));
+  CHECK(own == 8);  // the runtime still joins its own tasks
+}
+
+TEST_CASE("a runtime refusing block_on of a sim's task races the runtime's shutdown and the sim's",
+          "[sim][misuse][lifecycle][race]") {
+  // From a plain thread, while the runtime (odd rounds) or the sim shuts down on another: the
+  // call throws usage_error, or runtime_stopped if the runtime stopped first; never anything
+  // else, never a hang, and every frame is destroyed once (the sim ends its task).
+  int wrong = 0, refused = 0, stopped = 0, leaked_rounds = 0;
+  for (int round = 0; round < 200; ++round) {
+    weft::test::lifetime_counter c;
+    {
+      weft::event go;
+      sim s{{.seed = static_cast<std::uint64_t>(round)}};
+      weft::runtime rt({.workers = 1, .shutdown_grace = 0ms});
+      weft::join_handle<int> h = s.spawn([](weft::event& go, weft::test::tracked) -> task<int> {
+        co_await go.wait();
+        co_return 7;
+      }(go, weft::test::tracked(c)));
+      const bool end_runtime = round % 2 != 0;
+      weft::test::race([&] { end_runtime ? rt.shutdown() : s.shutdown(); },
+                       [&] {
+                         try {
+                           (void)rt.block_on(std::move(h));
+                           ++wrong;
+                         } catch (const weft::usage_error&) {
+                           ++refused;
+                         } catch (const weft::runtime_stopped&) {
+                           ++stopped;
+                           wrong += !end_runtime;
+                         } catch (...) {
+                           ++wrong;
+                         }
+                       });
+    }
+    leaked_rounds += c.alive() != 0;
+  }
+  INFO(refused << " refused, " << stopped << " stopped");
+  CHECK(wrong == 0);
+  CHECK(refused + stopped == 200);
+  CHECK(leaked_rounds == 0);
+}
+
 TEST_CASE("hung tasks and dump_tasks measure suspension in virtual time", "[sim][stall]") {
   sim s{{.seed = 12, .runtime = {.stall = {.hang_threshold = 30s}}}};
   weft::event gate;
