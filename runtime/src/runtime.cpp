@@ -248,6 +248,16 @@ void runtime::check_block_on() const {
         "the task (or its join_handle: a join across runtimes works; in a fiber, this_fiber::await it) instead",
         name_, w->owner().opts().name));
   }
+  // A sim's spawn_blocking call: the thread driving the sim (holding its driver) is most likely
+  // the one waiting for this call, and this block_on would wait for the driver: a deadlock.
+  // Refused whether or not someone drives now, so the outcome never depends on timing.
+  if (core_->driver && detail::on_blocking_thread(*core_))
+    throw usage_error(fmt::format(
+        "weft: block_on of weft::testing::sim \"{}\" called from one of its spawn_blocking calls; the thread "
+        "driving the sim waits for that call to return, and this block_on would wait for that thread (deadlock). "
+        "Return what the task needs from the blocking function and co_await the rest in the task that called "
+        "spawn_blocking",
+        name_));
   if (core_->stopped.load(std::memory_order_acquire)) throw runtime_stopped();
 }
 

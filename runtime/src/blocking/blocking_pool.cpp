@@ -233,6 +233,12 @@ void install_blocking_pool(runtime_core& core, std::size_t max_threads, std::chr
   }
 }
 
+bool on_blocking_thread(const runtime_core& core) noexcept {
+  if (!tls_pool) return false;  // the common case, without the table's lock
+  const std::shared_ptr<blocking_pool> p = find_pool(core);
+  return p.get() == tls_pool;
+}
+
 bool submit_blocking(runtime_core& core, std::shared_ptr<blocking_call_base> call) {
   std::shared_ptr<blocking_pool> p = find_pool(core);
   return p && p->submit(std::move(call));

@@ -89,6 +89,10 @@ class blocking_pool : public std::enable_shared_from_this<blocking_pool> {
   std::vector<metrics::callback_handle> gauges_;
 };
 
+/// Whether the calling thread is one of the blocking threads of the runtime `core` (a sim's
+/// block_on and advance refuse them: the sim's driver may be waiting for their call).
+bool on_blocking_thread(const runtime_core& core) noexcept;
+
 /// Makes the pool of the runtime `core` and registers its hooks with core (runtime.cpp).
 void install_blocking_pool(runtime_core& core, std::size_t max_threads, std::chrono::milliseconds keep_alive,
                            metrics::registry& reg, const std::string& runtime_name);

@@ -58,7 +58,10 @@
 //
 // Thread safety: as weft::runtime, except that block_on and advance() run the tasks on the
 // calling thread: one thread at a time drives a sim (a second waits for the first). As every
-// runtime's, block_on is refused in a task (of the sim, or of any runtime: usage_error).
+// runtime's, block_on is refused in a task (of the sim, or of any runtime: usage_error). A
+// spawn_blocking call of the sim may not block_on or advance the sim either (usage_error): the
+// thread driving the sim is waiting for that call. Another runtime's blocking threads and plain
+// threads may.
 // shutdown() and the destructor may come from any thread but a task of the sim; the destructor
 // cancels every task and runs their unwinding (shutdown_grace is virtual time here).
 
