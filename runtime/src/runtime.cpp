@@ -195,8 +195,10 @@ void runtime::shutdown() {
   }
 
   // 3. Stop what drives tasks: the monitor (replacements, its timer fallback), the Asio
-  // reactor (no completion reaches a task or a queue after this), then the workers (a manual
-  // driver: the thread driving them, if another one does, leaves after its current dispatch).
+  // reactor (no completion reaches a task or a queue after this), the blocking pool (queued
+  // calls dropped, running ones told through their token: waited for at the end of step 4),
+  // then the workers (a manual driver: the thread driving them, if another one does, leaves
+  // after its current dispatch).
   monitor_->stop();
   core_->run_stop_hooks();
   core_->sched.stop();
@@ -213,6 +215,13 @@ void runtime::shutdown() {
   });
   core_->destroy_live_tasks();
   core_->sched.clear_timers();
+
+  // Last, wait for what runs outside the workers: the blocking calls still running (their
+  // threads are joined). Only now: a call may be waiting for a task (block_on from a
+  // spawn_blocking function) that was just ended, and gets runtime_stopped; waited for before,
+  // it would wait for that task and shutdown for it, forever. A call that returns now wakes no
+  // one: its task's frame is gone, and its await unlinked itself from the call.
+  core_->run_join_hooks();
   shut_down_ = true;
 }
 
@@ -239,6 +248,16 @@ void runtime::check_block_on() const {
         "the task (or its join_handle: a join across runtimes works; in a fiber, this_fiber::await it) instead",
         name_, w->owner().opts().name));
   }
+  // A sim's spawn_blocking call: the thread driving the sim (holding its driver) is most likely
+  // the one waiting for this call, and this block_on would wait for the driver: a deadlock.
+  // Refused whether or not someone drives now, so the outcome never depends on timing.
+  if (core_->driver && detail::on_blocking_thread(*core_))
+    throw usage_error(fmt::format(
+        "weft: block_on of weft::testing::sim \"{}\" called from one of its spawn_blocking calls; the thread "
+        "driving the sim waits for that call to return, and this block_on would wait for that thread (deadlock). "
+        "Return what the task needs from the blocking function and co_await the rest in the task that called "
+        "spawn_blocking",
+        name_));
   if (core_->stopped.load(std::memory_order_acquire)) throw runtime_stopped();
 }
 
@@ -252,10 +271,24 @@ void runtime::check_block_on_handle(detail::task_record* r) const {
   // other task may wait for one of the sim's), and would jump its virtual clock over timers while
   // real time passes; waiting without driving would never end a task of the other runtime that
   // waits for one of the sim's. So it is refused whatever the task's state (one rule, not one
-  // that depends on timing), naming the two ways that do wait correctly. Runtimes with threads
-  // wait for any runtime's task.
-  if (!core_->driver || r->rt == core_) return;
+  // that depends on timing), naming the two ways that do wait correctly.
+  // A runtime with threads waits for any runtime's task but a sim's: nothing runs a sim's tasks
+  // but the sim's own block_on or advance, on the thread that calls them, so this thread would
+  // wait for a task that nobody drives (a hang, unless another thread happens to drive the sim
+  // meanwhile). A task of the sim that has ended would give its value; it is refused too, for
+  // the same one rule. The scheduler's manual mode is what makes a sim, and it is fixed for the
+  // core's life (the handle keeps the core alive; the sim itself may be gone).
+  if (r->rt == core_) return;
+  if (!core_->driver && !r->rt->sched.manual()) return;
+  const std::string owner = r->rt->sched.opts().name;
   detail::release_handle(r);  // the handle is dropped, as by its destructor: the task runs on
+  if (!core_->driver)
+    throw usage_error(fmt::format(
+        "weft: block_on of runtime \"{}\" given the handle of a task of a weft::testing::sim (\"{}\"); only "
+        "the sim's own block_on or advance run its tasks, on the thread that calls them, so this would wait for "
+        "a task that nothing runs. Call block_on of the sim with the handle, or co_await it in another of the "
+        "sim's tasks",
+        name_, owner));
   throw usage_error(fmt::format(
       "weft: block_on of a weft::testing::sim (\"{}\") given the handle of a task of another runtime; the sim "
       "runs only its own tasks, in virtual time, and would not see that task end. Call block_on of the "

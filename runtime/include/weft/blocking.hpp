@@ -25,10 +25,11 @@
 // task stops waiting, and at shutdown; it may return early.
 //
 // Shutdown: calls still queued are dropped (their tasks end with runtime_stopped); running
-// calls get their token cancelled, and the runtime's shutdown waits for them to return, after the
-// tasks' grace, then joins the pool's threads. A call that never returns cannot be stopped (C++
-// cannot stop a thread safely): it keeps shutdown waiting, as a task that never reaches a
-// cancellation point keeps its worker.
+// calls get their token cancelled, after the tasks' grace, and the runtime's shutdown waits for
+// them to return once it has ended every task still alive (so a call blocked in block_on of one
+// of them gets runtime_stopped rather than holding shutdown), then joins the pool's threads. A
+// call that never returns cannot be stopped (C++ cannot stop a thread safely): it keeps shutdown
+// waiting, as a task that never reaches a cancellation point keeps its worker.
 //
 // Metrics (labelled runtime=<name>): weft_blocking_threads (live), weft_blocking_queue_depth
 // (calls waiting for a thread), weft_blocking_tasks_total (calls run), weft_blocking_seconds

@@ -14,7 +14,9 @@
 //   3. stop the reactor and the workers (each finishes the resume it is running) and join them;
 //   4. end every task still alive (one that ignored its cancellation, or never reached a
 //      cancellation point): destroy its frame, so its locals' destructors run, and every await
-//      it sits in unlinks itself from what it waited on (detail/suspension.hpp);
+//      it sits in unlinks itself from what it waited on (detail/suspension.hpp); then wait for
+//      the spawn_blocking calls still running (told to stop in step 3; a call blocked on one
+//      of those tasks gets runtime_stopped now);
 //   5. release the runtime's memory, except records that join handles held outside still
 //      refer to (they are freed when those handles go).
 // A thread blocked in block_on whose task was ended by shutdown gets runtime_stopped. Shutdown
@@ -164,9 +166,10 @@ class runtime {
   }
 
   /// Blocks until the task behind `h` finishes; returns its value or rethrows its exception. The
-  /// task may be of another runtime, except in a weft::testing::sim, whose block_on runs only its
-  /// own tasks (usage_error: block_on of the task's own runtime instead). Refused as block_on of
-  /// a task is (on a worker: usage_error; shut down: runtime_stopped); a refused handle is
+  /// task may be of another runtime, except that a weft::testing::sim's block_on runs only its
+  /// own tasks, and a sim's tasks run only in its own block_on or advance: either way usage_error,
+  /// whatever the task's state (block_on of the task's own runtime instead). Refused as block_on
+  /// of a task is (on a worker: usage_error; shut down: runtime_stopped); a refused handle is
   /// dropped, its task left to run on.
   template <class T>
   T block_on(join_handle<T> h) {

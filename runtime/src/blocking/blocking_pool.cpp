@@ -44,6 +44,10 @@ void stop_pool(runtime_core& core) noexcept {
   if (std::shared_ptr<blocking_pool> p = find_pool(core)) p->stop();
 }
 
+void join_pool(runtime_core& core) noexcept {
+  if (std::shared_ptr<blocking_pool> p = find_pool(core)) p->join();
+}
+
 bool pool_busy(runtime_core& core) noexcept {
   std::shared_ptr<blocking_pool> p = find_pool(core);
   return p && p->busy();
@@ -88,7 +92,8 @@ blocking_pool::blocking_pool(std::size_t max_threads, std::chrono::milliseconds 
 }
 
 blocking_pool::~blocking_pool() {
-  stop();           // (done by shutdown already)
+  stop();  // (both done by shutdown already)
+  join();
   gauges_.clear();  // no collection reads us from here on
   const auto me = std::this_thread::get_id();
   for (auto& t : retired_)
@@ -191,15 +196,20 @@ void blocking_pool::stop() noexcept {
   for (auto& c : dropped) c->drop(std::make_exception_ptr(runtime_stopped()));
   dropped.clear();
   for (auto& c : running) c->request_stop();
-  running.clear();
-  // Wait for the threads: each finishes its call (however long it takes) and exits.
+}
+
+void blocking_pool::join() noexcept {
+  // Wait for the threads: each finishes its call (however long it takes) and exits. After
+  // stop(), so no thread starts meanwhile.
   const bool own_thread = tls_pool == this;
   std::vector<std::thread> to_join;
   {
     std::unique_lock lock(mu_);
+    if (joined_) return;  // (shutdown did; this is the destructor)
     exited_cv_.wait(lock, [&] { return threads_.size() == (own_thread ? 1u : 0u); });
     to_join.swap(retired_);
     if (own_thread) threads_.front().detach();  // the caller's: it exits after its call returns
+    joined_ = true;
   }
   for (auto& t : to_join) t.join();
 }
@@ -216,11 +226,17 @@ void install_blocking_pool(runtime_core& core, std::size_t max_threads, std::chr
     t.pools.emplace_back(&core, std::move(pool));
   }
   try {
-    core.add_hooks({.stop = &stop_pool, .destroy = &destroy_pool, .outside_work = &pool_busy});
+    core.add_hooks({.stop = &stop_pool, .join = &join_pool, .destroy = &destroy_pool, .outside_work = &pool_busy});
   } catch (...) {
     destroy_pool(core);
     throw;
   }
+}
+
+bool on_blocking_thread(const runtime_core& core) noexcept {
+  if (!tls_pool) return false;  // the common case, without the table's lock
+  const std::shared_ptr<blocking_pool> p = find_pool(core);
+  return p.get() == tls_pool;
 }
 
 bool submit_blocking(runtime_core& core, std::shared_ptr<blocking_call_base> call) {

@@ -11,11 +11,14 @@
 //
 // One pool per runtime, made by the runtime's constructor (install_blocking_pool) and found
 // from the runtime's core (a small table: core cannot hold it, areas above core register with
-// it instead). Its part in the runtime's end is a pair of core hooks (runtime_core::add_hooks):
+// it instead). Its part in the runtime's end is a set of core hooks (runtime_core::add_hooks):
 // `stop` at shutdown, after the tasks' grace and before the workers stop (drop the queue with
-// runtime_stopped, cancel the running calls' tokens, join the threads: the workers still run, so
-// a call waiting for a task can finish), `destroy` in ~runtime (free the pool), and
-// `outside_work` (a call queued or running: a sim waits for it before moving its clock).
+// runtime_stopped, cancel the running calls' tokens: the workers still run, so a call told to
+// stop can hand its result to its task), `join` at shutdown's end, once the tasks left were
+// ended (wait for the running calls and join the threads: a call waiting in block_on for a task
+// that only that ending reaches gets runtime_stopped then, instead of holding shutdown forever),
+// `destroy` in ~runtime (free the pool), and `outside_work` (a call queued or running: a sim
+// waits for it before moving its clock).
 //
 // Thread safety: every member from any thread; `mu_` guards the queue, the threads and the
 // counts. Metrics callbacks take `mu_` under the registry's lock; nothing here calls into the
@@ -53,9 +56,12 @@ class blocking_pool : public std::enable_shared_from_this<blocking_pool> {
   /// False once stopped. Throws std::system_error if no thread can be started and none runs.
   bool submit(std::shared_ptr<blocking_call_base> call);
   /// Shutdown: refuses new calls, ends the queued ones with runtime_stopped, cancels the
-  /// running ones' tokens, and waits for every thread to exit. Idempotent. Called from one of
-  /// the pool's own threads (a call shutting its runtime down), it does not wait for that one.
+  /// running ones' tokens. Does not wait for them (join). Idempotent.
   void stop() noexcept;
+  /// After stop(), once shutdown has ended the tasks: waits for every thread to exit (each
+  /// finishes its call first). Idempotent. Called from one of the pool's own threads (a call
+  /// shutting its runtime down), it does not wait for that one.
+  void join() noexcept;
   /// Whether a call is queued or running (its task will be woken when it ends).
   bool busy() const noexcept;
 
@@ -76,11 +82,16 @@ class blocking_pool : public std::enable_shared_from_this<blocking_pool> {
   std::vector<std::thread> retired_;                          // exited (or exiting): to join
   std::size_t idle_ = 0;                                      // live threads waiting for a call
   bool stopping_ = false;
+  bool joined_ = false;  // join() has waited for the threads
 
   metrics::owned<metrics::counter> tasks_;
   metrics::owned<metrics::histogram> seconds_;
   std::vector<metrics::callback_handle> gauges_;
 };
+
+/// Whether the calling thread is one of the blocking threads of the runtime `core` (a sim's
+/// block_on and advance refuse them: the sim's driver may be waiting for their call).
+bool on_blocking_thread(const runtime_core& core) noexcept;
 
 /// Makes the pool of the runtime `core` and registers its hooks with core (runtime.cpp).
 void install_blocking_pool(runtime_core& core, std::size_t max_threads, std::chrono::milliseconds keep_alive,

@@ -84,6 +84,12 @@ void runtime_core::run_stop_hooks() noexcept {
     if (h.stop) h.stop(*this);
 }
 
+void runtime_core::run_join_hooks() noexcept {
+  std::lock_guard lock(hooks_mu_);
+  for (const auto& h : hooks_)
+    if (h.join) h.join(*this);
+}
+
 bool runtime_core::outside_work_pending() noexcept {
   std::lock_guard lock(hooks_mu_);
   for (const auto& h : hooks_)

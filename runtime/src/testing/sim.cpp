@@ -5,7 +5,9 @@
 
 #include <fmt/format.h>
 
+#include <weft/errors.hpp>
 #include <weft/time/detail/deadline.hpp>
+#include "blocking/blocking_pool.hpp"
 #include "testing/sim_driver.hpp"
 
 namespace weft::testing {
@@ -44,6 +46,13 @@ void sim::advance(std::chrono::nanoseconds d) {
   if (d < std::chrono::nanoseconds::zero())
     throw std::invalid_argument("weft::testing::sim::advance: a negative duration (" + std::to_string(d.count()) +
                                 " ns): virtual time only moves forward");
+  // As block_on (runtime::check_block_on): the driver may be waiting for this very call.
+  if (detail::on_blocking_thread(core()))
+    throw usage_error(
+        fmt::format("weft::testing::sim::advance of sim \"{}\" called from one of its spawn_blocking calls; the thread "
+                    "driving the sim waits for that call to return, and advance would wait for that thread (deadlock). "
+                    "Advance the sim from the thread that drives it, or from one of its tasks",
+                    name()));
   if (core().stopped.load(std::memory_order_acquire)) throw runtime_stopped();
   driver_->advance(detail::saturating_ns(d));
 }

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <coroutine>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -17,6 +18,8 @@
 #include <weft/spawn.hpp>
 #include <weft/time.hpp>
 
+#include "../../support/lifetime.hpp"
+#include "../../support/race.hpp"
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
 
@@ -203,6 +206,103 @@ TEST_CASE("shutdown drops queued blocking calls and stops the running ones throu
     CHECK_THROWS_AS(weft::spawn_blocking(rt, [] { return 1; }), weft::runtime_stopped);
   }
   CHECK_FALSE(queued_ran.load());
+}
+
+namespace {
+
+/// An await weft does not know (a callback API wrapped by hand): not a cancellation point, and
+/// never resumed. Shutdown's cancellation does not reach it; only its last step, which destroys
+/// the frames still alive, ends a task waiting here.
+struct never_resumed {
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<>) const noexcept {}
+  void await_resume() const noexcept {}
+};
+
+/// Waits (block_on) for a task that reaches `never_resumed` once it has set `started`; what the
+/// block_on ended with: 1 runtime_stopped, 0 anything else.
+int block_on_never_resumed(weft::runtime& rt, std::atomic<bool>& started, weft::test::lifetime_counter& c) {
+  try {
+    rt.block_on([](std::atomic<bool>& started, weft::test::tracked) -> task<void> {
+      started.store(true);
+      started.notify_all();
+      co_await never_resumed{};
+    }(started, weft::test::tracked(c)));
+  } catch (const weft::runtime_stopped&) {
+    return 1;
+  } catch (...) {
+  }
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("shutdown ends a task a running blocking call waits for before it waits for that call",
+          "[blocking][lifecycle]") {
+  // The call waits in block_on for a task that no cancellation reaches. Shutdown must end that
+  // task (its last step) before it waits for the pool's threads: the other way round, the call
+  // waits for the task and shutdown for the call, forever.
+  weft::test::watchdog wd("shutdown with a blocking call waiting for a task");
+  weft::test::lifetime_counter c;
+  std::atomic<bool> started{false};
+  std::atomic<int> outcome{-1};
+  {
+    weft::runtime rt({.workers = 1, .shutdown_grace = 0ms});
+    weft::spawn_blocking(rt, [&] { outcome = block_on_never_resumed(rt, started, c); }).detach();
+    started.wait(false);  // the task runs: the call is registered as its waiter (block_on did that first)
+    rt.shutdown();
+    CHECK(outcome.load() == 1);  // the call returned before shutdown did, with runtime_stopped
+    CHECK(c.alive() == 0);       // the task's frame was destroyed
+  }
+}
+
+TEST_CASE("a blocking call waiting for a task races shutdown", "[blocking][lifecycle][race]") {
+  // Each round a fresh runtime, shut down from another thread while a blocking call starts a
+  // block_on of a task that no cancellation reaches (half of the rounds: the shutdown waits
+  // until the call is about to block_on; the others race spawn_blocking itself):
+  // spawn_blocking throws runtime_stopped, or the call is dropped unrun, or it runs and its
+  // block_on throws runtime_stopped (refused at once, or its task ended by the shutdown). Never
+  // anything else, no hang, every frame destroyed.
+  weft::test::watchdog wd("blocking calls waiting for tasks race shutdown");
+  int wrong = 0, leaked_rounds = 0, ran = 0;
+  for (int round = 0; round < 200; ++round) {
+    weft::test::lifetime_counter c;
+    std::atomic<bool> calling{false}, started{false};
+    std::atomic<int> outcome{-1};
+    {
+      weft::runtime rt({.workers = 1, .shutdown_grace = round / 2 % 2 ? 0ms : 10ms});
+      const bool at_block_on = round % 2 == 0;
+      weft::test::race(
+          [&] {
+            if (at_block_on)
+              while (!calling.load()) std::this_thread::yield();
+            rt.shutdown();
+          },
+          [&] {
+            try {
+              weft::spawn_blocking(rt, [&] {
+                calling = true;
+                outcome = block_on_never_resumed(rt, started, c);
+              }).detach();
+            } catch (const weft::runtime_stopped&) {
+              outcome = 1;
+              calling = true;
+            } catch (...) {
+              outcome = 0;
+              calling = true;
+            }
+          });
+      rt.shutdown();  // (waits for the racing one)
+      ran += started.load();
+    }
+    // The call ran and returned within the shutdown, or was dropped, or never submitted.
+    const int o = outcome.load();
+    wrong += o == 0;
+    leaked_rounds += c.alive() != 0;
+  }
+  INFO(ran << " rounds with the task started");
+  CHECK(wrong == 0);
+  CHECK(leaked_rounds == 0);
 }
 
 TEST_CASE("a blocking call may shut its own runtime down", "[blocking][lifecycle]") {

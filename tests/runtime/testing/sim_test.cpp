@@ -479,6 +479,161 @@ TEST_CASE("a sim refusing block_on of another runtime's task races that runtime'
   CHECK(leaked_rounds == 0);
 }
 
+TEST_CASE("a runtime with threads refuses block_on of a sim's task whether it finished or not", "[sim][misuse][join]") {
+  // Nothing but the sim's own block_on or advance runs its tasks: a plain thread blocked in
+  // another runtime's block_on would wait for a task nobody drives. Refused whatever the
+  // task's state (one rule, not one that depends on whether the sim ran meanwhile); the handle
+  // is dropped and the task stays the sim's, detached.
+  sim s{{.seed = 17}};
+  weft::runtime rt({.workers = 1});
+  weft::event go;
+  weft::join_handle<int> h = s.spawn(seven_after(go));
+  SECTION("finished") {
+    go.set();
+    s.advance(0s);  // the sim runs it to its end
+    CHECK(h.done());
+  }
+  SECTION("never run") { CHECK_FALSE(h.done()); }
+  std::string what;
+  try {
+    (void)rt.block_on(std::move(h));
+  } catch (const weft::usage_error& e) {
+    what = e.what();
+  }
+  CHECK(what.find("weft::testing::sim") != std::string::npos);
+  CHECK(what.find("block_on of the sim") != std::string::npos);  // says what works instead
+  // What the message suggests: the sim's own block_on of its task's handle.
+  go.set();
+  auto again = s.spawn(seven_after(go));
+  const int v = s.block_on(std::move(again));
+  CHECK(v == 7);
+  const int own = rt.block_on(rt.spawn([]() -> task<int> { co_return 8; }()));
+  CHECK(own == 8);  // the runtime still joins its own tasks
+}
+
+TEST_CASE("a runtime refusing block_on of a sim's task races the runtime's shutdown and the sim's",
+          "[sim][misuse][lifecycle][race]") {
+  // From a plain thread, while the runtime (odd rounds) or the sim shuts down on another: the
+  // call throws usage_error, or runtime_stopped if the runtime stopped first; never anything
+  // else, never a hang, and every frame is destroyed once (the sim ends its task).
+  int wrong = 0, refused = 0, stopped = 0, leaked_rounds = 0;
+  for (int round = 0; round < 200; ++round) {
+    weft::test::lifetime_counter c;
+    {
+      weft::event go;
+      sim s{{.seed = static_cast<std::uint64_t>(round)}};
+      weft::runtime rt({.workers = 1, .shutdown_grace = 0ms});
+      weft::join_handle<int> h = s.spawn([](weft::event& go, weft::test::tracked) -> task<int> {
+        co_await go.wait();
+        co_return 7;
+      }(go, weft::test::tracked(c)));
+      const bool end_runtime = round % 2 != 0;
+      weft::test::race([&] { end_runtime ? rt.shutdown() : s.shutdown(); },
+                       [&] {
+                         try {
+                           (void)rt.block_on(std::move(h));
+                           ++wrong;
+                         } catch (const weft::usage_error&) {
+                           ++refused;
+                         } catch (const weft::runtime_stopped&) {
+                           ++stopped;
+                           wrong += !end_runtime;
+                         } catch (...) {
+                           ++wrong;
+                         }
+                       });
+    }
+    leaked_rounds += c.alive() != 0;
+  }
+  INFO(refused << " refused, " << stopped << " stopped");
+  CHECK(wrong == 0);
+  CHECK(refused + stopped == 200);
+  CHECK(leaked_rounds == 0);
+}
+
+TEST_CASE("a sim's spawn_blocking function that calls the sim's block_on or advance gets usage_error",
+          "[sim][blocking][misuse]") {
+  // The thread driving the sim waits for the blocking call to return (it holds the sim's
+  // driver while it does); a block_on or advance of the same sim from the call would wait for
+  // that driver: a deadlock. Refused, always, with what to do instead; the call goes on and
+  // its task gets what it returns.
+  sim s{{.seed = 18}};
+  auto refusal = [&s](bool advance) {
+    try {
+      if (advance)
+        s.advance(1s);
+      else
+        (void)s.block_on([]() -> task<int> { co_return 1; }());
+    } catch (const weft::usage_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("not refused");
+  };
+  const auto [block_on_what, advance_what] = s.block_on([](auto refusal) -> task<std::pair<std::string, std::string>> {
+    co_return co_await weft::spawn_blocking([refusal] { return std::pair{refusal(false), refusal(true)}; });
+  }(refusal));
+  CHECK(block_on_what.find("spawn_blocking") != std::string::npos);
+  CHECK(block_on_what.find("co_await") != std::string::npos);  // says what to do instead
+  CHECK(advance_what.find("spawn_blocking") != std::string::npos);
+  CHECK(s.now() == s.start());  // the refused advance moved nothing
+  // spawn_blocking(s, fn) from outside: the same thread kind, the same refusal.
+  auto h = weft::spawn_blocking(s, [refusal] { return refusal(false); });
+  const std::string outside_what = s.block_on(std::move(h));
+  CHECK(outside_what.find("spawn_blocking") != std::string::npos);
+  // Another runtime's blocking thread, or a plain one, may still block on the sim.
+  weft::runtime rt({.workers = 1});
+  const int other =
+      rt.block_on(weft::spawn_blocking(rt, [&s] { return s.block_on([]() -> task<int> { co_return 4; }()); }));
+  CHECK(other == 4);
+}
+
+TEST_CASE("a sim's blocking call refused block_on races the sim's shutdown", "[sim][blocking][lifecycle][race]") {
+  // The driver waits for the blocking call, which calls the sim's block_on just as another
+  // thread shuts the sim down: the call's block_on throws usage_error (or runtime_stopped if the
+  // shutdown came first); the driver's block_on returns the call's answer or throws
+  // runtime_stopped. No hang, no frame left.
+  int wrong = 0, leaked_rounds = 0, answered = 0;
+  for (int round = 0; round < 200; ++round) {
+    weft::test::lifetime_counter c;
+    {
+      sim s{{.seed = static_cast<std::uint64_t>(round), .runtime = {.shutdown_grace = 0ms}}};
+      std::atomic<bool> calling{false};
+      auto call = [&s, &c, &calling]() -> int {
+        calling.store(true);
+        try {
+          (void)s.block_on([](weft::test::tracked) -> task<int> { co_return 1; }(weft::test::tracked(c)));
+          return 0;
+        } catch (const weft::usage_error&) {
+          return 1;
+        } catch (const weft::runtime_stopped&) {
+          return 2;
+        } catch (...) {
+          return 0;
+        }
+      };
+      std::thread stopper([&] {
+        while (!calling.load()) std::this_thread::yield();  // (the call always starts: nothing stops the pool before)
+        s.shutdown();
+      });
+      try {
+        const int r = s.block_on([](auto call, weft::test::tracked) -> task<int> {
+          co_return co_await weft::spawn_blocking(call);
+        }(call, weft::test::tracked(c)));
+        wrong += r == 0;
+        ++answered;
+      } catch (const weft::runtime_stopped&) {
+      } catch (...) {
+        ++wrong;
+      }
+      stopper.join();
+    }
+    leaked_rounds += c.alive() != 0;
+  }
+  INFO(answered << " answered");
+  CHECK(wrong == 0);
+  CHECK(leaked_rounds == 0);
+}
+
 TEST_CASE("hung tasks and dump_tasks measure suspension in virtual time", "[sim][stall]") {
   sim s{{.seed = 12, .runtime = {.stall = {.hang_threshold = 30s}}}};
   weft::event gate;

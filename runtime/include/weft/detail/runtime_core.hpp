@@ -70,6 +70,9 @@ class runtime_core {
   struct area_hooks {
     /// Shutdown, once the tasks had their grace and before the workers stop: stop driving tasks.
     void (*stop)(runtime_core&) noexcept = nullptr;
+    /// Shutdown, after every task left was ended: wait for what the area still runs outside the
+    /// workers (the blocking calls, which may have waited for one of those tasks).
+    void (*join)(runtime_core&) noexcept = nullptr;
     /// ~runtime, after every task is gone: free what the area keeps for this runtime.
     void (*destroy)(runtime_core&) noexcept = nullptr;
     /// Whether the area has work running outside the workers that wakes a task when it ends (a
@@ -79,6 +82,7 @@ class runtime_core {
   };
   void add_hooks(area_hooks h);
   void run_stop_hooks() noexcept;
+  void run_join_hooks() noexcept;
   void run_destroy_hooks() noexcept;
   bool outside_work_pending() noexcept;
 

@@ -52,11 +52,16 @@
 // Tasks of other runtimes. block_on of the join_handle of another runtime's task throws
 // usage_error (the handle is dropped): the sim runs only its own tasks and would not see that
 // one end. Join it with its own runtime's block_on, or co_await it in a task of a sim with
-// wait_for_outside (its end wakes the sim as any outside wake does).
+// wait_for_outside (its end wakes the sim as any outside wake does). The other way round, another
+// runtime's block_on of the handle of a sim's task throws usage_error too (the handle is
+// dropped): nothing would run the task while that thread waits. Use the sim's block_on.
 //
 // Thread safety: as weft::runtime, except that block_on and advance() run the tasks on the
 // calling thread: one thread at a time drives a sim (a second waits for the first). As every
-// runtime's, block_on is refused in a task (of the sim, or of any runtime: usage_error).
+// runtime's, block_on is refused in a task (of the sim, or of any runtime: usage_error). A
+// spawn_blocking call of the sim may not block_on or advance the sim either (usage_error): the
+// thread driving the sim is waiting for that call. Another runtime's blocking threads and plain
+// threads may.
 // shutdown() and the destructor may come from any thread but a task of the sim; the destructor
 // cancels every task and runs their unwinding (shutdown_grace is virtual time here).
 
