@@ -16,11 +16,14 @@
 #include <weft/yield.hpp>
 
 #include "../../support/lifetime.hpp"
+#include "../../support/outcome.hpp"
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
 
 using weft::join_handle;
 using weft::task;
+using weft::test::join_outcome;
+using weft::test::outcome;
 
 namespace {
 
@@ -289,20 +292,6 @@ void end_with_a_task_waiting(weft::runtime& far) {
   far.shutdown();
 }
 
-// Awaits `h` and says how: 1 its value, 2 runtime_stopped, 3 cancelled_error, 4 anything else.
-task<int> join_outcome(join_handle<int> h) {
-  try {
-    co_await h;
-    co_return 1;
-  } catch (const weft::runtime_stopped&) {
-    co_return 2;
-  } catch (const weft::cancelled_error&) {
-    co_return 3;
-  } catch (...) {
-  }
-  co_return 4;
-}
-
 }  // namespace
 
 TEST_CASE("a task waiting for another runtime's task that shutdown ends gets runtime_stopped",
@@ -315,11 +304,11 @@ TEST_CASE("a task waiting for another runtime's task that shutdown ends gets run
   weft::runtime near({.workers = 1});
   auto far = one_worker_runtime();
   weft::event never;
-  join_handle<int> joiner = near.spawn(join_outcome(far->spawn(after(never))));
+  join_handle<outcome> joiner = near.spawn(join_outcome(far->spawn(after(never))));
   weft::test::wait_suspended(*far, 1);
   weft::test::wait_suspended(near, 1);  // in the child's join word
   end_with_a_task_waiting(*far);
-  CHECK(near.block_on(std::move(joiner)) == 2);
+  CHECK(near.block_on(std::move(joiner)) == outcome::stopped);
   far.reset();
 }
 
@@ -339,7 +328,7 @@ TEST_CASE("awaiting the handle of a task that its runtime's shutdown ended throw
   CHECK_FALSE(child.done());
   child.cancel();
   CHECK_FALSE(child.done());
-  CHECK(near.block_on(join_outcome(std::move(child))) == 2);
+  CHECK(near.block_on(join_outcome(std::move(child))) == outcome::stopped);
 }
 
 TEST_CASE("the handle of a task that its runtime's shutdown ended is dropped or joined from a plain thread",
@@ -401,7 +390,7 @@ TEST_CASE("a joiner woken by its cancellation is runnable until it runs whoever 
   weft::runtime rt({.workers = 1, .stall = {.max_replacements = 0, .on_stall = [](const weft::stall_report&) {}}});
   join_handle<int> child = rt.spawn(after(never));
   weft::test::wait_suspended(rt, 1);  // at its event: in no deque, so the joiner cannot run it inline
-  join_handle<int> joiner = rt.spawn(join_outcome(std::move(child)), {.name = "joiner"});
+  join_handle<outcome> joiner = rt.spawn(join_outcome(std::move(child)), {.name = "joiner"});
   weft::test::wait_suspended(rt, 2);  // in the child's join word
   SECTION("from a plain thread, while the worker is busy") {
     std::atomic<bool> holding{false}, release{false};
@@ -413,12 +402,12 @@ TEST_CASE("a joiner woken by its cancellation is runnable until it runs whoever 
     rt.block_on(std::move(hold));
   }
   SECTION("from a task on the joiner's worker") {
-    const auto seen = rt.block_on([](weft::runtime& rt, join_handle<int>& j) -> task<std::string> {
+    const auto seen = rt.block_on([](weft::runtime& rt, join_handle<outcome>& j) -> task<std::string> {
       j.cancel();
       co_return state_of(rt, "joiner");  // queued behind us on our worker
     }(rt, joiner));
     CHECK(seen == "runnable");
   }
-  CHECK(rt.block_on(std::move(joiner)) == 3);  // join_outcome: cancelled
+  CHECK(rt.block_on(std::move(joiner)) == outcome::cancelled);
   never.set();
 }

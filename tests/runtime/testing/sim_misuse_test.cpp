@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -17,11 +16,13 @@
 #include <weft/sync/event.hpp>
 
 #include "../../support/lifetime.hpp"
+#include "../../support/outcome.hpp"
 #include "../../support/race.hpp"
 #include "../../support/suspended.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;
+using weft::test::outcome;
 using weft::testing::sim;
 
 TEST_CASE("a sim refuses what would deadlock or make no sense", "[sim]") {
@@ -64,6 +65,42 @@ task<int> seven_after(weft::event& go) {
   co_return 7;
 }
 
+struct race_tally {
+  int refused = 0, stopped = 0, wrong = 0, leaked_rounds = 0;
+};
+
+// 200 rounds of block_on, by a sim (sim_calls) or a runtime with threads, of the handle of the
+// other one's task, which waits (its frame counted), from a plain thread while the caller (odd
+// rounds) or the task's runtime shuts down on another: usage_error, or runtime_stopped if the
+// caller stopped first; anything else is wrong.
+race_tally refusals_racing_shutdown(bool sim_calls) {
+  race_tally tally;
+  for (int round = 0; round < 200; ++round) {
+    weft::test::lifetime_counter c;
+    {
+      weft::event go;
+      sim s{{.seed = static_cast<std::uint64_t>(round)}};
+      weft::runtime rt({.workers = 1, .shutdown_grace = 0ms});
+      weft::runtime& caller = sim_calls ? static_cast<weft::runtime&>(s) : rt;
+      weft::runtime& owner = sim_calls ? rt : static_cast<weft::runtime&>(s);
+      weft::join_handle<int> h = owner.spawn([](weft::event& go, weft::test::tracked) -> task<int> {
+        co_await go.wait();
+        co_return 7;
+      }(go, weft::test::tracked(c)));
+      const bool end_caller = round % 2 != 0;
+      weft::test::race([&] { (end_caller ? caller : owner).shutdown(); },
+                       [&] {
+                         const outcome o = weft::test::outcome_of([&] { return caller.block_on(std::move(h)); });
+                         tally.refused += o == outcome::refused;
+                         tally.stopped += o == outcome::stopped;
+                         tally.wrong += o != outcome::refused && !(o == outcome::stopped && end_caller);
+                       });
+    }
+    tally.leaked_rounds += c.alive() != 0;
+  }
+  return tally;
+}
+
 }  // namespace
 
 TEST_CASE("a sim refuses block_on of another runtime's task whether it finished or not", "[sim][misuse][join]") {
@@ -80,12 +117,7 @@ TEST_CASE("a sim refuses block_on of another runtime's task whether it finished 
     while (!h.done()) std::this_thread::yield();
   }
   SECTION("still waiting") { weft::test::wait_suspended(far, 1); }
-  std::string what;
-  try {
-    (void)s.block_on(std::move(h));
-  } catch (const weft::usage_error& e) {
-    what = e.what();
-  }
+  const std::string what = weft::test::refusal([&] { return s.block_on(std::move(h)); });
   CHECK(what.find("another runtime") != std::string::npos);
   CHECK(what.find("co_await") != std::string::npos);  // says what to do instead
   go.set();
@@ -109,36 +141,9 @@ TEST_CASE("a sim refusing block_on of another runtime's task races that runtime'
   // The refusal drops the handle (detaching the task) while the task's runtime ends it, or while
   // the sim shuts down (then block_on may throw runtime_stopped first). No other outcome, every
   // frame destroyed once (LeakSanitizer: no record or core left).
-  int wrong = 0, leaked_rounds = 0;
-  for (int round = 0; round < 200; ++round) {
-    weft::test::lifetime_counter c;
-    {
-      weft::event go;
-      sim s{{.seed = static_cast<std::uint64_t>(round)}};
-      auto far = std::make_unique<weft::runtime>(weft::runtime_options{.workers = 1, .shutdown_grace = 0ms});
-      weft::join_handle<int> h = far->spawn([](weft::event& go, weft::test::tracked) -> task<int> {
-        co_await go.wait();
-        co_return 7;
-      }(go, weft::test::tracked(c)));
-      const bool end_sim = round % 2 != 0;
-      weft::test::race([&] { end_sim ? s.shutdown() : far->shutdown(); },
-                       [&] {
-                         try {
-                           (void)s.block_on(std::move(h));
-                           ++wrong;
-                         } catch (const weft::usage_error&) {
-                         } catch (const weft::runtime_stopped&) {
-                           wrong += !end_sim;
-                         } catch (...) {
-                           ++wrong;
-                         }
-                       });
-      far.reset();
-    }
-    leaked_rounds += c.alive() != 0;
-  }
-  CHECK(wrong == 0);
-  CHECK(leaked_rounds == 0);
+  const race_tally r = refusals_racing_shutdown(true);
+  CHECK(r.wrong == 0);
+  CHECK(r.leaked_rounds == 0);
 }
 
 TEST_CASE("a runtime with threads refuses block_on of a sim's task whether it finished or not", "[sim][misuse][join]") {
@@ -156,12 +161,7 @@ TEST_CASE("a runtime with threads refuses block_on of a sim's task whether it fi
     CHECK(h.done());
   }
   SECTION("never run") { CHECK_FALSE(h.done()); }
-  std::string what;
-  try {
-    (void)rt.block_on(std::move(h));
-  } catch (const weft::usage_error& e) {
-    what = e.what();
-  }
+  const std::string what = weft::test::refusal([&] { return rt.block_on(std::move(h)); });
   CHECK(what.find("weft::testing::sim") != std::string::npos);
   CHECK(what.find("block_on of the sim") != std::string::npos);  // says what works instead
   // What the message suggests: the sim's own block_on of its task's handle.
@@ -178,37 +178,9 @@ TEST_CASE("a runtime refusing block_on of a sim's task races the runtime's shutd
   // From a plain thread, while the runtime (odd rounds) or the sim shuts down on another: the
   // call throws usage_error, or runtime_stopped if the runtime stopped first; never anything
   // else, never a hang, and every frame is destroyed once (the sim ends its task).
-  int wrong = 0, refused = 0, stopped = 0, leaked_rounds = 0;
-  for (int round = 0; round < 200; ++round) {
-    weft::test::lifetime_counter c;
-    {
-      weft::event go;
-      sim s{{.seed = static_cast<std::uint64_t>(round)}};
-      weft::runtime rt({.workers = 1, .shutdown_grace = 0ms});
-      weft::join_handle<int> h = s.spawn([](weft::event& go, weft::test::tracked) -> task<int> {
-        co_await go.wait();
-        co_return 7;
-      }(go, weft::test::tracked(c)));
-      const bool end_runtime = round % 2 != 0;
-      weft::test::race([&] { end_runtime ? rt.shutdown() : s.shutdown(); },
-                       [&] {
-                         try {
-                           (void)rt.block_on(std::move(h));
-                           ++wrong;
-                         } catch (const weft::usage_error&) {
-                           ++refused;
-                         } catch (const weft::runtime_stopped&) {
-                           ++stopped;
-                           wrong += !end_runtime;
-                         } catch (...) {
-                           ++wrong;
-                         }
-                       });
-    }
-    leaked_rounds += c.alive() != 0;
-  }
-  INFO(refused << " refused, " << stopped << " stopped");
-  CHECK(wrong == 0);
-  CHECK(refused + stopped == 200);
-  CHECK(leaked_rounds == 0);
+  const race_tally r = refusals_racing_shutdown(false);
+  INFO(r.refused << " refused, " << r.stopped << " stopped");
+  CHECK(r.wrong == 0);
+  CHECK(r.refused + r.stopped == 200);
+  CHECK(r.leaked_rounds == 0);
 }
