@@ -19,6 +19,7 @@
 #include <weft/time.hpp>
 
 #include "../../support/lifetime.hpp"
+#include "../../support/metric.hpp"
 #include "../../support/outcome.hpp"
 #include "../../support/race.hpp"
 #include "../../support/suspended.hpp"
@@ -26,6 +27,7 @@
 
 using namespace std::chrono_literals;
 using weft::task;
+using weft::test::metric;
 using weft::test::outcome;
 
 namespace {
@@ -56,12 +58,6 @@ void wait_for_stop(const weft::cancel_token& stop) {
   gate g;
   auto reg = stop.on_cancel([&g] { g.open(); });
   g.wait();
-}
-
-double metric(weft::runtime& rt, const char* name) {
-  auto snap = rt.metrics().snapshot();
-  const auto* s = snap.find(name, {{"runtime", rt.name()}});
-  return s ? s->value : -1;
 }
 
 void wait_metric(weft::runtime& rt, const char* name, double v) {

@@ -10,26 +10,18 @@
 
 #include <catch2/catch.hpp>
 
-#include <weft/metrics/registry.hpp>
 #include <weft/spawn.hpp>
 #include <weft/stall.hpp>
 #include <weft/sync/event.hpp>
 #include <weft/time.hpp>
 #include <weft/yield.hpp>
 
+#include "../../support/metric.hpp"
+
 using namespace std::chrono_literals;
 using weft::task;
+using weft::test::metric;
 using weft::testing::sim;
-
-namespace {
-
-double metric(weft::runtime& rt, const char* name) {
-  auto snap = rt.metrics().snapshot();
-  if (auto* s = snap.find(name, {{"runtime", rt.name()}})) return s->value;
-  return -1;
-}
-
-}  // namespace
 
 TEST_CASE("advance inside a task stretches its dispatch: the stall detector sees it, timers fire after",
           "[sim][stall]") {
