@@ -16,6 +16,7 @@
 #include <weft/yield.hpp>
 
 #include "../support/lifetime.hpp"
+#include "../support/outcome.hpp"
 #include "../support/watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -25,11 +26,8 @@ TEST_CASE("block_on from one of the runtime's own workers throws usage_error", "
   weft::runtime rt({.workers = 1});
   bool threw = false;
   rt.block_on([&]() -> task<void> {
-    try {
-      rt.block_on([]() -> task<void> { co_return; }());
-    } catch (const weft::usage_error& e) {
-      threw = std::string(e.what()).find("deadlock") != std::string::npos;
-    }
+    const std::string what = weft::test::refusal([&] { rt.block_on([]() -> task<void> { co_return; }()); });
+    threw = what.find("deadlock") != std::string::npos;
     co_return;
   }());
   CHECK(threw);
@@ -50,16 +48,8 @@ TEST_CASE("block_on from a worker of another runtime throws usage_error for a ta
   std::string for_task, for_handle;
   b.block_on([](weft::runtime& a, task<int> t, weft::join_handle<int> h, std::string& for_task,
                 std::string& for_handle) -> task<void> {
-    try {
-      (void)a.block_on(std::move(t));
-    } catch (const weft::usage_error& e) {
-      for_task = e.what();
-    }
-    try {
-      (void)a.block_on(std::move(h));
-    } catch (const weft::usage_error& e) {
-      for_handle = e.what();
-    }
+    for_task = weft::test::refusal([&] { return a.block_on(std::move(t)); });
+    for_handle = weft::test::refusal([&] { return a.block_on(std::move(h)); });
     co_return;
   }(a, counted(ran), a.spawn(counted(ran)), for_task, for_handle));
   // The message says what to do instead.
@@ -79,16 +69,8 @@ TEST_CASE("run() from a task, of its own runtime or of another, throws usage_err
   weft::runtime b({.workers = 1, .name = "b"});
   std::string own, other;
   b.block_on([](weft::runtime& a, weft::runtime& b, std::string& own, std::string& other) -> task<void> {
-    try {
-      b.run();
-    } catch (const weft::usage_error& e) {
-      own = e.what();
-    }
-    try {
-      a.run();
-    } catch (const weft::usage_error& e) {
-      other = e.what();
-    }
+    own = weft::test::refusal([&] { b.run(); });
+    other = weft::test::refusal([&] { a.run(); });
     co_return;
   }(a, b, own, other));
   CHECK(own.find("its own workers") != std::string::npos);

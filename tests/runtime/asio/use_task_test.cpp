@@ -2,8 +2,6 @@
 // deadlines, help-first joins, descriptors).
 #include <weft/asio/use_task.hpp>
 
-#include <dirent.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -26,6 +24,7 @@
 #include <weft/weft.hpp>
 
 #include "../../support/lifetime.hpp"
+#include "../../support/process.hpp"
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
 #include "net_support.hpp"
@@ -36,6 +35,7 @@ using namespace std::chrono_literals;
 using weft::task;
 using weft::test::loopback;
 using weft::test::open_fds;
+using weft::test::threads;
 
 namespace {
 
@@ -54,17 +54,6 @@ task<std::string> send_and_receive(weft::executor ex, tcp::endpoint ep, std::str
   std::string reply(msg.size(), '\0');
   co_await net::async_read(s, net::buffer(reply), weft::use_task);
   co_return reply;
-}
-
-// The process's threads (/proc/self/task).
-std::size_t threads() {
-  std::size_t n = 0;
-  if (DIR* d = ::opendir("/proc/self/task")) {
-    while (const dirent* e = ::readdir(d))
-      if (e->d_name[0] != '.') ++n;
-    ::closedir(d);
-  }
-  return n;
 }
 
 // Waits on `t`; its frame counted by `tracked`'s counter.

@@ -19,12 +19,16 @@
 #include <weft/time.hpp>
 
 #include "../../support/lifetime.hpp"
+#include "../../support/metric.hpp"
+#include "../../support/outcome.hpp"
 #include "../../support/race.hpp"
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;
+using weft::test::metric;
+using weft::test::outcome;
 
 namespace {
 
@@ -54,12 +58,6 @@ void wait_for_stop(const weft::cancel_token& stop) {
   gate g;
   auto reg = stop.on_cancel([&g] { g.open(); });
   g.wait();
-}
-
-double metric(weft::runtime& rt, const char* name) {
-  auto snap = rt.metrics().snapshot();
-  const auto* s = snap.find(name, {{"runtime", rt.name()}});
-  return s ? s->value : -1;
 }
 
 void wait_metric(weft::runtime& rt, const char* name, double v) {
@@ -219,20 +217,16 @@ struct never_resumed {
   void await_resume() const noexcept {}
 };
 
-/// Waits (block_on) for a task that reaches `never_resumed` once it has set `started`; what the
-/// block_on ended with: 1 runtime_stopped, 0 anything else.
-int block_on_never_resumed(weft::runtime& rt, std::atomic<bool>& started, weft::test::lifetime_counter& c) {
-  try {
+/// Waits (block_on) for a task that reaches `never_resumed` once it has set `started`: how the
+/// block_on ended.
+outcome block_on_never_resumed(weft::runtime& rt, std::atomic<bool>& started, weft::test::lifetime_counter& c) {
+  return weft::test::outcome_of([&] {
     rt.block_on([](std::atomic<bool>& started, weft::test::tracked) -> task<void> {
       started.store(true);
       started.notify_all();
       co_await never_resumed{};
     }(started, weft::test::tracked(c)));
-  } catch (const weft::runtime_stopped&) {
-    return 1;
-  } catch (...) {
-  }
-  return 0;
+  });
 }
 
 }  // namespace
@@ -244,15 +238,14 @@ TEST_CASE("shutdown ends a task a running blocking call waits for before it wait
   // waits for the task and shutdown for the call, forever.
   weft::test::watchdog wd("shutdown with a blocking call waiting for a task");
   weft::test::lifetime_counter c;
-  std::atomic<bool> started{false};
-  std::atomic<int> outcome{-1};
+  std::atomic<bool> started{false}, stopped{false};
   {
     weft::runtime rt({.workers = 1, .shutdown_grace = 0ms});
-    weft::spawn_blocking(rt, [&] { outcome = block_on_never_resumed(rt, started, c); }).detach();
+    weft::spawn_blocking(rt, [&] { stopped = block_on_never_resumed(rt, started, c) == outcome::stopped; }).detach();
     started.wait(false);  // the task runs: the call is registered as its waiter (block_on did that first)
     rt.shutdown();
-    CHECK(outcome.load() == 1);  // the call returned before shutdown did, with runtime_stopped
-    CHECK(c.alive() == 0);       // the task's frame was destroyed
+    CHECK(stopped.load());  // the call returned before shutdown did, with runtime_stopped
+    CHECK(c.alive() == 0);  // the task's frame was destroyed
   }
 }
 
@@ -268,7 +261,7 @@ TEST_CASE("a blocking call waiting for a task races shutdown", "[blocking][lifec
   for (int round = 0; round < 200; ++round) {
     weft::test::lifetime_counter c;
     std::atomic<bool> calling{false}, started{false};
-    std::atomic<int> outcome{-1};
+    std::atomic<bool> ended_wrong{false};  // spawn_blocking or the call's block_on: not runtime_stopped
     {
       weft::runtime rt({.workers = 1, .shutdown_grace = round / 2 % 2 ? 0ms : 10ms});
       const bool at_block_on = round % 2 == 0;
@@ -279,25 +272,21 @@ TEST_CASE("a blocking call waiting for a task races shutdown", "[blocking][lifec
             rt.shutdown();
           },
           [&] {
-            try {
+            const outcome submitted = weft::test::outcome_of([&] {
               weft::spawn_blocking(rt, [&] {
                 calling = true;
-                outcome = block_on_never_resumed(rt, started, c);
+                ended_wrong = block_on_never_resumed(rt, started, c) != outcome::stopped;
               }).detach();
-            } catch (const weft::runtime_stopped&) {
-              outcome = 1;
-              calling = true;
-            } catch (...) {
-              outcome = 0;
-              calling = true;
-            }
+            });
+            if (submitted == outcome::returned) return;
+            ended_wrong = submitted != outcome::stopped;
+            calling = true;
           });
       rt.shutdown();  // (waits for the racing one)
       ran += started.load();
     }
     // The call ran and returned within the shutdown, or was dropped, or never submitted.
-    const int o = outcome.load();
-    wrong += o == 0;
+    wrong += ended_wrong.load();
     leaked_rounds += c.alive() != 0;
   }
   INFO(ran << " rounds with the task started");

@@ -1,6 +1,8 @@
 #include <weft/spawn.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -16,11 +18,14 @@
 #include <weft/yield.hpp>
 
 #include "../../support/lifetime.hpp"
+#include "../../support/outcome.hpp"
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
 
 using weft::join_handle;
 using weft::task;
+using weft::test::join_outcome;
+using weft::test::outcome;
 
 namespace {
 
@@ -273,35 +278,28 @@ task<void> hold_worker_until_stop(weft::runtime& rt, std::atomic<bool>& holding)
   co_return;
 }
 
-// A runtime with one worker, no grace and no replacement worker (one would run the task that
+// Two runtimes: `near`, and `far`, whose tasks wait for `never` until end_far() shuts it down
+// with them waiting: their frames destroyed, unfinished, and their records orphaned. far has one
+// worker, no grace and no replacement worker (one would run the task that
 // hold_worker_until_stop keeps from running).
-std::unique_ptr<weft::runtime> one_worker_runtime() {
-  return std::make_unique<weft::runtime>(weft::runtime_options{
+struct far_ends {
+  weft::runtime near{{.workers = 1}};
+  std::unique_ptr<weft::runtime> far = std::make_unique<weft::runtime>(weft::runtime_options{
       .workers = 1, .stall = {.max_replacements = 0}, .shutdown_grace = std::chrono::milliseconds(0)});
-}
+  weft::event never;
 
-// Shuts `far` (from one_worker_runtime()) down while one of its tasks waits: its frame is
-// destroyed, unfinished, and its record orphaned.
-void end_with_a_task_waiting(weft::runtime& far) {
-  std::atomic<bool> holding{false};
-  far.spawn(hold_worker_until_stop(far, holding)).detach();
-  while (!holding.load()) std::this_thread::yield();
-  far.shutdown();
-}
+  // A task of far that waits for `never`.
+  join_handle<int> far_waiter() { return far->spawn(after(never)); }
 
-// Awaits `h` and says how: 1 its value, 2 runtime_stopped, 3 cancelled_error, 4 anything else.
-task<int> join_outcome(join_handle<int> h) {
-  try {
-    co_await h;
-    co_return 1;
-  } catch (const weft::runtime_stopped&) {
-    co_return 2;
-  } catch (const weft::cancelled_error&) {
-    co_return 3;
-  } catch (...) {
+  // Shuts far down once `waiting` of its tasks wait.
+  void end_far(std::size_t waiting) {
+    weft::test::wait_suspended(*far, waiting);
+    std::atomic<bool> holding{false};
+    far->spawn(hold_worker_until_stop(*far, holding)).detach();
+    while (!holding.load()) std::this_thread::yield();
+    far->shutdown();
   }
-  co_return 4;
-}
+};
 
 }  // namespace
 
@@ -312,15 +310,12 @@ TEST_CASE("a task waiting for another runtime's task that shutdown ends gets run
   // throws runtime_stopped, as block_on does. Left there, the joiner would wait until its own
   // runtime ends, deaf to its cancellation too.
   weft::test::watchdog wd("a join of a task ended by its runtime's shutdown");
-  weft::runtime near({.workers = 1});
-  auto far = one_worker_runtime();
-  weft::event never;
-  join_handle<int> joiner = near.spawn(join_outcome(far->spawn(after(never))));
-  weft::test::wait_suspended(*far, 1);
-  weft::test::wait_suspended(near, 1);  // in the child's join word
-  end_with_a_task_waiting(*far);
-  CHECK(near.block_on(std::move(joiner)) == 2);
-  far.reset();
+  far_ends f;
+  join_handle<outcome> joiner = f.near.spawn(join_outcome(f.far_waiter()));
+  weft::test::wait_suspended(f.near, 1);  // in the child's join word
+  f.end_far(1);
+  CHECK(f.near.block_on(std::move(joiner)) == outcome::stopped);
+  f.far.reset();
 }
 
 TEST_CASE("awaiting the handle of a task that its runtime's shutdown ended throws runtime_stopped",
@@ -329,17 +324,14 @@ TEST_CASE("awaiting the handle of a task that its runtime's shutdown ended throw
   // done() stays false, cancel() does nothing, and the await (from a task of another runtime)
   // throws runtime_stopped and frees the record (LeakSanitizer: the far core with it).
   weft::test::watchdog wd("a join of a task already ended by its runtime's shutdown");
-  weft::runtime near({.workers = 1});
-  auto far = one_worker_runtime();
-  weft::event never;
-  join_handle<int> child = far->spawn(after(never));
-  weft::test::wait_suspended(*far, 1);
-  end_with_a_task_waiting(*far);
-  far.reset();
+  far_ends f;
+  join_handle<int> child = f.far_waiter();
+  f.end_far(1);
+  f.far.reset();
   CHECK_FALSE(child.done());
   child.cancel();
   CHECK_FALSE(child.done());
-  CHECK(near.block_on(join_outcome(std::move(child))) == 2);
+  CHECK(f.near.block_on(join_outcome(std::move(child))) == outcome::stopped);
 }
 
 TEST_CASE("the handle of a task that its runtime's shutdown ended is dropped or joined from a plain thread",
@@ -347,21 +339,18 @@ TEST_CASE("the handle of a task that its runtime's shutdown ended is dropped or 
   // Dropped: frees the record and lets go of the far core. Joined by block_on, of this runtime or
   // of another one: runtime_stopped, and the record goes back to its own runtime.
   weft::test::watchdog wd("handles of tasks ended by their runtime's shutdown");
-  weft::runtime near({.workers = 1});
-  auto far = one_worker_runtime();
-  weft::event never;
-  join_handle<int> dropped = far->spawn(after(never));
-  join_handle<int> own = far->spawn(after(never));
-  join_handle<int> other = far->spawn(after(never));
-  weft::test::wait_suspended(*far, 3);
-  end_with_a_task_waiting(*far);
+  far_ends f;
+  join_handle<int> dropped = f.far_waiter();
+  join_handle<int> own = f.far_waiter();
+  join_handle<int> other = f.far_waiter();
+  f.end_far(3);
   dropped = {};
-  CHECK_THROWS_AS(far->block_on(std::move(own)), weft::runtime_stopped);
-  CHECK_THROWS_AS(near.block_on(std::move(other)), weft::runtime_stopped);
-  far.reset();
+  CHECK_THROWS_AS(f.far->block_on(std::move(own)), weft::runtime_stopped);
+  CHECK_THROWS_AS(f.near.block_on(std::move(other)), weft::runtime_stopped);
+  f.far.reset();
   // near's records, of its own chunks only: a record of far's given to near's table would be
   // freed memory once far's core is gone.
-  for (int i = 0; i < 64; ++i) CHECK(near.block_on(seven()) == 7);
+  for (int i = 0; i < 64; ++i) CHECK(f.near.block_on(seven()) == 7);
 }
 
 TEST_CASE("block_on of another runtime's handle from a plain thread", "[spawn][join]") {
@@ -401,7 +390,7 @@ TEST_CASE("a joiner woken by its cancellation is runnable until it runs whoever 
   weft::runtime rt({.workers = 1, .stall = {.max_replacements = 0, .on_stall = [](const weft::stall_report&) {}}});
   join_handle<int> child = rt.spawn(after(never));
   weft::test::wait_suspended(rt, 1);  // at its event: in no deque, so the joiner cannot run it inline
-  join_handle<int> joiner = rt.spawn(join_outcome(std::move(child)), {.name = "joiner"});
+  join_handle<outcome> joiner = rt.spawn(join_outcome(std::move(child)), {.name = "joiner"});
   weft::test::wait_suspended(rt, 2);  // in the child's join word
   SECTION("from a plain thread, while the worker is busy") {
     std::atomic<bool> holding{false}, release{false};
@@ -413,12 +402,12 @@ TEST_CASE("a joiner woken by its cancellation is runnable until it runs whoever 
     rt.block_on(std::move(hold));
   }
   SECTION("from a task on the joiner's worker") {
-    const auto seen = rt.block_on([](weft::runtime& rt, join_handle<int>& j) -> task<std::string> {
+    const auto seen = rt.block_on([](weft::runtime& rt, join_handle<outcome>& j) -> task<std::string> {
       j.cancel();
       co_return state_of(rt, "joiner");  // queued behind us on our worker
     }(rt, joiner));
     CHECK(seen == "runnable");
   }
-  CHECK(rt.block_on(std::move(joiner)) == 3);  // join_outcome: cancelled
+  CHECK(rt.block_on(std::move(joiner)) == outcome::cancelled);
   never.set();
 }

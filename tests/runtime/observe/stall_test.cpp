@@ -18,6 +18,7 @@
 #include <weft/sync/event.hpp>
 #include <weft/time.hpp>
 
+#include "../../support/metric.hpp"
 #include "../../support/stall_capture.hpp"
 #include "../../support/suspended.hpp"
 
@@ -33,6 +34,7 @@ using weft::task;
 namespace {
 
 using weft::test::fake_clock;
+using weft::test::metric;
 using weft::test::report_box;
 
 task<void> spinner(std::atomic<bool>& started, const std::atomic<bool>& stop) {
@@ -68,12 +70,6 @@ const weft::task_info* named(const std::vector<weft::task_info>& tasks, const ch
   for (const auto& t : tasks)
     if (t.name == name) return &t;
   return nullptr;
-}
-
-double metric(weft::runtime& rt, const char* name) {
-  auto snap = rt.metrics().snapshot();
-  if (auto* s = snap.find(name, {{"runtime", rt.name()}})) return s->value;
-  return -1;
 }
 
 }  // namespace
