@@ -336,14 +336,14 @@ TEST_CASE("shutdown from another thread racing fork_scope trees", "[fork_scope][
     {
       weft::runtime rt({.workers = 2, .shutdown_grace = std::chrono::milliseconds(round % 2)});
       std::atomic<long> leaves{0};
-      std::atomic<bool> started{false};
+      // The stop comes after a number of leaves that grows with the round (up to the 15th
+      // tree), not after some time: a different moment of a tree each round however loaded the
+      // machine, and trees that stop making progress keep the stop away (the watchdog names them).
       std::thread stopper([&] {
-        while (!started.load()) std::this_thread::yield();
-        for (int i = 0; i < round * 10; ++i) std::this_thread::yield();
+        while (leaves.load(std::memory_order_relaxed) < round * 37L) std::this_thread::yield();
         rt.shutdown();
       });
       try {
-        started.store(true);
         for (;;) {
           const long v = rt.block_on(tree(4, 4, true, leaves, weft::test::tracked(c)));  // not in CHECK: it catches
           CHECK(v == 256);

@@ -73,11 +73,23 @@ struct promise_base {
 
   struct final_awaiter {
     bool await_ready() noexcept { return false; }
+    /// Inline in the task's own resume function: a task awaited inline (the commonest ending)
+    /// hands the thread to its awaiter without a call, so none of the caller's registers are
+    /// saved for it. Static: no `this` to pass.
     template <class P>
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+    [[gnu::always_inline]] static std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+      promise_base& p = h.promise();
+      if (!p.record_) return p.continuation_;  // awaited inline: symmetric transfer to the awaiter
+      return complete(h);
+    }
+    void await_resume() noexcept {}
+
+   private:
+    /// A task with a record (spawned) or a tag (a fork's or a fork_scope's child).
+    template <class P>
+    [[gnu::noinline]] static std::coroutine_handle<> complete(std::coroutine_handle<P> h) noexcept {
       promise_base& p = h.promise();
       task_record* r = p.record_;
-      if (!r) return p.continuation_;  // awaited inline: symmetric transfer to the awaiter
       if (const auto tagged = reinterpret_cast<std::uintptr_t>(r); tagged & 3) {
         if (tagged & fork_tag) return fork_complete(tagged, p.exception_);  // a child of weft::fork
         return scope_complete(h, tagged);                                   // a child of a fork_scope
@@ -87,7 +99,6 @@ struct promise_base {
       if (r->helping) return complete_helped(r, p.exception_);
       return complete_spawned(r, p.exception_);
     }
-    void await_resume() noexcept {}
   };
   final_awaiter final_suspend() noexcept { return {}; }
 
