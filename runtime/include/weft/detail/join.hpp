@@ -75,7 +75,8 @@ inline std::coroutine_handle<> join_next(join_state& s, worker_context* ctx) noe
       if (bottom == child) {
         child->inline_joiner.store(me, std::memory_order_relaxed);
         next = child;
-      } else if (bottom->run_ == &run_record && static_cast<task_record*>(bottom)->spawner == me) {
+      } else if (bottom->run_ == &run_record &&
+                 static_cast<task_record*>(bottom)->spawner.load(std::memory_order_relaxed) == me) {
         next = static_cast<task_record*>(bottom);
         next->helping = &s;
       }
