@@ -29,6 +29,7 @@
 #include "../../support/lifetime.hpp"
 #include "../../support/race.hpp"
 #include "../../support/suspended.hpp"
+#include "../../support/watchdog.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;
@@ -511,11 +512,14 @@ TEST_CASE("a runtime with threads refuses block_on of a sim's task whether it fi
   CHECK(own == 8);  // the runtime still joins its own tasks
 }
 
-TEST_CASE("a runtime refusing block_on of a sim's task races the runtime's shutdown and the sim's",
-          "[sim][misuse][lifecycle][race]") {
-  // From a plain thread, while the runtime (odd rounds) or the sim shuts down on another: the
-  // call throws usage_error, or runtime_stopped if the runtime stopped first; never anything
-  // else, never a hang, and every frame is destroyed once (the sim ends its task).
+namespace {
+
+/// 200 rounds: `join(rt, h)` on one thread, `h` the handle of a sim's task waiting for an event
+/// it never gets, while the runtime (odd rounds) or the sim shuts down on another. The join
+/// throws usage_error naming `refused_for`, or runtime_stopped if the runtime stopped first;
+/// never anything else, never a hang, and every frame is destroyed once (the sim ends its task).
+template <class Join>
+void race_refused_joins_of_a_sim_task(const char* refused_for, Join join) {
   int wrong = 0, refused = 0, stopped = 0, leaked_rounds = 0;
   for (int round = 0; round < 200; ++round) {
     weft::test::lifetime_counter c;
@@ -531,10 +535,11 @@ TEST_CASE("a runtime refusing block_on of a sim's task races the runtime's shutd
       weft::test::race([&] { end_runtime ? rt.shutdown() : s.shutdown(); },
                        [&] {
                          try {
-                           (void)rt.block_on(std::move(h));
+                           join(rt, h);
                            ++wrong;
-                         } catch (const weft::usage_error&) {
+                         } catch (const weft::usage_error& e) {
                            ++refused;
+                           wrong += std::string(e.what()).find(refused_for) == std::string::npos;
                          } catch (const weft::runtime_stopped&) {
                            ++stopped;
                            wrong += !end_runtime;
@@ -549,6 +554,108 @@ TEST_CASE("a runtime refusing block_on of a sim's task races the runtime's shutd
   CHECK(wrong == 0);
   CHECK(refused + stopped == 200);
   CHECK(leaked_rounds == 0);
+}
+
+}  // namespace
+
+TEST_CASE("a runtime refusing block_on of a sim's task races the runtime's shutdown and the sim's",
+          "[sim][misuse][lifecycle][race]") {
+  // From a plain thread (race_refused_joins_of_a_sim_task).
+  race_refused_joins_of_a_sim_task(
+      "block_on of runtime", [](weft::runtime& rt, weft::join_handle<int>& h) { (void)rt.block_on(std::move(h)); });
+}
+
+namespace {
+
+// Awaits `h` in a task and says how that went: "joined", or the usage_error's message.
+task<std::string> join_and_tell(weft::join_handle<int>& h) {
+  try {
+    (void)co_await std::move(h);
+    co_return "joined";
+  } catch (const weft::usage_error& e) {
+    co_return e.what();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a task of a runtime with threads, or of another sim, refuses to co_await a sim's task finished or not",
+          "[sim][misuse][join]") {
+  // As with block_on: nothing but the sim's own block_on or advance runs its tasks, so a task of
+  // another runtime would wait for a task nobody drives (before: the unfinished case hung).
+  // Refused whatever the task's state; the handle stays with its owner, and the sim's block_on
+  // still joins it.
+  weft::test::watchdog wd("co_await of a sim's task from another runtime", 30s);
+  sim s{{.seed = 23}};
+  weft::runtime rt({.workers = 1});
+  sim other{{.seed = 24}};
+  weft::event go;
+  weft::join_handle<int> h = s.spawn(seven_after(go));
+  bool finished = false;
+  bool from_sim = false;
+  SECTION("finished, from a runtime with threads") { finished = true; }
+  SECTION("never run, from a runtime with threads") {}
+  SECTION("finished, from another sim") { finished = from_sim = true; }
+  SECTION("never run, from another sim") { from_sim = true; }
+  if (finished) {
+    go.set();
+    s.advance(0s);  // the sim runs it to its end
+  }
+  const bool done_before = h.done();
+  CHECK(done_before == finished);
+  const std::string what = from_sim ? other.block_on(join_and_tell(h)) : rt.block_on(join_and_tell(h));
+  INFO(what);
+  CHECK(what.find("weft::testing::sim") != std::string::npos);
+  CHECK(what.find("block_on of the sim") != std::string::npos);  // says what works instead
+  // The handle is still ours: the sim's own block_on joins it.
+  go.set();
+  const int v = s.block_on(std::move(h));
+  CHECK(v == 7);
+  const int own = rt.block_on(rt.spawn([]() -> task<int> { co_return 8; }()));
+  CHECK(own == 8);  // the runtime still joins its own tasks
+}
+
+TEST_CASE("a sim's task joins a task of a runtime with threads: awaited with wait_for_outside, a deadlock without",
+          "[sim][join]") {
+  // The other way round does not hang: the task ends on its runtime's threads and wakes the sim
+  // from outside. A sim that may wait for outside wakes gets the value; one that may not, with
+  // nothing else to run, reports a deadlock (the joiner is cancelled) and returns.
+  weft::test::watchdog wd("a sim joining a runtime's task", 30s);
+  weft::runtime rt({.workers = 1});
+  weft::event go;
+  weft::join_handle<int> h = rt.spawn(seven_after(go));
+  auto join = [](weft::join_handle<int>& h) -> task<int> { co_return co_await std::move(h); };
+  SECTION("wait_for_outside: the sim waits for the other runtime's task") {
+    sim s{{.seed = 25, .wait_for_outside = true}};
+    std::thread setter([&] {
+      weft::test::wait_suspended(rt, 1);  // (the task waits for `go` either way)
+      go.set();
+    });
+    const int v = s.block_on(join(h));
+    setter.join();
+    CHECK(v == 7);
+  }
+  SECTION("without: a deadlock reported, nothing left waiting") {
+    sim s{{.seed = 26}};
+    bool deadlock = false;
+    try {
+      (void)s.block_on(join(h));
+    } catch (const weft::testing::deadlock_error&) {
+      deadlock = true;
+    }
+    CHECK(deadlock);
+    go.set();  // the other runtime's task ends on its own; its handle was dropped
+  }
+}
+
+TEST_CASE("a task refusing to co_await a sim's task races the runtime's shutdown and the sim's",
+          "[sim][misuse][lifecycle][race]") {
+  // From a task of the runtime with threads (race_refused_joins_of_a_sim_task): its usage_error
+  // comes out of the runtime's block_on.
+  weft::test::watchdog wd("a refused co_await racing shutdown", 120s);
+  race_refused_joins_of_a_sim_task("co_await of the join_handle", [](weft::runtime& rt, weft::join_handle<int>& h) {
+    (void)rt.block_on([](weft::join_handle<int>& h) -> task<int> { co_return co_await std::move(h); }(h));
+  });
 }
 
 TEST_CASE("a sim's spawn_blocking function that calls the sim's block_on or advance gets usage_error",
