@@ -8,8 +8,9 @@ namespace weft {
 
 /// Misuse of the API that the type system could not reject: awaiting an empty or already
 /// awaited task or join handle, block_on in a task, that is on a worker of any runtime (it would
-/// deadlock, or hold that worker), a sim's block_on of another runtime's task, spawning off the
-/// runtime's workers with the free function weft::spawn.
+/// deadlock, or hold that worker), a sim's block_on of another runtime's task, another runtime's
+/// block_on or co_await of a sim's task, spawning off the runtime's workers with the free
+/// function weft::spawn.
 class usage_error : public std::logic_error {
  public:
   using std::logic_error::logic_error;

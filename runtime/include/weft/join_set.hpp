@@ -128,6 +128,7 @@ class join_set {
 
   void end() noexcept {
     if (!s_) return;
+    s_->links.release();  // nobody waits for the children any more
     if (s_->size() != 0) s_->cancel_for_good();
     detail::orphan_all(s_->mu, s_->waiters);
     s_.reset();

@@ -29,6 +29,7 @@ class task_group {
   task_group(const task_group&) = delete;
   task_group& operator=(const task_group&) = delete;
   ~task_group() {
+    core_->links.release();  // nobody waits for the children any more
     if (core_->unfinished()) core_->cancel_all();
   }
 

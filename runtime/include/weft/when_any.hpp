@@ -49,15 +49,18 @@ template <std::size_t I, bool Heterogeneous, class V, class T>
 task<void> any_child(std::shared_ptr<group_core> g, task<T> t, std::size_t index, std::shared_ptr<any_state<V>> st) {
   std::optional<value_or_monostate<T>> v;
   std::exception_ptr e;
-  try {
-    if constexpr (std::is_void_v<T>) {
-      co_await std::move(t);
-      v.emplace();
-    } else {
-      v.emplace(co_await std::move(t));
+  {
+    scope_child link(g->links);  // unlinked before the joiner may go on
+    try {
+      if constexpr (std::is_void_v<T>) {
+        co_await std::move(t);
+        v.emplace();
+      } else {
+        v.emplace(co_await std::move(t));
+      }
+    } catch (...) {
+      e = std::current_exception();
     }
-  } catch (...) {
-    e = std::current_exception();
   }
   std::size_t none = any_state<V>::none;
   if (st->winner.compare_exchange_strong(none, index, std::memory_order_acq_rel)) {

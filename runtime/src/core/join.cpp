@@ -251,6 +251,25 @@ void orphan_record(task_record* r) noexcept {
   // handle included, once woken: throw_join_ended_by_shutdown).
 }
 
+void check_far_join(const task_record* child, const runtime_core* mine) {
+  // As runtime::check_block_on_handle, for a task's join: nothing runs a sim's tasks but its own
+  // block_on or advance, on the thread that calls them, so a task of another runtime (threads,
+  // or another sim) would wait for a task that nobody drives: a hang, unless some thread drives
+  // the sim meanwhile. A task of the sim that has ended would give its value; it is refused too,
+  // so the outcome does not depend on timing. The handle stays with its owner (its destructor
+  // detaches the task; a sim's block_on may still join it). The other way round, a sim's task
+  // may join another runtime's: that task ends on its own runtime's threads and wakes the sim
+  // from outside (sim_options::wait_for_outside; without it the sim finding nothing else to do
+  // reports a deadlock, it does not hang).
+  const runtime_core* theirs = child->rt;
+  if (!theirs->sched.manual()) return;
+  throw usage_error("weft: co_await of the join_handle of a task of weft::testing::sim \"" + theirs->sched.opts().name +
+                    "\" in a task of runtime \"" + mine->sched.opts().name +
+                    "\"; only the sim's own block_on or advance run its tasks, on the thread that calls them, so this "
+                    "would wait for a task that nothing runs. co_await it in another of the sim's tasks, or call "
+                    "block_on of the sim with the handle");
+}
+
 void throw_join_ended_by_shutdown(task_record* r) {
   // The word stays join_orphaned: nobody else changes it, and the handle was ours (consumed).
   free_record(r);  // the frame is gone already; r->rt's core is let go if it has ended

@@ -49,6 +49,8 @@ struct join_state : suspension {
 
 /// Slow join: registers `me` as the child's waiter (join.cpp).
 std::coroutine_handle<> join_suspend_slow(join_state& s) noexcept;
+/// A join of a task of another runtime than `mine`: usage_error if that is a sim's (join.cpp).
+[[gnu::cold]] void check_far_join(const task_record* child, const runtime_core* mine);
 /// Drops a handle's claim on a record (detach / destroy without join).
 void release_handle(task_record* r) noexcept;
 /// A join that found its child ended unfinished by its runtime's shutdown (join.cpp): frees the
@@ -75,7 +77,8 @@ inline std::coroutine_handle<> join_next(join_state& s, worker_context* ctx) noe
       if (bottom == child) {
         child->inline_joiner.store(me, std::memory_order_relaxed);
         next = child;
-      } else if (bottom->run_ == &run_record && static_cast<task_record*>(bottom)->spawner == me) {
+      } else if (bottom->run_ == &run_record &&
+                 static_cast<task_record*>(bottom)->spawner.load(std::memory_order_relaxed) == me) {
         next = static_cast<task_record*>(bottom);
         next->helping = &s;
       }
@@ -93,6 +96,8 @@ inline std::coroutine_handle<> join_suspend(join_state& s, std::coroutine_handle
   worker_context* ctx = tls_ctx;
   if (!ctx || !ctx->current) [[unlikely]]
     throw usage_error("weft: a join_handle can only be awaited inside a task running on a weft runtime");
+  if (s.child->rt != ctx->rt) [[unlikely]]
+    check_far_join(s.child, ctx->rt);
   task_record* me = ctx->current;
   s.start(me, h);
   if (!s.arm(false)) [[unlikely]]
@@ -110,7 +115,13 @@ class join_awaiter : join_state {
  public:
   explicit join_awaiter(task_record*& handle_slot) noexcept : join_state(handle_slot), slot_(&handle_slot) {}
 
-  bool await_ready() const noexcept { return join_finished(child); }
+  /// A finished child of another runtime is joined through await_suspend too, so that a sim's
+  /// is refused whatever its state (check_far_join). The ready path pays a compare of runtimes.
+  bool await_ready() const noexcept {
+    if (!join_finished(child)) return false;
+    const worker_context* ctx = tls_ctx;
+    return !ctx || ctx->rt == child->rt;
+  }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) { return join_suspend(*this, h); }
 
   T await_resume() {

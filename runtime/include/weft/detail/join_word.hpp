@@ -78,11 +78,14 @@ inline void wait_on_thread(task_record* r, thread_waiter& tw) noexcept {
     tw.done.store(expected == join_done ? 1 : 2, std::memory_order_relaxed);
 }
 
-/// The task that waits for `r` to finish, if one does: the joiner running `r` inline, or the task
-/// registered in `r`'s join word; null otherwise (no joiner yet, a thread in block_on, a fork's
-/// parent). For `r` the running task, and for the tasks found from it this way: each cannot
-/// finish before the one it waits for, but may stop waiting (cancelled), which a caller that
-/// follows the chain sees by asking about the one before it again.
+/// The task that waits for `r` to finish, if one does: the joiner running `r` inline, the task
+/// registered in `r`'s join word, the parent of a child of weft::fork or of a fork_scope's
+/// continuation (its spawner, which frees the record once the child is done), or the owner of
+/// the group `r` is a child of (scope_owner: when_all, when_any, task_group, select, join_set);
+/// null otherwise (no joiner yet, a thread in block_on, a detached task). For `r` the running
+/// task, and for the tasks found from it this way: each cannot finish before the one it waits
+/// for, but may stop waiting (a cancelled join), which a caller that follows the chain sees by
+/// asking about the one before it again. Only records are read, never a frame or a group.
 inline task_record* awaited_by(const task_record* r) noexcept {
   // relaxed: set before `r` first ran inline, by the thread that ran it, or, for a task found
   // in a join word, before its registration there (the acquire below, one step earlier).
@@ -90,8 +93,10 @@ inline task_record* awaited_by(const task_record* r) noexcept {
   // acquire: pairs with the joiner's registering CAS (join_suspend_slow), so that its record's
   // fields, inline_joiner above included, are read as they were when it began to wait.
   const std::uintptr_t w = r->join.load(std::memory_order_acquire);
-  if (w <= join_forked || (w & 1)) return nullptr;  // a state, or a thread_waiter (low bit)
-  return reinterpret_cast<task_record*>(w);
+  if (w == join_forked) return r->spawner.load(std::memory_order_relaxed);
+  if (w > join_forked && !(w & 1)) return reinterpret_cast<task_record*>(w);
+  // A state, or a thread_waiter (low bit): a group's owner, if `r` is a group's child.
+  return r->scope_owner.load(std::memory_order_relaxed);
 }
 
 /// Shutdown destroyed the task's frame: lets its handle know, wakes a thread in block_on or a

@@ -216,7 +216,7 @@ inline void init_record(task_record* r, std::coroutine_handle<> h, std::string_v
   r->root = h;
   r->inline_joiner.store(nullptr, std::memory_order_relaxed);
   r->helping = nullptr;
-  r->spawner = spawner;
+  r->spawner.store(spawner, std::memory_order_relaxed);
   reset_join(r);
   r->cancel_bits.store(inherited_cancel, std::memory_order_relaxed);
   r->token = token;

@@ -63,7 +63,13 @@ struct task_record : sched::job {
   /// Set by a joiner that runs this task inline. Atomic: another thread may read it while
   /// following who waits for whom (awaited_by, join_word.hpp).
   std::atomic<task_record*> inline_joiner{nullptr};
-  task_record* spawner = nullptr;        ///< the task that spawned this one (a hint: may be stale)
+  /// The task that spawned this one (a hint: may be stale). For a record of weft::fork or of
+  /// fork_scope (join_forked), the parent that waits for it. Atomic: read as awaited_by is.
+  std::atomic<task_record*> spawner{nullptr};
+  /// Set while the task runs as a child of when_all, when_any, a task_group, a select or a
+  /// join_set: the task that made the group and waits for it (combinators/detail/scope_link.hpp).
+  /// Null otherwise, also in a record taken from the free list (the child clears it as it ends).
+  std::atomic<task_record*> scope_owner{nullptr};
   struct join_state* helping = nullptr;  ///< set while it runs inline to help a sibling's joiner
   /// The link of the wake list that holds the task between its waker's unlock and its wake
   /// (sync/detail/waiter.hpp). Not the job link: shutdown may end the task and free the record

@@ -200,14 +200,13 @@ class job_pool {
   /// pool's tasks to end. A second call waits for the first and returns its report. Throws
   /// std::invalid_argument for a negative drain_timeout, before anything stops, and usage_error,
   /// leaving the pool running, when awaited in one of the pool's own jobs, or in a task that such
-  /// a job joins (weft::spawn, then co_await of the handle; at any depth): the stop would wait for
-  /// that job, which waits for the stop. A job that stops its pool spawns the stop and does not
-  /// join it: weft::spawn(pool.stop(d)).detach(). Who waits for the stop is seen as it begins: a
-  /// job that joins the task of a stop already under way is held like any job still running,
-  /// until drain_timeout cancels it (its join throws cancelled_error). Waits through when_all, a
-  /// task_group or a join_set are not followed: a job awaiting a stop in a join_set is cancelled
-  /// at drain_timeout too, but when_all and a task_group wait for their children even when
-  /// cancelled, so a job awaiting a stop through one of them never ends, nor does the stop.
+  /// a job waits for, at any depth: one it joins (weft::spawn, then co_await of the handle), a
+  /// child of its when_all, when_any, task_group, join_set or select, of its weft::fork or its
+  /// fork_scope. The stop would wait for that job, which waits for the stop. A job that stops
+  /// its pool spawns the stop and does not join it: weft::spawn(pool.stop(d)).detach() (also
+  /// from inside such a child). Who waits for the stop is seen as it begins: a job that joins the
+  /// task of a stop already under way is held like any job still running, until drain_timeout
+  /// cancels it (its join throws cancelled_error).
   task<stop_report> stop(std::chrono::milliseconds drain_timeout) {
     // Checked first: a refused stop leaves the pool running (the drain's with_timeout would
     // throw only once the pool had begun stopping).
@@ -477,16 +476,17 @@ task<void> job_pool<Job>::run(std::shared_ptr<state> s, entry e) {
 
 template <class Job>
 task<stop_report> job_pool<Job>::stop_once(std::shared_ptr<state> s, std::chrono::milliseconds drain_timeout) {
-  // A job runs inline in its worker's task: awaited there, or in a task that task joins, the
+  // A job runs inline in its worker's task: awaited there, or in a task that task waits for, the
   // stop would wait for itself.
   const detail::task_record* caller = detail::current_task("weft::job_pool::stop");
   bool first;
   {
     std::lock_guard lock(s->core.mu);
-    if (s->joined_by_worker_locked(caller))
+    if (s->awaited_by_worker_locked(caller))
       throw usage_error(
-          "weft::job_pool::stop awaited in one of the pool's own jobs, or in a task such a job joins: it would "
-          "wait for that job, which waits for it. Spawn the stop instead, without joining it: "
+          "weft::job_pool::stop awaited in one of the pool's own jobs, or in a task such a job waits for (joins, "
+          "or awaits through when_all, when_any, a task_group, a join_set, select, weft::fork or a fork_scope): it "
+          "would wait for that job, which waits for it. Spawn the stop instead, without joining it: "
           "weft::spawn(pool.stop(d)).detach()");
     first = !s->stop_started;
     s->stop_started = true;

@@ -54,7 +54,9 @@
 // one end. Join it with its own runtime's block_on, or co_await it in a task of a sim with
 // wait_for_outside (its end wakes the sim as any outside wake does). The other way round, another
 // runtime's block_on of the handle of a sim's task throws usage_error too (the handle is
-// dropped): nothing would run the task while that thread waits. Use the sim's block_on.
+// dropped): nothing would run the task while that thread waits. Use the sim's block_on. So does
+// a co_await of that handle in a task of another runtime (with threads, or another sim),
+// finished or not; the handle stays with its owner, for the sim's block_on or one of its tasks.
 //
 // Thread safety: as weft::runtime, except that block_on and advance() run the tasks on the
 // calling thread: one thread at a time drives a sim (a second waits for the first). As every

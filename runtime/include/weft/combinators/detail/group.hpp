@@ -23,6 +23,7 @@
 
 #include <weft/cancel.hpp>
 #include <weft/combinators/detail/oneshot.hpp>
+#include <weft/combinators/detail/scope_link.hpp>
 #include <weft/spawn.hpp>
 #include <weft/task.hpp>
 #include <weft/this_task.hpp>
@@ -68,6 +69,9 @@ class group_core {
     return p ? p - 1 : 0;
   }
 
+  /// The creating task, which waits for the children, named in their records (scope_link.hpp).
+  scope_links links;
+
  private:
   std::atomic<std::size_t> pending_{1};  // unfinished children + the joiner's reference
   oneshot done_;
@@ -100,15 +104,18 @@ inline task<void> group_core::join() {
 /// The wrapper every group child runs in: awaits the task, hands its value to `sink`, reports.
 template <class T, class Sink>
 task<void> group_child(std::shared_ptr<group_core> g, task<T> t, Sink sink) {
-  try {
-    if constexpr (std::is_void_v<T>) {
-      co_await std::move(t);
-      sink();
-    } else {
-      sink(co_await std::move(t));
+  {
+    scope_child link(g->links);  // unlinked before the joiner may go on
+    try {
+      if constexpr (std::is_void_v<T>) {
+        co_await std::move(t);
+        sink();
+      } else {
+        sink(co_await std::move(t));
+      }
+    } catch (...) {
+      g->fail(std::current_exception());
     }
-  } catch (...) {
-    g->fail(std::current_exception());
   }
   g->child_finished();
 }

@@ -27,6 +27,7 @@
 #include <utility>
 
 #include <weft/cancel.hpp>
+#include <weft/combinators/detail/scope_link.hpp>
 #include <weft/sync/detail/waiter.hpp>
 #include <weft/task.hpp>
 #include <weft/when_all.hpp>
@@ -113,6 +114,8 @@ class join_set_core {
     return running + done.size();
   }
 
+  /// The creating task, which waits for the children, named in their records (scope_link.hpp).
+  scope_links links;
   mutable short_mutex mu;
   std::size_t running = 0;         // spawned, not finished
   std::deque<child_outcome> done;  // finished, not yet returned by next()
@@ -141,15 +144,18 @@ struct join_set_spec {
 template <class T>
 task<void> join_set_child(std::shared_ptr<join_set_core<T>> s, task<T> t) {
   typename join_set_core<T>::child_outcome o;
-  try {
-    if constexpr (std::is_void_v<T>) {
-      co_await std::move(t);
-      o.value.emplace();
-    } else {
-      o.value.emplace(co_await std::move(t));
+  {
+    scope_child link(s->links);  // unlinked before the set hands the outcome out
+    try {
+      if constexpr (std::is_void_v<T>) {
+        co_await std::move(t);
+        o.value.emplace();
+      } else {
+        o.value.emplace(co_await std::move(t));
+      }
+    } catch (...) {
+      o.error = std::current_exception();
     }
-  } catch (...) {
-    o.error = std::current_exception();
   }
   s->finished(std::move(o));
 }

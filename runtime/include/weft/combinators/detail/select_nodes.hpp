@@ -349,15 +349,18 @@ struct fallback_node : waiter_node {
 /// branch wins; the select waits for it before it returns, so `n` outlives it).
 template <class A>
 task<void> select_child(A a, fallback_node<A>* n, std::shared_ptr<group_core> g) {
-  try {
-    if constexpr (std::is_void_v<typename fallback_node<A>::raw_result>) {
-      co_await std::move(a);
-      n->value.emplace();
-    } else {
-      n->value.emplace(co_await std::move(a));
+  {
+    scope_child link(g->links);  // unlinked before the select may go on
+    try {
+      if constexpr (std::is_void_v<typename fallback_node<A>::raw_result>) {
+        co_await std::move(a);
+        n->value.emplace();
+      } else {
+        n->value.emplace(co_await std::move(a));
+      }
+    } catch (...) {
+      n->error = std::current_exception();
     }
-  } catch (...) {
-    n->error = std::current_exception();
   }
   n->finish();
   g->child_finished();

@@ -135,11 +135,13 @@ struct pool_state : std::enable_shared_from_this<pool_state<Job>> {
   std::string type(const Job& j) const { return hooks.type_of ? hooks.type_of(j) : std::string(); }
   std::size_t size(const Job& j) const { return hooks.size_of ? hooks.size_of(j) : 0; }
 
-  /// Under core.mu: whether `t` (the running task) is one of the pool's workers, or is joined
-  /// by one through a chain of joins (awaited_by): a job of the pool waits for it.
-  bool joined_by_worker_locked(const task_record* t) const noexcept {
+  /// Under core.mu: whether `t` (the running task) is one of the pool's workers, or is waited
+  /// for by one through a chain of waits (awaited_by: joins, weft::fork and fork_scope parents,
+  /// the owners of when_all, when_any, task_group, select and join_set children): a job of the
+  /// pool waits for it.
+  bool awaited_by_worker_locked(const task_record* t) const noexcept {
     const task_record* prev = nullptr;
-    // (Bounded: a cycle of joins, a deadlock already, is not walked forever.)
+    // (Bounded: a cycle of waits, a deadlock already, is not walked forever.)
     for (int depth = 0; t && depth < 1000; ++depth) {
       const task_record* next = awaited_by(t);
       // Still prev's joiner? Then it waited all along: its record is not a reused one, and
