@@ -221,8 +221,11 @@ TEST_CASE("fork_scope: a failing child lets the others finish; the join rethrows
   for (std::size_t workers : {1, 2}) {
     weft::runtime rt({.workers = workers});
     weft::test::lifetime_counter c;
-    // A child that fails at once (the parent goes on here), then one that fails after a wait
-    // (the parent's continuation is taken meanwhile, and the failure comes from another strand).
+    // A child that fails at once, then one that fails after a wait (the parent's continuation is
+    // taken meanwhile, and the failure comes from another strand). On one worker the first child
+    // has failed before the parent goes on. On two, the other worker may steal the continuation
+    // while the first child is still throwing (slow under ASan), and the second may fail first:
+    // the join rethrows whichever failure came first, and only that one.
     weft::event e;
     auto body = [](weft::event& e, weft::test::tracked) -> task<long> {
       long a = 0, b = 0, d = 0;
@@ -234,7 +237,17 @@ TEST_CASE("fork_scope: a failing child lets the others finish; the join rethrows
       co_await scope.join();
       co_return a + b + d;
     };
-    CHECK_THROWS_WITH(rt.block_on(body(e, weft::test::tracked(c))), "first");
+    std::string what = "(nothing thrown)";
+    try {
+      (void)rt.block_on(body(e, weft::test::tracked(c)));
+    } catch (const std::runtime_error& err) {
+      what = err.what();
+    }
+    INFO(workers << " workers: " << what);
+    if (workers == 1)
+      CHECK(what == "first");
+    else
+      CHECK((what == "first" || what == "second"));
     // The scope is usable after a failed join.
     auto again = [](weft::test::tracked) -> task<long> {
       weft::fork_scope scope;
