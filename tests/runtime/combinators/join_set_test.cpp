@@ -195,8 +195,8 @@ TEST_CASE("destroying a join_set cancels its children, which end on their own", 
 }
 
 TEST_CASE("a task waiting in next() of a join_set that is destroyed wakes with usage_error", "[join_set][lifecycle]") {
-  weft::runtime rt({.workers = 2});
   weft::event never;
+  weft::runtime rt({.workers = 2});
   std::optional<weft::join_set<int>> set(std::in_place);
   rt.block_on([&]() -> task<void> {
     set->spawn(after(never, 1));

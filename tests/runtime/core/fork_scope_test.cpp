@@ -290,8 +290,8 @@ TEST_CASE("cancelling a task whose fork_scope runs strands apart cancels them al
   // child that waits too. Cancelling the task reaches the first child directly and the other
   // through the scope (the owner's hook); the join rethrows a cancelled_error.
   for (std::size_t workers : {1, 2}) {
-    weft::runtime rt({.workers = workers});
     weft::event never;
+    weft::runtime rt({.workers = workers});
     weft::test::lifetime_counter c;
     auto parent = [&](weft::test::tracked) -> task<long> {
       long a = 0, b = 0;
@@ -317,9 +317,9 @@ TEST_CASE("shutdown while fork_scope strands wait apart destroys every frame onc
   for (int round = 0; round < 50; ++round) {
     weft::test::lifetime_counter c;
     {
+      weft::event never;
       weft::runtime rt(
           {.workers = static_cast<std::size_t>(1 + round % 2), .shutdown_grace = std::chrono::milliseconds(0)});
-      weft::event never;
       auto parent = [](weft::event& never, weft::test::tracked t) -> task<long> {
         long parts[4] = {};
         weft::fork_scope scope;

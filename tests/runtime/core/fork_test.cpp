@@ -208,8 +208,8 @@ TEST_CASE("cancelling the task that waits in weft::fork cancels its children", "
   // Two children wait on an event nobody sets: the first as part of the parent, the second as a
   // task of its own. Cancelling the parent reaches both; the fork rethrows the first one's
   // cancelled_error once both are done.
-  weft::runtime rt({.workers = 2});
   weft::event never;
+  weft::runtime rt({.workers = 2});
   weft::test::lifetime_counter c;
   auto waiter = [&](weft::test::tracked) -> task<void> { co_await never.wait(); };
   auto parent = [&]() -> task<void> {

@@ -283,10 +283,10 @@ task<void> hold_worker_until_stop(weft::runtime& rt, std::atomic<bool>& holding)
 // worker, no grace and no replacement worker (one would run the task that
 // hold_worker_until_stop keeps from running).
 struct far_ends {
+  weft::event never;  // first: it outlives both runtimes' tasks
   weft::runtime near{{.workers = 1}};
   std::unique_ptr<weft::runtime> far = std::make_unique<weft::runtime>(weft::runtime_options{
       .workers = 1, .stall = {.max_replacements = 0}, .shutdown_grace = std::chrono::milliseconds(0)});
-  weft::event never;
 
   // A task of far that waits for `never`.
   join_handle<int> far_waiter() { return far->spawn(after(never)); }

@@ -437,8 +437,8 @@ TEST_CASE("workers the runtime's shutdown ends before they ever ran are counted 
 TEST_CASE("a job that stops its pool the documented way (spawned, detached) sees the stop through",
           "[pool][lifecycle][detached_stop]") {
   weft::test::watchdog wd("detached stop", 30s);
-  weft::runtime rt({.workers = 2});
   weft::event never;
+  weft::runtime rt({.workers = 2});
   std::atomic<int> job_cancelled{0};
   std::optional<weft::job_pool<int>> pool;
   pool.emplace(rt, weft::pool_options{.concurrency = 2}, [&](int j) -> task<void> {
@@ -594,8 +594,8 @@ task<void> stop_detached_then_wait(weft::job_pool<int>& pool, weft::event& never
 TEST_CASE("a child of a job's when_all that stops the pool the documented way (spawned, detached) sees it through",
           "[pool][lifecycle][detached_stop]") {
   weft::test::watchdog wd("detached stop from a when_all child", 30s);
-  weft::runtime rt({.workers = 2});
   weft::event never;
+  weft::runtime rt({.workers = 2});
   std::atomic<int> child_cancelled{0}, job_cancelled{0};
   std::optional<weft::job_pool<int>> pool;
   pool.emplace(rt, weft::pool_options{.concurrency = 1}, [&](int) -> task<void> {

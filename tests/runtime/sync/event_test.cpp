@@ -36,8 +36,8 @@ TEST_CASE("an event wakes every waiter when set, and lets later waits pass", "[s
 }
 
 TEST_CASE("a task waiting on an event that is never set is woken by its cancellation", "[sync][event][cancel]") {
-  weft::runtime rt({.workers = 2});
   weft::event never;
+  weft::runtime rt({.workers = 2});
   CHECK_THROWS_AS(rt.block_on(weft::with_timeout(5ms, [&]() -> task<void> { co_await never.wait(); }())),
                   weft::timeout_error);
   never.set();  // nobody is left waiting: must not touch a dead frame

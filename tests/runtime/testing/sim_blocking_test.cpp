@@ -133,9 +133,9 @@ TEST_CASE("a sim's blocking call that shuts down a runtime with threads ends tha
   weft::test::watchdog wd("a sim's blocking call shutting a runtime down", 30s);
   weft::test::lifetime_counter c;
   {
+    weft::event never;
     sim s{{.seed = 31, .wait_for_outside = true}};
     weft::runtime rt({.workers = 1, .shutdown_grace = 0ms});
-    weft::event never;
     std::atomic<bool> rt_call_running{false}, rt_call_returned{false};
     auto forever = [](weft::event& e, weft::test::tracked) -> task<int> {
       co_await e.wait();
@@ -213,9 +213,9 @@ TEST_CASE("a sim's blocking call shutting down a runtime with threads races the 
   for (int round = 0; round < 200; ++round) {
     weft::test::lifetime_counter c;
     {
+      weft::event never;
       sim s{{.seed = static_cast<std::uint64_t>(round), .runtime = {.shutdown_grace = 0ms}}};
       weft::runtime rt({.workers = 1, .shutdown_grace = std::chrono::milliseconds(round % 2)});
-      weft::event never;
       rt.spawn(
             [](weft::event& e, weft::test::tracked) -> task<void> { co_await e.wait(); }(never, weft::test::tracked(c)))
           .detach();
