@@ -113,8 +113,8 @@ TEST_CASE("with_timeout with a negative duration throws invalid_argument", "[can
 }
 
 TEST_CASE("children spawned under a deadline are cancelled with it", "[cancel][timeout]") {
-  weft::runtime rt({.workers = 2});
   std::atomic<int> child_cancelled{0};
+  weft::runtime rt({.workers = 2});
   CHECK_THROWS_AS(rt.block_on(weft::with_timeout(10ms,
                                                  [&]() -> task<void> {
                                                    auto child = weft::spawn([](std::atomic<int>& c) -> task<void> {

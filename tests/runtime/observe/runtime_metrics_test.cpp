@@ -120,8 +120,8 @@ TEST_CASE("scrapes racing shutdown and destruction read only live workers' serie
     }
   });
   for (int round = 0; round < 6; ++round) {
-    weft::runtime rt({.workers = 2, .name = "scraped", .registry = &reg});
     std::atomic<long> ran{0};
+    weft::runtime rt({.workers = 2, .name = "scraped", .registry = &reg});
     for (int i = 0; i < 200; ++i)
       rt.spawn([](std::atomic<long>& n) -> task<void> {
           co_await weft::yield();

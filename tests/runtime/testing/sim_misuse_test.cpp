@@ -172,9 +172,9 @@ TEST_CASE("a runtime with threads refuses block_on of a sim's task whether it fi
   // another runtime's block_on would wait for a task nobody drives. Refused whatever the
   // task's state (one rule, not one that depends on whether the sim ran meanwhile); the handle
   // is dropped and the task stays the sim's, detached.
+  weft::event go;
   sim s{{.seed = 17}};
   weft::runtime rt({.workers = 1});
-  weft::event go;
   weft::join_handle<int> h = s.spawn(seven_after(go));
   SECTION("finished") {
     go.set();
@@ -248,8 +248,8 @@ TEST_CASE("a sim's task joins a task of a runtime with threads: awaited with wai
   // from outside. A sim that may wait for outside wakes gets the value; one that may not, with
   // nothing else to run, reports a deadlock (the joiner is cancelled) and returns.
   weft::test::watchdog wd("a sim joining a runtime's task", 30s);
-  weft::runtime rt({.workers = 1});
   weft::event go;
+  weft::runtime rt({.workers = 1});
   weft::join_handle<int> h = rt.spawn(seven_after(go));
   auto join = [](weft::join_handle<int>& h) -> task<int> { co_return co_await std::move(h); };
   SECTION("wait_for_outside: the sim waits for the other runtime's task") {
