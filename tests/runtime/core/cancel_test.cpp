@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -13,6 +14,8 @@
 #include <weft/time.hpp>
 #include <weft/when_all.hpp>
 #include <weft/yield.hpp>
+
+#include "../../support/watchdog.hpp"
 
 using namespace std::chrono_literals;
 using weft::task;
@@ -113,6 +116,7 @@ TEST_CASE("with_timeout with a negative duration throws invalid_argument", "[can
 }
 
 TEST_CASE("children spawned under a deadline are cancelled with it", "[cancel][timeout]") {
+  weft::test::watchdog wd("children spawned under a deadline", 30s);
   std::atomic<int> child_cancelled{0};
   weft::runtime rt({.workers = 2});
   CHECK_THROWS_AS(rt.block_on(weft::with_timeout(10ms,
@@ -128,6 +132,9 @@ TEST_CASE("children spawned under a deadline are cancelled with it", "[cancel][t
                                                    co_await child;
                                                  }())),
                   weft::timeout_error);
+  // The parent's join is a cancellation point of its own: it may throw before the child has run
+  // its catch block. Wait for the child (a child never cancelled is the hang the watchdog names).
+  while (child_cancelled.load() == 0) std::this_thread::yield();
   CHECK(child_cancelled.load() == 1);
 }
 
