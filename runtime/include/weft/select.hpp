@@ -21,6 +21,8 @@
 //                              A send that did not win sent nothing (its value is dropped with
 //                              the select). recv yields std::optional<T> (nullopt: closed and
 //                              drained); send throws channel_closed on a closed channel.
+//                              T's move constructor must be noexcept (a move that threw
+//                              after the select was chosen would leave it waiting for good).
 //   - sleep_for(d), sleep_until(t)   the earliest of them, on one timer.
 //   - ev.wait(), l.wait() (event, latch), s.acquire() (semaphore: the permit is the winner's),
 //     m.lock() (async_mutex: yields the guard). A permit or lock is only taken by the winner.

@@ -23,7 +23,9 @@
 // Lifetime: the broadcast and its receivers share their state, so they may be destroyed in any
 // order, also after the runtime is gone: a receiver outliving the broadcast drains and gets
 // nullopt. A receiver destroyed while a task waits in its recv() wakes that task with
-// usage_error. T must be copyable (each receiver gets its own copy).
+// usage_error. T must be copyable (each receiver gets its own copy). Copies and moves of T run
+// under the broadcast's lock: a T that is slow to copy holds up its senders and receivers, and
+// one whose copy uses this broadcast deadlocks.
 
 #include <coroutine>
 #include <cstddef>
@@ -105,7 +107,13 @@ bool broadcast_deliver(broadcast_state<T>& s, broadcast_cursor<T>& c, broadcast_
     return true;
   }
   if (c.next < s.tail) {
-    out.value.emplace(*s.ring[c.next % s.ring.size()]);
+    const std::optional<T>& v = s.ring[c.next % s.ring.size()];
+    if (!v) [[unlikely]] {  // the oldest value, lost to a send whose moves threw (broadcast::send)
+      out.missed = 1;
+      ++c.next;
+      return true;
+    }
+    out.value.emplace(*v);
     ++c.next;
     return true;
   }
@@ -163,7 +171,9 @@ class broadcast {
   /// value is kept in the ring all the same). Throws channel_closed once closed; a copy for a
   /// waiting receiver that throws is thrown by that receiver's recv(), not here. The value it
   /// overwrites is destroyed after the broadcast's lock is let go, so its destructor may use
-  /// this broadcast.
+  /// this broadcast. A move of T that throws (into the ring, or of the value it overwrites) is
+  /// thrown here and the broadcast stays as it was; should putting the overwritten value back
+  /// throw too, that value is lost, and receivers that had not had it get lagged_error for it.
   std::size_t send(T value) {
     detail::wake_list woken;
     std::size_t receivers;
@@ -173,8 +183,13 @@ class broadcast {
       state& s = *s_;
       if (s.closed) throw channel_closed("weft: send on a closed broadcast");
       std::optional<T>& slot = s.ring[s.tail % s.ring.size()];
-      if (slot) overwritten.emplace(std::move(*slot));
-      slot.emplace(std::move(value));
+      if (slot) overwritten.emplace(std::move(*slot));  // (a throw: the slot keeps its value)
+      try {
+        slot.emplace(std::move(value));
+      } catch (...) {
+        if (overwritten) put_back(slot, *overwritten);
+        throw;
+      }
       ++s.tail;
       // Each waiting receiver gets its copy now, under the lock: it then needs neither its
       // cursor nor the ring when it resumes (its receiver may be gone by then).
@@ -279,6 +294,15 @@ class broadcast {
   };
 
  private:
+  // After a move into `slot` threw (and emptied it): the value it held goes back. A second throw
+  // leaves the slot empty, a lost value to the receivers (broadcast_deliver).
+  static void put_back(std::optional<T>& slot, T& old) noexcept {
+    try {
+      slot.emplace(std::move(old));
+    } catch (...) {
+    }
+  }
+
   static std::shared_ptr<state> make_state(std::size_t capacity) {
     if (capacity == 0) throw std::invalid_argument("weft::broadcast: the capacity must be at least 1");
     return std::make_shared<state>(capacity);

@@ -11,7 +11,10 @@
 // while they wait; a value is handed straight to a waiting receiver, who runs next on the
 // sender's worker (its LIFO slot). A send or receive that neither waits nor wakes anyone takes
 // no lock (sync/detail/channel_ring.hpp). send and recv are cancellation points. send on a closed
-// channel throws channel_closed; recv drains what is buffered, then yields nullopt.
+// channel throws channel_closed; recv drains what is buffered, then yields nullopt. A T whose
+// move may throw always takes the lock; a move that throws is thrown by the send or recv that
+// moved, and leaves the channel and its waiters as they were (a receive that made room keeps
+// its value even if the waiting sender's move into the room throws: that sender waits on).
 //
 // A channel given a name reports, under the label channel=<name>, the time senders spent
 // blocked on it full (weft_channel_send_blocked_seconds), receivers blocked on it empty
@@ -255,6 +258,10 @@ class channel {
   // Under mu_: delivers `value` to a waiting receiver (returned in `woken`, to resume after
   // unlocking) or into the ring. False if there is no room; then, if the sender `will_wait`,
   // the flags are set that send everyone through the lock until it is gone.
+  //
+  // A T whose move may throw: a move into a waiting receiver's slot that throws leaves that
+  // receiver queued as it was (claim_front() claims nothing of a plain waiter, and weft::select,
+  // whose waiters it would claim, refuses such a T), and the send throws.
   bool offer_locked(T& value, detail::task_record*& woken, bool will_wait = true) {
     if (detail::waiter* r = receivers_.claim_front()) {
       static_cast<std::optional<T>*>(r->payload)->emplace(std::move(value));
@@ -268,6 +275,8 @@ class channel {
   // Under mu_: takes the next value into `out`: from the ring (refilled from a waiting sender),
   // or straight from a waiting sender (rendezvous). True if done: a value, or closed and empty.
   // When not done and the receiver `will_wait`, pushes go through the lock until it is gone.
+  // A move out of a waiting sender that throws (rendezvous) leaves the sender queued, and the
+  // receive throws.
   bool take_locked(std::optional<T>& out, detail::task_record*& woken, bool will_wait = true) {
     if (ring_ && !ring_->empty_locked() && pop_locked(out, woken)) return true;
     if (detail::waiter* s = senders_.claim_front()) {  // a rendezvous (a buffered channel: rare)
@@ -306,8 +315,16 @@ class channel {
     if (detail::waiter* s = senders_.claim_front()) {
       // Into the room just made: no lock-free push takes it first, since a waiting sender set
       // slow_push before it queued (and relax_locked leaves the flag while one is queued).
-      [[maybe_unused]] const bool pushed = ring_->push_locked(*static_cast<T*>(s->payload));
-      assert(pushed);
+      // A move that throws (a T with no lock-free path) must not cost the value this receive
+      // already holds: the sender keeps its value and waits on, and a later receive takes it
+      // (moved into the room by the next pop, or straight from the sender once the ring is
+      // empty). Until then a send through the lock may take the room first.
+      try {
+        [[maybe_unused]] const bool pushed = ring_->push_locked(*static_cast<T*>(s->payload));
+        assert(pushed);
+      } catch (...) {
+        return true;
+      }
       note_unblocked(*s, false);
       woken = s->complete(detail::waiter::outcome::done);
     } else {

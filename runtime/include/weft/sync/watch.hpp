@@ -18,7 +18,8 @@
 // its receivers share their state, so they may be destroyed in any order, also after the
 // runtime is gone (a receiver outliving its watch still reads the last value). A receiver
 // destroyed while a task waits in its changed() wakes that task with usage_error. T must be
-// copyable.
+// copyable. get() copies and send() moves T under the watch's lock: a T that is slow to copy
+// holds up its senders and readers, and one whose copy uses this watch deadlocks.
 
 #include <coroutine>
 #include <cstddef>
@@ -98,7 +99,9 @@ class watch {
 
   /// Replaces the value and wakes every receiver waiting in changed(); never waits. Throws
   /// channel_closed once closed. The value it replaces is destroyed after the watch's lock is
-  /// let go, so its destructor may use this watch.
+  /// let go, so its destructor may use this watch. A move of T that throws is thrown here, and
+  /// the watch keeps the value it had (should putting it back throw too, the watch holds what
+  /// T's failed move left) and wakes nobody.
   void send(T value) {
     detail::wake_list woken;
     std::optional<T> replaced;  // dies as send() returns, unlocked (only a moved-from T dies under the lock)
@@ -106,8 +109,13 @@ class watch {
       std::lock_guard lock(s_->mu);
       state& s = *s_;
       if (s.closed) throw channel_closed("weft: send on a closed watch");
-      replaced.emplace(std::move(s.value));
-      s.value = std::move(value);
+      replaced.emplace(std::move(s.value));  // (a throw: the watch keeps its value)
+      try {
+        s.value = std::move(value);
+      } catch (...) {
+        put_back(s.value, *replaced);
+        throw;
+      }
       ++s.version;
       // Marked seen now, under the lock: a woken receiver needs its cursor no more.
       while (detail::waiter* w = s.waiters.claim_front()) {
@@ -229,6 +237,15 @@ class watch {
   };
 
  private:
+  // After a move assignment into `value` threw: the value it held goes back. A second throw leaves
+  // what T's failed move left (T's own guarantee).
+  static void put_back(T& value, T& old) noexcept {
+    try {
+      value = std::move(old);
+    } catch (...) {
+    }
+  }
+
   std::shared_ptr<state> s_;
 };
 

@@ -132,6 +132,9 @@ struct recv_spec {
 template <class T>
 struct recv_node : waiter_node {
   using value_type = std::optional<T>;
+  static_assert(std::is_nothrow_move_constructible_v<T>,
+                "weft::select on a channel needs a value type whose move constructor is noexcept: a move "
+                "that threw after the select was chosen would leave it waiting for good");
   explicit recv_node(recv_spec<T> s) noexcept
       : waiter_node(channel_access::mu(*s.c), channel_access::receivers(*s.c), s.c), c(s.c) {}
   bool try_now(std::int64_t) { return channel_access::take(*c, slot, woken); }
@@ -160,6 +163,9 @@ struct send_spec {
 template <class T>
 struct send_node : waiter_node {
   using value_type = std::monostate;
+  static_assert(std::is_nothrow_move_constructible_v<T>,
+                "weft::select on a channel needs a value type whose move constructor is noexcept: a move "
+                "that threw after the select was chosen would leave it waiting for good");
   explicit send_node(send_spec<T>&& s)
       : waiter_node(channel_access::mu(*s.c), channel_access::senders(*s.c), s.c), c(s.c), value(std::move(s.value)) {}
   bool try_now(std::int64_t) { return channel_access::offer(*c, value, woken, closed); }
