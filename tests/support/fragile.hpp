@@ -2,23 +2,29 @@
 // weft::test::fragile: a value whose move throws when a test says so, for the paths of the
 // channels and the broadcast that move a value under their lock. arm(n, k) lets the next n
 // moves (constructions and assignments) through and then throws on k moves; copies never throw.
+// A move that succeeds leaves `moved_from` behind; one that throws changes nothing.
 // (std::is_nothrow_move_constructible_v<fragile> is false, as for any type whose move may throw.)
 
 #include <atomic>
 #include <stdexcept>
+#include <utility>
 
 namespace weft::test {
 
 struct fragile {
+  static constexpr int moved_from = -1;  ///< what a move leaves behind
   int v;
 
   explicit fragile(int x) noexcept : v(x) {}
   fragile(const fragile&) = default;
-  fragile(fragile&& o) : v(o.v) { on_move(); }
+  fragile(fragile&& o) : v(o.v) {
+    on_move();
+    o.v = moved_from;
+  }
   fragile& operator=(const fragile&) = default;
   fragile& operator=(fragile&& o) {
     on_move();  // (before the change: a move assignment that throws leaves both as they were)
-    v = o.v;
+    v = std::exchange(o.v, moved_from);
     return *this;
   }
 
