@@ -24,6 +24,7 @@
 #include <weft/time.hpp>
 #include <weft/yield.hpp>
 
+#include "../../support/outcome.hpp"
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
 #include "memory_store.hpp"
@@ -32,6 +33,7 @@
 using namespace std::chrono_literals;
 using weft::task;
 using weft::test::consistent;
+using weft::test::outcome;
 
 namespace {
 
@@ -271,12 +273,9 @@ TEST_CASE("try_submit, stats, health and stop called from other threads while th
       });
       callers.emplace_back([&] {
         started.fetch_add(1);
-        try {
-          (void)rt.block_on(pool->stop(round % 3 == 0 ? 0ms : 1h));
-        } catch (const weft::runtime_stopped&) {
-        } catch (...) {
-          unexpected.fetch_add(1);
-        }
+        const outcome ended =
+            weft::test::outcome_of([&] { return rt.block_on(pool->stop(round % 3 == 0 ? 0ms : 1h)); });
+        if (ended != outcome::returned && ended != outcome::stopped) unexpected.fetch_add(1);
       });
       while (started.load() < 3) std::this_thread::yield();
       rt.shutdown();
