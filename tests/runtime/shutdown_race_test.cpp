@@ -33,6 +33,7 @@
 #include <weft/yield.hpp>
 
 #include "../support/lifetime.hpp"
+#include "../support/outcome.hpp"
 #include "../support/race.hpp"
 #include "../support/suspended.hpp"
 #include "../support/watchdog.hpp"
@@ -40,6 +41,7 @@
 using namespace std::chrono_literals;
 using weft::task;
 using weft::test::lifetime_counter;
+using weft::test::outcome;
 using weft::test::tracked;
 
 namespace {
@@ -89,7 +91,7 @@ TEST_CASE("spawn, block_on, spawn_fiber, get_executor, spawn_blocking and a fork
           for (int call = 0;; ++call) {
             if (call == burst)
               while (!shut.load()) std::this_thread::yield();
-            try {
+            const outcome ended = weft::test::outcome_of([&] {
               switch (kind) {
                 case 0:
                   rt.spawn(work(tracked(c))).detach();
@@ -113,14 +115,12 @@ TEST_CASE("spawn, block_on, spawn_fiber, get_executor, spawn_blocking and a fork
                   if (rt.block_on(forker(tracked(c))) != 3) wrong.fetch_add(1);
                   break;
               }
-              round_calls.fetch_add(1);
-            } catch (const weft::runtime_stopped&) {
-              round_stopped.fetch_add(1);
-              return;
-            } catch (...) {
-              wrong.fetch_add(1);
+            });
+            if (ended != outcome::returned) {
+              (ended == outcome::stopped ? round_stopped : wrong).fetch_add(1);
               return;
             }
+            round_calls.fetch_add(1);
           }
         });
       while (ready.load() < kinds) std::this_thread::yield();
@@ -159,15 +159,12 @@ TEST_CASE("traces started and stopped from another thread race shutdown; the las
       std::atomic<bool> go{false}, shut{false};
       std::thread spawner([&] {
         while (!go.load()) std::this_thread::yield();
-        try {
+        const outcome ended = weft::test::outcome_of([&] {
           for (int i = 0; i < 64; ++i) rt.spawn(work(tracked(c))).detach();
           while (!shut.load()) std::this_thread::yield();
           rt.spawn(work(tracked(c))).detach();
-          wrong.fetch_add(1);  // spawned after shutdown
-        } catch (const weft::runtime_stopped&) {
-        } catch (...) {
-          wrong.fetch_add(1);
-        }
+        });
+        if (ended != outcome::stopped) wrong.fetch_add(1);  // spawned after shutdown, or anything else thrown
       });
       std::thread tracer([&] {
         while (!go.load()) std::this_thread::yield();
@@ -371,25 +368,12 @@ namespace {
 // own runtime's shutdown cancels it (at the yield): every call is refused with usage_error (a
 // spawn on `a` may meet a's shutdown first: runtime_stopped).
 task<void> refused_block_on(weft::runtime& a, lifetime_counter& c, std::atomic<int>& refused, std::atomic<int>& wrong) {
+  auto tally = [&](outcome ended) { (ended == outcome::refused ? refused : wrong).fetch_add(1); };
   for (;;) {
-    try {
-      (void)a.block_on(work(tracked(c)));
-      wrong.fetch_add(1);
-    } catch (const weft::usage_error&) {
-      refused.fetch_add(1);
-    } catch (...) {
-      wrong.fetch_add(1);
-    }
+    tally(weft::test::outcome_of([&] { return a.block_on(work(tracked(c))); }));
     try {
       weft::join_handle<int> h = a.spawn(work(tracked(c)));
-      try {
-        (void)a.block_on(std::move(h));
-        wrong.fetch_add(1);
-      } catch (const weft::usage_error&) {
-        refused.fetch_add(1);
-      } catch (...) {
-        wrong.fetch_add(1);
-      }
+      tally(weft::test::outcome_of([&] { return a.block_on(std::move(h)); }));
     } catch (const weft::runtime_stopped&) {
     }
     co_await weft::yield();
@@ -399,15 +383,14 @@ task<void> refused_block_on(weft::runtime& a, lifetime_counter& c, std::atomic<i
 // Calls a.block_on from a blocking call (a thread that is no worker: allowed) until `a` stops.
 void block_on_until_stopped(weft::runtime& a, lifetime_counter& c, std::atomic<int>& ran, std::atomic<int>& wrong) {
   for (;;) {
-    try {
+    const outcome ended = weft::test::outcome_of([&] {
       if (a.block_on(work(tracked(c))) != 1) wrong.fetch_add(1);
-      ran.fetch_add(1);
-    } catch (const weft::runtime_stopped&) {
-      return;
-    } catch (...) {
-      wrong.fetch_add(1);
+    });
+    if (ended != outcome::returned) {
+      if (ended != outcome::stopped) wrong.fetch_add(1);
       return;
     }
+    ran.fetch_add(1);
   }
 }
 

@@ -22,6 +22,7 @@
 #include <weft/weft.hpp>
 
 #include "../../support/lifetime.hpp"
+#include "../../support/outcome.hpp"
 #include "../../support/suspended.hpp"
 #include "../../support/watchdog.hpp"
 #include "reactor_support.hpp"
@@ -30,6 +31,7 @@ namespace net = boost::asio;
 using local = net::local::stream_protocol;
 using namespace std::chrono_literals;
 using weft::task;
+using weft::test::outcome;
 using weft::test::read_byte;
 
 namespace {
@@ -228,23 +230,18 @@ TEST_CASE("the reactors made on first use race shutdown from another thread",
     {
       weft::runtime rt(per_worker(2));
       std::atomic<bool> go{false};
-      std::atomic<int> outcome{0};  // 1 landed, 2 runtime_stopped, 3 anything else
+      std::atomic<outcome> ended{outcome::other};  // landed (returned), runtime_stopped, or anything else
       std::thread caller([&] {
         while (!go.load()) std::this_thread::yield();
-        try {
+        ended.store(weft::test::outcome_of([&] {
           for (const weft::executor& ex : rt.worker_executors()) net::post(ex, [t = weft::test::tracked(c)] {});
-          outcome.store(1);
-        } catch (const weft::runtime_stopped&) {
-          outcome.store(2);
-        } catch (...) {
-          outcome.store(3);
-        }
+        }));
       });
       go.store(true);
       for (int spin = 0; spin < round % 32; ++spin) std::this_thread::yield();
       rt.shutdown();
       caller.join();
-      bad += outcome.load() != 1 && outcome.load() != 2;
+      bad += ended.load() != outcome::returned && ended.load() != outcome::stopped;
     }
     leaked += c.alive() != 0;
   }
