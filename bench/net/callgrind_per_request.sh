@@ -6,7 +6,8 @@
 #   bench/net/callgrind_per_request.sh [-b build dir] [-c connections] [-p port] SYSTEM...
 #
 # SYSTEM is a net_server --system (weft, weft-per-worker, asio-shared, asio-per-thread); one
-# server thread. Needs valgrind and wrk. About 40 s per system.
+# server thread. Needs valgrind (an analysis tool, not in tools/common.sh's list) and wrk. About
+# 40 s per system.
 set -euo pipefail
 build=build conns=50 port=18090
 while getopts "b:c:p:" o; do
@@ -14,12 +15,15 @@ while getopts "b:c:p:" o; do
     b) build=$OPTARG ;;
     c) conns=$OPTARG ;;
     p) port=$OPTARG ;;
-    *) sed -n 2,9p "$0"; exit 2 ;;
+    *) sed -n 2,10p "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
 server=$build/bench/net/net_server
 [ -x "$server" ] || { echo "no $server: build it first (ninja -C $build bench/net/net_server)" >&2; exit 1; }
+for tool in valgrind callgrind_control wrk; do
+  command -v "$tool" > /dev/null || { echo "needs $tool (Debian: apt-get install valgrind wrk)" >&2; exit 1; }
+done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for sys in "$@"; do
