@@ -259,3 +259,36 @@ TEST_CASE("a close racing lock-free sends loses no value: each send that returne
     CHECK(twice == 0);
   }
 }
+
+TEST_CASE("a task whose sends and receives all complete lock-free still yields to others by its budget",
+          "[sync][channel][fairness]") {
+  // Such an operation completes in its await_ready, without suspending; its budget unit must
+  // still hand the worker over (and the value it got must survive the yield).
+  weft::runtime rt({.workers = 1, .budget = 16});
+  std::atomic<bool> other_ran{false};
+  constexpr long most = 1'000'000;
+  struct outcome {
+    long rounds = 0;
+    long wrong_values = 0;
+  };
+  const outcome got = rt.block_on([](std::atomic<bool>& flag) -> task<outcome> {
+    weft::channel<long> ch(4);
+    auto other = weft::spawn([](std::atomic<bool>& f) -> task<void> {
+      f.store(true);
+      co_return;
+    }(flag));
+    outcome o;
+    while (!flag.load() && o.rounds < most) {
+      co_await ch.send(o.rounds);
+      const std::optional<long> v = co_await ch.recv();
+      o.wrong_values += !v || *v != o.rounds;
+      ++o.rounds;
+    }
+    co_await other;
+    co_return o;
+  }(other_ran));
+  CHECK(other_ran.load());
+  CHECK(got.rounds < most);  // the other task ran while the loop went on
+  CHECK(got.rounds > 0);
+  CHECK(got.wrong_values == 0);
+}

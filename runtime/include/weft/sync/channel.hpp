@@ -10,7 +10,8 @@
 // and receivers wait in FIFO order on the runtime's intrusive waiter list and hold no thread
 // while they wait; a value is handed straight to a waiting receiver, who runs next on the
 // sender's worker (its LIFO slot). A send or receive that neither waits nor wakes anyone takes
-// no lock (sync/detail/channel_ring.hpp). send and recv are cancellation points. send on a closed
+// no lock (sync/detail/channel_ring.hpp) and completes in its await_ready, without leaving the
+// awaiting coroutine (waiter::ready_now). send and recv are cancellation points. send on a closed
 // channel throws channel_closed; recv drains what is buffered, then yields nullopt. A T whose
 // move may throw always takes the lock; a move that throws is thrown by the send or recv that
 // moved, and leaves the channel and its waiters as they were (a receive that made room keeps
@@ -144,10 +145,12 @@ class channel {
    public:
     using channel_type = channel;  // weft::select recognises the awaiter by it
     send_awaiter(channel& c, T v) : waiter(c.mu_, c.senders_, &c), c_(&c), value_(std::move(v)) { payload = &value_; }
-    bool await_ready() const noexcept { return false; }
+    [[gnu::always_inline]] bool await_ready() {
+      return c_->push_plausible() && ready_now(c_->send_what_.c_str(), [&] { return c_->push_fast(value_); });
+    }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-      return suspend(
-          h, c_->send_what_.c_str(), [&] { return c_->push_fast(value_); },
+      return suspend_after_ready(
+          h, c_->send_what_.c_str(),
           [&] {
             if (c_->closed_) {
               result = outcome::closed;
@@ -181,11 +184,12 @@ class channel {
    public:
     using channel_type = channel;  // weft::select recognises the awaiter by it
     explicit recv_awaiter(channel& c) : waiter(c.mu_, c.receivers_, &c), c_(&c) { payload = &value_; }
-    bool await_ready() const noexcept { return false; }
+    [[gnu::always_inline]] bool await_ready() {
+      return c_->pop_plausible() && ready_now(c_->recv_what_.c_str(), [&] { return c_->pop_fast(value_); });
+    }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-      return suspend(
-          h, c_->recv_what_.c_str(), [&] { return c_->pop_fast(value_); },
-          [&] { return c_->take_locked(value_, woken_); },
+      return suspend_after_ready(
+          h, c_->recv_what_.c_str(), [&] { return c_->take_locked(value_, woken_); },
           [&](waiter* w) {
             if (c_->metrics_) blocked_since = sched::clock_now();
             c_->receivers_.push_back(w);
@@ -242,6 +246,20 @@ class channel {
     return capacity;
   }
 
+  // A look, without a read-modify-write, whether push_fast / pop_fast may succeed now (a ping-pong's
+  // operations, which never do, then cost an awaiter no more than that look).
+  bool push_plausible() const noexcept {
+    if constexpr (ring::lock_free)
+      return ring_ && ring_->push_plausible();
+    else
+      return false;
+  }
+  bool pop_plausible() const noexcept {
+    if constexpr (ring::lock_free)
+      return ring_ && ring_->pop_plausible();
+    else
+      return false;
+  }
   bool push_fast(T& value) noexcept {
     if constexpr (ring::lock_free)
       return ring_ && ring_->try_push(value);

@@ -74,6 +74,13 @@ class channel_ring {
   /// Under the lock: pops into `out` whatever the flags; false if empty.
   bool pop_locked(std::optional<T>& out) { return pop(out, true); }
 
+  /// No lock, a hint: whether try_push() may succeed (no flag on tail_; fullness is not looked at).
+  bool push_plausible() const noexcept { return (tail_.load(std::memory_order_relaxed) & 3) == 0; }
+  /// No lock, a hint: whether try_pop() may succeed (no flag on head_, and a value pushed).
+  bool pop_plausible() const noexcept {
+    const std::uint64_t h = head_.load(std::memory_order_relaxed);
+    return (h & 1) == 0 && (h >> 2) != (tail_.load(std::memory_order_relaxed) >> 2);
+  }
   /// Under the lock: no value in the ring and none in flight (as of these two loads).
   bool empty_locked() const noexcept {
     return (tail_.load(std::memory_order_relaxed) >> 2) == (head_.load(std::memory_order_relaxed) >> 2);

@@ -209,7 +209,43 @@ struct waiter : suspension {
       result = outcome::cancelled;
       return h;
     }
-    if (!fast()) {
+    if (fast()) return done_at_once(h, after);
+    return suspend_locked(h, what, ready, enqueue, after);
+  }
+
+  /// The lock-free first try of suspend(), from await_ready: an operation that completes at once
+  /// then goes on in the awaiting coroutine's own resume function, instead of leaving it through
+  /// await_suspend and entering it again at `h` (a symmetric transfer to itself, which pays the
+  /// function's whole prologue and epilogue). True: done (result `done`; `fast` must need no
+  /// after()). False: await_suspend follows, with suspend_after_ready(), which goes straight to
+  /// the lock (so the caller may skip ready_now() when a cheap look says `fast` would fail). A
+  /// cancelled task is left to that (it checks again), as is the yield of a task whose budget
+  /// this operation spent.
+  template <class Fast>
+  [[gnu::always_inline]] bool ready_now(const char* what, Fast fast) {
+    task_ = current_task(what);
+    if (task_->cancelled() || !fast()) return false;
+    result = outcome::done;
+    if (consume_budget()) [[likely]]
+      return true;
+    yield_due_ = true;
+    return false;
+  }
+  /// await_suspend after await_ready said false: suspend() without its lock-free try (await_ready
+  /// made it, or judged it would fail), unless the operation is done and only the yield is left.
+  template <class Ready, class Enqueue, class After>
+  std::coroutine_handle<> suspend_after_ready(std::coroutine_handle<> h, const char* what, Ready ready, Enqueue enqueue,
+                                              After after) {
+    if (yield_due_) [[unlikely]]
+      return yield_now(h);
+    return suspend(h, what, ready, enqueue, after);
+  }
+
+  /// suspend() past its lock-free try: under the lock, completes the operation at once or queues.
+  template <class Ready, class Enqueue, class After>
+  [[gnu::always_inline]] std::coroutine_handle<> suspend_locked(std::coroutine_handle<> h, const char* what,
+                                                                Ready ready, Enqueue enqueue, After after) {
+    {
       std::unique_lock lock(*mu);
       if (!ready()) {
         if (!arm()) {
@@ -222,17 +258,26 @@ struct waiter : suspension {
         return suspended(helping);  // a waker or a canceller resumes us: touch nothing after this
       }
     }
+    return done_at_once(h, after);
+  }
+  /// The operation completed without a wait: the task goes on at `h`, or yields when that spent
+  /// its budget.
+  template <class After>
+  [[gnu::always_inline]] std::coroutine_handle<> done_at_once(std::coroutine_handle<> h, After after) {
     if (result == outcome::waiting) result = outcome::done;
     after();
-    if (!consume_budget()) {
-      sched::worker* wk = tls_ctx->w;
-      wk->note_budget_yield();
-      task_->set_state(record_state::runnable, task_->rt->coarse_now());
-      join_state* helping = take_helping(task_);
-      wk->requeue_current(task_);
-      return after_suspend(helping);
-    }
+    if (!consume_budget()) return yield_now(h);
     return h;
+  }
+  /// Requeues the running task, to continue at `h`, behind the worker's other work.
+  [[gnu::noinline]] std::coroutine_handle<> yield_now(std::coroutine_handle<> h) noexcept {
+    sched::worker* wk = tls_ctx->w;
+    wk->note_budget_yield();
+    task_->resume_point = h;  // (set by enter() already, unless the operation completed in ready_now())
+    task_->set_state(record_state::runnable, task_->rt->coarse_now());
+    join_state* helping = take_helping(task_);
+    wk->requeue_current(task_);
+    return after_suspend(helping);
   }
 
   /// The resume half: disarms; takes the waiter off a hand-off queue; throws cancelled_error if
@@ -281,6 +326,7 @@ struct waiter : suspension {
   std::uint32_t branch = 0;        ///< which of the select's branches this waiter is
   outcome result = outcome::waiting;
   bool linked = false;
+  bool yield_due_ = false;            ///< done in ready_now(), which spent the task's budget: await_suspend yields
   std::atomic<bool> orphaned{false};  ///< the primitive is gone: never touch it again
   /// Taken off the primitive's queues for good (by a waker, a canceller or a hook; set with
   /// release under the lock, by waiter_queue::remove): from then on the primitive may be
